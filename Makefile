@@ -1,0 +1,25 @@
+# The two commands a new user needs (see README.md):
+#   make demo   install xiaoan and serve the demo campus on the embedded store
+#   make test   install xiaoan with its test tools, provision PostGIS / Mosquitto /
+#               Chromium where it can, and run the whole test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+PYTEST_ARGS ?=
+
+.PHONY: install demo test lint bench
+
+install:
+	$(PYTHON) -m pip install -q -e ".[test]"
+
+demo: install
+	xiaoan demo
+
+test: install
+	source tests/services.sh && $(PYTHON) -m pytest $(PYTEST_ARGS)
+
+lint:
+	ruff check . && mypy
+
+bench:
+	$(PYTHON) -m pip install -q -e ".[test,bench]"
+	source tests/services.sh && $(PYTHON) -m bench all

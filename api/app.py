@@ -1,0 +1,82 @@
+"""The Flask application factory.
+
+Configuration comes from ``XIAOAN_*`` environment variables (``from_prefixed_env``) and
+the ``config`` mapping passed in, which wins. Nothing is built at import time.
+
+Settings: ``DATABASE_URL`` (``postgresql+psycopg://...``; default: the embedded
+GeoPackage in ``DATA_DIR``), ``DATA_DIR`` (default ``./xiaoan-data``),
+``MAX_CONTENT_LENGTH`` (bytes, default 16 MiB).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response, json
+from werkzeug.exceptions import HTTPException
+
+from api.service import Service
+from geo.errors import XiaoanError
+from layers.registry import CampusRegistry
+from layers.store import Store, open_store, redact_url
+
+__all__ = ["create_app", "problem"]
+
+log = logging.getLogger(__name__)
+
+# Blueprints, each a module with a ``bp``; one line per capability.
+BLUEPRINTS: list[str] = [
+]
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
+    """An RFC 7807 ``application/problem+json`` response."""
+    doc = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    return Response(json.dumps(doc), status=status, mimetype="application/problem+json")
+
+
+def create_app(config: Mapping[str, Any] | None = None, store: Store | None = None) -> Flask:
+    """Build the xiaoan Flask app.
+
+    Parameters
+    ----------
+    config
+        Overrides for the app config (e.g. ``{"DATABASE_URL": ...}``).
+    store
+        An already-open store to use instead of opening one from the config.
+    """
+    app = Flask(__name__, static_folder=None)
+    app.config.update(DATA_DIR="xiaoan-data", DATABASE_URL=None, MAX_CONTENT_LENGTH=16 << 20)
+    app.config.from_prefixed_env("XIAOAN")
+    if config:
+        app.config.update(config)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    if store is None:
+        store = open_store(app.config["DATABASE_URL"], app.config["DATA_DIR"])
+    log.info("xiaoan store: %s", redact_url(store.url))
+    app.extensions["xiaoan"] = Service(store=store, campuses=CampusRegistry(store))
+
+    for name in BLUEPRINTS:
+        app.register_blueprint(importlib.import_module(name).bp)
+
+    @app.errorhandler(XiaoanError)
+    def _xiaoan_error(e: XiaoanError) -> Response:
+        if e.status >= 500:
+            log.error("request failed: %s", e.message)
+        doc = e.to_problem()
+        return problem(**{k: v for k, v in doc.items() if k != "type"})
+
+    @app.errorhandler(HTTPException)
+    def _http_error(e: HTTPException) -> Response:
+        return problem(e.code or 500, e.name, e.description or e.name)
+
+    @app.errorhandler(Exception)
+    def _unexpected(e: Exception) -> Response:
+        log.exception("unexpected error")
+        return problem(500, "Internal error", "an unexpected error occurred; see the server log")
+
+    return app

@@ -1,0 +1,64 @@
+"""The ``xiaoan`` command line.
+
+Each verb lives in its own module under ``api.commands`` with a ``register(subparsers)``
+function; heavy imports happen inside the verb's handler. Errors print one line
+(``error: ...``) to stderr — or a problem document with ``--json`` — and exit with 2 for
+bad input, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from geo.errors import ValidationError, XiaoanError
+
+__all__ = ["main", "build_parser"]
+
+COMMANDS = [
+    "api.commands.serve",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="xiaoan", description="校安 xiaoan: campus safety on real GIS standards"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        rc = args.func(args)
+    except XiaoanError as e:
+        if getattr(args, "json", False):
+            print(json.dumps(e.to_problem(), ensure_ascii=False), file=sys.stdout)
+        print(f"error: {e.message}", file=sys.stderr)
+        errors = getattr(e, "errors", None)
+        if errors and len(errors) > 1:
+            for err in errors[:50]:
+                print(f"  - {err}", file=sys.stderr)
+            if len(errors) > 50:
+                print(f"  ... and {len(errors) - 50} more", file=sys.stderr)
+        return 2 if isinstance(e, ValidationError) else 1
+    except KeyboardInterrupt:
+        return 130
+    return int(rc or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m bench NAME``; each prints ours beside a baseline or peer."""

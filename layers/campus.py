@@ -1,0 +1,132 @@
+"""The Campus: a campus's layers in memory, with spatial indexes and its local metric CRS.
+
+A :class:`Campus` is what the live engine and the analyses work on. Layers are kept as
+GeoDataFrames in EPSG:4326 (the storage CRS); :meth:`Campus.local` gives the same layer in
+the campus's local metric CRS (cached), and each GeoDataFrame's ``sindex`` (an STRtree) is
+the spatial index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import transform as _shp_transform
+
+from geo.crs import local_crs_for, transformer
+from geo.errors import NotFound
+from layers.schema import LAYER_NAMES, empty_layer, schema_for, validate_campus_id
+
+__all__ = ["Campus", "CampusInfo"]
+
+
+@dataclass
+class CampusInfo:
+    """A campus record: id, name, boundary (EPSG:4326), org node and local CRS."""
+
+    id: str
+    name: str
+    boundary: BaseGeometry | None = None
+    org_node: str | None = None
+    local_crs: str | None = None
+    props: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        validate_campus_id(self.id, "id")
+
+    def resolved_local_crs(self) -> str:
+        """The configured local CRS, or the UTM zone of the boundary's centre."""
+        if self.boundary is None or self.boundary.is_empty:
+            if self.local_crs:
+                return self.local_crs
+            raise NotFound(f"campus {self.id!r} has no boundary; cannot choose a local CRS")
+        c = self.boundary.centroid
+        return local_crs_for(c.x, c.y, self.local_crs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "org_node": self.org_node,
+            "local_crs": self.local_crs,
+            "bbox": list(self.boundary.bounds) if self.boundary is not None else None,
+            "props": self.props,
+        }
+
+
+class Campus(Mapping[str, gpd.GeoDataFrame]):
+    """A campus's layers, keyed by layer name (see :data:`layers.schema.LAYER_NAMES`).
+
+    Missing layers read as empty GeoDataFrames with the layer's columns.
+
+    Examples
+    --------
+    >>> campus = store.load_campus("hki")            # doctest: +SKIP
+    >>> campus["buildings"].sindex.query(box)        # doctest: +SKIP
+    >>> campus.local("buildings").area.sum()         # m², local metric CRS  # doctest: +SKIP
+    """
+
+    def __init__(self, info: CampusInfo, layers: Mapping[str, gpd.GeoDataFrame] | None = None):
+        self.info = info
+        self._layers: dict[str, gpd.GeoDataFrame] = {}
+        self._local: dict[str, gpd.GeoDataFrame] = {}
+        for name, gdf in (layers or {}).items():
+            self.set_layer(name, gdf)
+        self.crs = info.resolved_local_crs()
+
+    @property
+    def id(self) -> str:
+        return self.info.id
+
+    # Mapping protocol --------------------------------------------------------------------
+    def __getitem__(self, layer: str) -> gpd.GeoDataFrame:
+        schema_for(layer)
+        gdf = self._layers.get(layer)
+        if gdf is None:
+            gdf = self._layers[layer] = empty_layer(layer)
+        return gdf
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(LAYER_NAMES)
+
+    def __len__(self) -> int:
+        return len(LAYER_NAMES)
+
+    def set_layer(self, layer: str, gdf: gpd.GeoDataFrame) -> None:
+        """Replace a layer (must be EPSG:4326); drops its cached local copy."""
+        schema_for(layer)
+        if gdf.crs is None or gdf.crs.to_epsg() != 4326:
+            raise ValueError(f"layer {layer!r} must be in EPSG:4326 to be set on a Campus")
+        self._layers[layer] = gdf.set_index("fid", drop=False) if "fid" in gdf else gdf
+        self._local.pop(layer, None)
+
+    def local(self, layer: str) -> gpd.GeoDataFrame:
+        """The layer in the campus's local metric CRS (cached until the layer changes)."""
+        gdf = self._local.get(layer)
+        if gdf is None:
+            gdf = self._local[layer] = self[layer].to_crs(self.crs)
+        return gdf
+
+    # geometry conversion ------------------------------------------------------------------
+    def to_local(self, geom: BaseGeometry) -> BaseGeometry:
+        """A lon/lat geometry in the local metric CRS (Z kept)."""
+        t = transformer("EPSG:4326", self.crs)
+        return _shp_transform(t.transform, geom)
+
+    def to_wgs84(self, geom: BaseGeometry) -> BaseGeometry:
+        """A local metric geometry back to lon/lat (Z kept)."""
+        t = transformer(self.crs, "EPSG:4326")
+        return _shp_transform(t.transform, geom)
+
+    def xy_to_local(self, lon: Any, lat: Any) -> tuple[Any, Any]:
+        return transformer("EPSG:4326", self.crs).transform(lon, lat)
+
+    def xy_to_wgs84(self, x: Any, y: Any) -> tuple[Any, Any]:
+        return transformer(self.crs, "EPSG:4326").transform(x, y)
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{k}={len(v)}" for k, v in self._layers.items() if len(v))
+        return f"<Campus {self.id!r} crs={self.crs} {counts}>"

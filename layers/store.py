@@ -1,0 +1,185 @@
+"""The Store interface: the system of record for campuses, layers and records.
+
+Two implementations honour the same contract (one test suite runs over both):
+
+- :class:`layers.store_postgis.PostGISStore`, PostgreSQL + PostGIS through SQLAlchemy 2 and
+  GeoAlchemy2, schema from the Alembic migrations in ``migrations/``;
+- :class:`layers.store_gpkg.GeoPackageStore`, the embedded default: one GeoPackage file
+  per deployment (pyogrio's bundled GDAL for layers, sqlite3 for records).
+
+Layer writes are all-or-nothing: the rows are validated first (see
+:func:`layers.schema.validate_layer`), then written in one transaction.
+
+*Records* are the non-layer documents (events, incidents, hazards, audit entries, ...):
+JSON documents keyed by ``(kind, id)`` with an optional point and time for queries.
+``put_records(..., if_absent=True)`` is how idempotent ingest is done.
+
+Use :func:`open_store` to get a store from a URL.
+"""
+
+from __future__ import annotations
+
+import abc
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import geopandas as gpd
+
+from layers.campus import Campus, CampusInfo
+
+__all__ = ["Store", "Record", "open_store", "redact_url"]
+
+BBox = tuple[float, float, float, float]
+
+
+@dataclass
+class Record:
+    """A JSON document of some ``kind`` with an id, optionally placed and timed."""
+
+    kind: str
+    id: str
+    data: dict[str, Any]
+    campus_id: str | None = None
+    lon: float | None = None
+    lat: float | None = None
+    z: float | None = None
+    time: dt.datetime | None = None  # UTC, aware
+    updated_at: dt.datetime | None = None
+    seq: int | None = field(default=None, compare=False)  # store-assigned, increasing
+
+
+class Store(abc.ABC):
+    """System of record. All methods are safe to call from several threads."""
+
+    url: str
+
+    # campuses ---------------------------------------------------------------------------
+    @abc.abstractmethod
+    def put_campus(self, info: CampusInfo) -> None:
+        """Create or update a campus record."""
+
+    @abc.abstractmethod
+    def get_campus(self, campus_id: str) -> CampusInfo:
+        """The campus, or :class:`geo.errors.NotFound`."""
+
+    @abc.abstractmethod
+    def list_campuses(self) -> list[CampusInfo]: ...
+
+    @abc.abstractmethod
+    def delete_campus(self, campus_id: str) -> None:
+        """Delete a campus with all its layer rows and records."""
+
+    # layers -----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def write_layer(
+        self,
+        campus_id: str,
+        layer: str,
+        gdf: gpd.GeoDataFrame,
+        mode: Literal["append", "replace", "upsert"] = "upsert",
+    ) -> int:
+        """Write validated rows (``schema.columns``, EPSG:4326) in one transaction.
+
+        ``replace`` drops the campus's rows of that layer first; ``upsert`` replaces rows
+        with the same fid; ``append`` fails on an existing fid. Returns rows written.
+        Raises :class:`geo.errors.NotFound` for an unknown campus; nothing is written
+        on any error.
+        """
+
+    @abc.abstractmethod
+    def read_layer(
+        self,
+        campus_id: str,
+        layer: str,
+        bbox: BBox | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> gpd.GeoDataFrame:
+        """Rows of a layer (EPSG:4326, ordered by fid), filtered by a lon/lat bbox that
+        intersects their geometry; ``schema.columns`` columns."""
+
+    @abc.abstractmethod
+    def count(self, campus_id: str, layer: str, bbox: BBox | None = None) -> int: ...
+
+    @abc.abstractmethod
+    def get_feature(self, campus_id: str, layer: str, fid: str) -> gpd.GeoDataFrame:
+        """One row as a one-row GeoDataFrame, or :class:`geo.errors.NotFound`."""
+
+    @abc.abstractmethod
+    def delete_features(self, campus_id: str, layer: str, fids: Sequence[str]) -> int: ...
+
+    def load_campus(self, campus_id: str) -> Campus:
+        """The campus with all its layers in memory."""
+        from layers.schema import LAYER_NAMES
+
+        info = self.get_campus(campus_id)
+        return Campus(info, {name: self.read_layer(campus_id, name) for name in LAYER_NAMES})
+
+    # records ----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def put_records(self, records: Sequence[Record], *, if_absent: bool = False) -> list[bool]:
+        """Insert (or, unless ``if_absent``, replace) records in one transaction.
+
+        Returns, per record, whether it was written (False: it existed and
+        ``if_absent`` kept the old one). Assigns ``seq``.
+        """
+
+    @abc.abstractmethod
+    def get_record(self, kind: str, record_id: str) -> Record:
+        """The record, or :class:`geo.errors.NotFound`."""
+
+    @abc.abstractmethod
+    def query_records(
+        self,
+        kind: str,
+        *,
+        campus_ids: Sequence[str] | None = None,
+        bbox: BBox | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        after_seq: int | None = None,
+        where: dict[str, Any] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Record]:
+        """Records of a kind, ordered by ``seq``; ``where`` matches top-level keys of
+        ``data`` for equality; ``since``/``until`` filter ``time`` (inclusive/exclusive)."""
+
+    @abc.abstractmethod
+    def delete_records(self, kind: str, ids: Sequence[str]) -> int: ...
+
+    # lifecycle --------------------------------------------------------------------------
+    def ping(self) -> None:  # noqa: B027 - optional hook
+        """Raise :class:`geo.errors.Unavailable` if the store cannot be reached."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by ``***`` (for logs and messages)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a non-SQLAlchemy URL, e.g. a file path
+        return url
+
+
+def open_store(url: str | None = None, data_dir: str | None = None) -> Store:
+    """Open the store at ``url``: ``postgresql+psycopg://...`` for PostGIS, else a
+    GeoPackage path (default ``<data_dir>/xiaoan.gpkg``)."""
+    if url and url.startswith("postgresql"):
+        from layers.store_postgis import PostGISStore
+
+        return PostGISStore(url)
+    from pathlib import Path
+
+    from layers.store_gpkg import GeoPackageStore
+
+    if url and url.startswith("gpkg://"):
+        url = url[len("gpkg://"):]
+    path = Path(url) if url else Path(data_dir or "xiaoan-data") / "xiaoan.gpkg"
+    return GeoPackageStore(path)

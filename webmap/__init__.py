@@ -1,0 +1,1 @@
+"""The web pages for planners, coordinators, pipe crews and bus dispatch (Flask blueprint)."""
