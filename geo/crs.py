@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import threading
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -46,7 +46,7 @@ CGCS2000 = "EPSG:4490"
 _GK_RANGE = range(4513, 4555)  # CGCS2000 3-degree Gauss-Krüger zones
 
 
-class CoordSys(str, Enum):
+class CoordSys(StrEnum):
     """Coordinate systems accepted at the edge of the system."""
 
     WGS84 = "wgs84"

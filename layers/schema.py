@@ -316,6 +316,11 @@ def _is_missing(v: Any) -> bool:
         return False
 
 
+def _is_blank(v: Any) -> bool:
+    """Missing, or NaN where a number is not expected (ids, names, free props)."""
+    return _is_missing(v) or (isinstance(v, float) and math.isnan(v))
+
+
 def _coerce(f: Field, v: Any) -> Any:
     """Coerce ``v`` to the field's kind or raise ValueError with a message."""
     if f.kind == "str":
@@ -450,11 +455,12 @@ def validate_layer(
     for i, rec in enumerate(records):
         rowno = i + row_offset
         fid_raw = rec.get("fid")
-        fid = None if _is_missing(fid_raw) or (isinstance(fid_raw, float) and math.isnan(fid_raw)) else str(fid_raw)
-        if fid is None:
+        if _is_blank(fid_raw):
             fid = str(rowno)
-        if isinstance(fid_raw, float) and fid_raw == int(fid_raw):
+        elif isinstance(fid_raw, float) and fid_raw == int(fid_raw):
             fid = str(int(fid_raw))
+        else:
+            fid = str(fid_raw)
 
         def err(fld: str, msg: str, _row: int = rowno, _fid: str = fid) -> None:
             errors.append(RowError(_row, fld, msg, _fid))
@@ -480,10 +486,10 @@ def validate_layer(
                 err("geometry", f"lies outside the campus area{hint}")
         row: dict[str, Any] = {"fid": fid, "campus_id": campus_id}
         name = rec.get("name")
-        row["name"] = None if _is_missing(name) or (isinstance(name, float) and math.isnan(name)) else str(name)
+        row["name"] = None if _is_blank(name) else str(name)
         for f in s.fields:
             v = rec.get(f.name)
-            if _is_missing(v) or (isinstance(v, float) and math.isnan(v) and f.kind == "str"):
+            if _is_missing(v) or (f.kind == "str" and _is_blank(v)):
                 if f.required:
                     err(f.name, "is required")
                 row[f.name] = f.default
@@ -505,7 +511,7 @@ def validate_layer(
         props = dict(props) if isinstance(props, dict) else {}
         for c in extra_cols:
             v = rec.get(c)
-            if _is_missing(v) or (isinstance(v, float) and math.isnan(v)):
+            if _is_blank(v):
                 continue
             props[c] = _jsonable(v)
         row["props"] = props
@@ -514,8 +520,13 @@ def validate_layer(
     if errors and not skip_invalid:
         raise ValidationError(errors=errors, layer=layer)
     keep = [r for j, r in enumerate(out_rows) if (j + row_offset) not in bad_rows]
+    table = (
+        pd.DataFrame(keep, columns=list(s.columns))
+        if keep
+        else empty_layer(layer).drop(columns="geometry")
+    )
     out = gpd.GeoDataFrame(
-        pd.DataFrame(keep, columns=list(s.columns)) if keep else empty_layer(layer).drop(columns="geometry"),
+        table,
         geometry=gpd.GeoSeries([r["geometry"] for r in keep], crs="EPSG:4326"),
         crs="EPSG:4326",
     )
