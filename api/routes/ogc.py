@@ -1,0 +1,72 @@
+"""OGC API - Features endpoints and ``/campuses``: the thin Flask adapter over
+:mod:`api.ogc_core`, which builds every document.
+
+Routes: ``/``, ``/conformance``, ``/api``, ``/collections``, ``/collections/<id>``,
+``/collections/<id>/items``, ``/collections/<id>/items/<fid>``, ``/campuses``. Errors raised
+by the core (:class:`~geo.errors.ValidationError`, :class:`~geo.errors.NotFound`) become
+``application/problem+json`` in the app factory's handler.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, request
+
+from api import ogc_core as core
+from api.service import current_service
+
+__all__ = ["bp"]
+
+bp = Blueprint("ogc", __name__)
+
+
+def _base() -> str:
+    return request.url_root.rstrip("/")
+
+
+def _params() -> dict[str, list[str]]:
+    return request.args.to_dict(flat=False)
+
+
+def _send(r: core.OGCResponse) -> Response:
+    return Response(current_app.json.dumps(r.body), status=r.status, content_type=r.media_type)
+
+
+@bp.get("/")
+def landing_page() -> Response:
+    return _send(core.landing_page(_base(), _params()))
+
+
+@bp.get("/conformance")
+def conformance() -> Response:
+    return _send(core.conformance(_params()))
+
+
+@bp.get("/api")
+def openapi() -> Response:
+    return _send(core.openapi(_base(), current_service().store, _params()))
+
+
+@bp.get("/collections")
+def collections() -> Response:
+    return _send(core.collections(_base(), current_service().store, _params()))
+
+
+@bp.get("/collections/<collection_id>")
+def collection(collection_id: str) -> Response:
+    return _send(core.collection(_base(), current_service().store, collection_id, _params()))
+
+
+@bp.get("/collections/<collection_id>/items")
+def items(collection_id: str) -> Response:
+    return _send(core.items(_base(), current_service().store, collection_id, _params()))
+
+
+# ``path``: a fid may contain '/' (e.g. OSM's "way/123"), sent as %2F.
+@bp.get("/collections/<collection_id>/items/<path:fid>")
+def item(collection_id: str, fid: str) -> Response:
+    return _send(core.item(_base(), current_service().store, collection_id, fid, _params()))
+
+
+@bp.get("/campuses")
+def campuses() -> Response:
+    return _send(core.campuses(current_service().store, _params()))
