@@ -21,6 +21,7 @@ __all__ = ["main", "build_parser"]
 
 COMMANDS = [
     "api.commands.serve",
+    "api.commands.import_layer",
 ]
 
 

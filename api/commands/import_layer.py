@@ -1,0 +1,122 @@
+"""``xiaoan import LAYER FILE --campus ID``: import a layer file into a campus.
+
+All-or-nothing: on invalid data every bad row is listed (row/feature number, id, field,
+message) on stderr, nothing is stored and the exit status is 2. ``--skip-invalid`` stores
+the valid rows and lists the skipped ones. Progress goes to stderr about once a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from api.commands.serve import add_store_args, open_store_from_args
+
+
+class ProgressPrinter:
+    """Prints ``stage: done/total`` to stderr at most once a second or per 10 %."""
+
+    def __init__(self, stream: Any = None, interval: float = 1.0) -> None:
+        self.stream = stream or sys.stderr
+        self.interval = interval
+        self._last = 0.0
+        self._stage = ""
+        self._decile = -1
+
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
+        now = time.monotonic()
+        decile = int(10 * done / total) if total else -1
+        new_stage = stage != self._stage
+        if not (new_stage or now - self._last >= self.interval or decile > self._decile):
+            return
+        self._stage, self._last, self._decile = stage, now, decile
+        if total:
+            msg = f"{stage}: {done}/{total} ({100 * done // total}%)"
+        else:
+            msg = f"{stage}: {done}"
+        print(msg, file=self.stream, flush=True)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "import",
+        help="import a layer file (GeoJSON, GeoPackage, Shapefile, OSM PBF/XML, CityJSON)",
+        description="Import a layer file into a campus, all-or-nothing. The campus is created "
+        "when it does not exist.",
+    )
+    p.add_argument("layer", metavar="LAYER", help="target layer, e.g. buildings, roads, cameras")
+    p.add_argument("file", metavar="FILE", help="the file to import")
+    p.add_argument("--campus", required=True, metavar="ID", help="campus id, e.g. hki")
+    p.add_argument("--crs", default=None,
+                   help="CRS of a file that declares none, e.g. EPSG:4490 (a file's own CRS "
+                        "is always used)")
+    p.add_argument("--coord-sys", default=None, choices=("wgs84", "cgcs2000", "gcj02", "bd09"),
+                   help="lon/lat datum of the coordinates (Chinese web maps: gcj02, bd09)")
+    p.add_argument("--source-layer", default=None, metavar="NAME",
+                   help="layer inside a multi-layer file (GeoPackage)")
+    p.add_argument("--skip-invalid", action="store_true",
+                   help="store the valid rows and list the invalid ones instead of failing")
+    p.add_argument("--mode", default="upsert", choices=("upsert", "replace", "append"),
+                   help="upsert (default): replace rows with the same id; replace: the "
+                        "layer's rows first; append: fail on an existing id")
+    p.add_argument("--incomplete", default="auto", choices=("auto", "error", "skip"),
+                   help="OSM features incomplete in the file: auto (default: an error for "
+                        "campuses, left out and listed for other layers), error, skip")
+    p.add_argument("--name", default=None, help="name of the campus if it is created")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    add_store_args(p)
+    p.set_defaults(func=run)
+
+
+def _print_summary(s: dict[str, Any]) -> None:
+    print(
+        f"imported {s['rows_written']} of {s['rows_read']} row(s) of {s['source']} "
+        f"({s['format']}, {s['crs']}) into {s['campus']}/{s['layer']} in {s['seconds']:.2f} s"
+    )
+    for n in s["notes"]:
+        print(f"note: {n}")
+    if s["skipped"]:
+        print(f"skipped {s['skipped_rows']} invalid row(s):")
+        for e in s["skipped"]:
+            print(f"  - row {e['row']}, id {e['fid']!r}, {e['field']}: {e['message']}")
+    if s["left_out"]:
+        print(f"left out {len(s['left_out'])} feature(s):")
+        for e in s["left_out"]:
+            print(f"  - row {e['row']}, id {e['fid']!r}: {e['message']}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from geo.errors import ValidationError
+    from ingest.importer import import_layer
+
+    store = open_store_from_args(args)
+    try:
+        summary = import_layer(
+            store, args.layer, args.file, args.campus,
+            crs=args.crs, coord_sys=args.coord_sys, source_layer=args.source_layer,
+            skip_invalid=args.skip_invalid, mode=args.mode, incomplete=args.incomplete,
+            campus_name=args.name, progress=None if args.quiet else ProgressPrinter(),
+        )
+    except ValidationError as e:
+        if args.json:
+            print(json.dumps(e.to_problem(), ensure_ascii=False))
+        if any(x.row is not None for x in e.errors):
+            rows = {x.row for x in e.errors}
+            print(f"error: {len(rows)} invalid row(s); nothing was stored "
+                  "(fix them, or pass --skip-invalid to store the rest):", file=sys.stderr)
+            for x in e.errors:
+                print(f"  - row {x.row}, id {x.fid!r}, {x.field}: {x.message}", file=sys.stderr)
+        else:
+            print(f"error: {e.message}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False, indent=2))
+    else:
+        _print_summary(summary)
+    return 0
