@@ -71,7 +71,8 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    if config.config_file_name is not None:
+    # Logging is set up from alembic.ini only on the command line, not inside the service.
+    if config.config_file_name is not None and config.attributes.get("configure_logger", True):
         fileConfig(config.config_file_name, disable_existing_loggers=False)
     engine = sa.create_engine(_url(), poolclass=sa.pool.NullPool)
     try:

@@ -1,0 +1,457 @@
+"""The PostGIS store: PostgreSQL + PostGIS through SQLAlchemy 2 Core and GeoAlchemy2.
+
+Selected with a ``postgresql+psycopg://`` URL (``XIAOAN_DATABASE_URL``). Opening the store
+runs the Alembic migrations packaged in :mod:`migrations` up to ``head`` (under an advisory
+lock, so two processes starting together do not race). Tables are created in the first
+schema of the connection's ``search_path``; PostGIS may live in ``public``.
+
+Spatial filters run in the database: ``geom && envelope`` (GiST) then ``ST_Intersects``.
+Every method runs in its own transaction; the SQLAlchemy pool makes the store safe to use
+from several threads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import struct
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import geopandas as gpd
+import shapely
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from geo.errors import Conflict, NotFound, Unavailable
+from layers.campus import CampusInfo
+from layers.schema import schema_for, validate_campus_id, validate_layer
+from layers.store import BBox, Record, Store, redact_url
+from layers.store_rows import (
+    check_bbox,
+    check_mode,
+    check_records,
+    check_where,
+    dumps,
+    frame_from_rows,
+    layer_rows,
+    to_utc,
+)
+from layers.tables import campuses, layer_table, records
+
+__all__ = ["PostGISStore"]
+
+log = logging.getLogger(__name__)
+log.addHandler(logging.NullHandler())
+
+_WKB = sa.LargeBinary
+
+
+def _ewkb(geom: Any) -> bytes | None:
+    if geom is None:
+        return None
+    return shapely.to_wkb(shapely.set_srid(geom, 4326), output_dimension=3, include_srid=True)
+
+
+def _geom_in(param: str) -> sa.ColumnElement:
+    return sa.func.ST_GeomFromEWKB(sa.bindparam(param, type_=_WKB))
+
+
+def _geom_out(col: sa.ColumnElement, label: str = "wkb") -> sa.ColumnElement:
+    return sa.type_coerce(sa.func.ST_AsEWKB(col), _WKB).label(label)
+
+
+def _point_ewkb(point: tuple | None) -> bytes | None:
+    """EWKB of a PointZ in EPSG:4326; an unknown height is stored as NaN."""
+    if point is None:
+        return None
+    lon, lat, z = point
+    # little endian, type Point | Z flag | SRID flag
+    return struct.pack("<BIIddd", 1, 0xA0000001, 4326, lon, lat, math.nan if z is None else z)
+
+
+def _shape(b: Any) -> Any:
+    return None if b is None else shapely.from_wkb(bytes(b))
+
+
+def _any(col: sa.ColumnElement, values: Sequence[str]) -> sa.ColumnElement:
+    """``col = ANY(:array)``: one array parameter however many values."""
+    return col == sa.any_(sa.literal(list(values), type_=ARRAY(sa.Text)))
+
+
+def _envelope(bbox: BBox) -> sa.ColumnElement:
+    x0, y0, x1, y1 = bbox
+    return sa.func.ST_MakeEnvelope(x0, y0, x1, y1, 4326)
+
+
+def _bbox_filter(col: sa.ColumnElement, bbox: BBox) -> sa.ColumnElement:
+    env = _envelope(bbox)
+    return sa.and_(col.op("&&")(env), sa.func.ST_Intersects(col, env))
+
+
+class PostGISStore(Store):
+    """Store in PostgreSQL + PostGIS.
+
+    Parameters
+    ----------
+    url
+        ``postgresql+psycopg://user:password@host:port/db`` (``?options=-csearch_path%3D...``
+        selects the schema).
+    migrate
+        Run the migrations up to ``head`` on open (default).
+
+    Raises
+    ------
+    geo.errors.Unavailable
+        when the database cannot be reached (the message hides the password).
+    """
+
+    def __init__(self, url: str, *, migrate: bool = True, connect_timeout: int = 10) -> None:
+        self.url = url
+        self._engine = sa.create_engine(
+            url,
+            pool_pre_ping=True,
+            json_serializer=dumps,
+            connect_args={"connect_timeout": connect_timeout},
+        )
+        if migrate:
+            self.migrate()
+
+    # lifecycle --------------------------------------------------------------------------
+    def _unavailable(self, e: Exception) -> Unavailable:
+        detail = str(getattr(e, "orig", None) or e).strip().splitlines()[0] if str(e) else ""
+        pw = sa.engine.make_url(self.url).password
+        if pw:
+            detail = detail.replace(str(pw), "***")
+        return Unavailable(
+            f"cannot reach the PostGIS database at {redact_url(self.url)} ({detail}); "
+            "check that the server is running and the URL is right"
+        )
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration (``alembic upgrade head``)."""
+        from alembic import command
+
+        from migrations import alembic_config
+
+        try:
+            with self._engine.begin() as conn:
+                command.upgrade(alembic_config(connection=conn), "head")
+        except sa.exc.OperationalError as e:
+            raise self._unavailable(e) from e
+        except sa.exc.InterfaceError as e:
+            raise self._unavailable(e) from e
+
+    def ping(self) -> None:
+        try:
+            with self._engine.connect() as c:
+                c.execute(sa.text("SELECT 1"))
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as e:
+            raise self._unavailable(e) from e
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def _begin(self):  # noqa: ANN202 - a context manager yielding a Connection
+        try:
+            return self._engine.begin()
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as e:
+            raise self._unavailable(e) from e
+
+    # campuses ---------------------------------------------------------------------------
+    def put_campus(self, info: CampusInfo) -> None:
+        validate_campus_id(info.id, "id")
+        values = {
+            "id": info.id,
+            "name": info.name,
+            "org_node": info.org_node,
+            "local_crs": info.local_crs,
+            "props": dict(info.props or {}),
+            "updated_at": dt.datetime.now(dt.UTC),
+        }
+        stmt = pg_insert(campuses).values(**values, boundary=_geom_in("boundary_wkb"))
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[campuses.c.id],
+            set_={k: stmt.excluded[k] for k in (*values, "boundary") if k != "id"},
+        )
+        with self._begin() as c:
+            c.execute(stmt, {"boundary_wkb": _ewkb(info.boundary)})
+
+    def _campus_query(self) -> sa.Select:
+        return sa.select(
+            campuses.c.id, campuses.c.name, _geom_out(campuses.c.boundary),
+            campuses.c.org_node, campuses.c.local_crs, campuses.c.props,
+        )
+
+    @staticmethod
+    def _campus(row: Any) -> CampusInfo:
+        return CampusInfo(row.id, row.name, _shape(row.wkb), row.org_node, row.local_crs,
+                          dict(row.props or {}))
+
+    def get_campus(self, campus_id: str) -> CampusInfo:
+        with self._begin() as c:
+            row = c.execute(self._campus_query().where(campuses.c.id == campus_id)).first()
+        if row is None:
+            raise NotFound(f"no campus {campus_id!r}; list them with `xiaoan campus list`",
+                           field="campus")
+        return self._campus(row)
+
+    def list_campuses(self) -> list[CampusInfo]:
+        with self._begin() as c:
+            rows = c.execute(self._campus_query().order_by(campuses.c.id)).all()
+        return [self._campus(r) for r in rows]
+
+    def delete_campus(self, campus_id: str) -> None:
+        with self._begin() as c:
+            c.execute(sa.delete(records).where(records.c.campus_id == campus_id))
+            # layer rows go with the campus (ON DELETE CASCADE)
+            n = c.execute(sa.delete(campuses).where(campuses.c.id == campus_id)).rowcount
+            if not n:
+                raise NotFound(f"no campus {campus_id!r}", field="campus")
+
+    @staticmethod
+    def _require_campus(c: sa.Connection, campus_id: str, lock: bool = False) -> None:
+        q = sa.select(campuses.c.id).where(campuses.c.id == campus_id)
+        if lock:  # keep the campus from being deleted under a running write
+            q = q.with_for_update(read=True)
+        if c.execute(q).first() is None:
+            raise NotFound(
+                f"no campus {campus_id!r}; create it first (e.g. `xiaoan campus add`)",
+                field="campus",
+            )
+
+    # layers -----------------------------------------------------------------------------
+    def write_layer(
+        self,
+        campus_id: str,
+        layer: str,
+        gdf: gpd.GeoDataFrame,
+        mode: Literal["append", "replace", "upsert"] = "upsert",
+    ) -> int:
+        check_mode(mode)
+        clean, _ = validate_layer(layer, gdf, campus_id)
+        rows, geoms = layer_rows(layer, clean)
+        for row, g in zip(rows, geoms, strict=True):
+            row["geom_wkb"] = _ewkb(g)
+        t = layer_table(layer)
+        fids = [r["fid"] for r in rows]
+        try:
+            with self._begin() as c:
+                self._require_campus(c, campus_id, lock=True)
+                mine = t.c.campus_id == campus_id
+                if mode == "replace":
+                    c.execute(sa.delete(t).where(mine))
+                elif mode == "upsert" and fids:
+                    c.execute(sa.delete(t).where(mine, _any(t.c.fid, fids)))
+                elif mode == "append" and fids:
+                    taken = c.execute(sa.select(t.c.fid).where(
+                        mine, _any(t.c.fid, fids)).order_by(t.c.fid.collate("C"))
+                    ).scalars().all()
+                    if taken:
+                        raise _taken(layer, taken)
+                self._insert_rows(c, t, rows)
+        except sa.exc.IntegrityError as e:  # a concurrent append took an fid first
+            raise Conflict(f"{layer}: a feature id is already taken ({e.orig}); nothing was "
+                           "written. Use mode 'upsert' to replace existing features.") from e
+        return len(rows)
+
+    def _insert_rows(self, c: sa.Connection, t: sa.Table, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        # the other columns come from the parameter dicts (executemany, batched)
+        stmt = sa.insert(t).values(geom=_geom_in("geom_wkb"))
+        for i in range(0, len(rows), 1000):
+            c.execute(stmt, rows[i:i + 1000])
+
+    def _layer_select(self, t: sa.Table, layer: str) -> sa.Select:
+        cols = [t.c[c] for c in schema_for(layer).columns if c != "geometry"]
+        return sa.select(*cols, _geom_out(t.c.geom))
+
+    def _frame(self, layer: str, result: Sequence[Any]) -> gpd.GeoDataFrame:
+        return frame_from_rows(layer, [r[:-1] for r in result], [_shape(r[-1]) for r in result])
+
+    def read_layer(
+        self,
+        campus_id: str,
+        layer: str,
+        bbox: BBox | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> gpd.GeoDataFrame:
+        t = layer_table(schema_for(layer).name)
+        bb = check_bbox(bbox)
+        q = self._layer_select(t, layer).where(t.c.campus_id == campus_id)
+        if bb is not None:
+            q = q.where(_bbox_filter(t.c.geom, bb))
+        q = q.order_by(t.c.fid.collate("C"))
+        if limit is not None:
+            q = q.limit(max(int(limit), 0))
+        if offset:
+            q = q.offset(max(int(offset), 0))
+        with self._begin() as c:
+            result = c.execute(q).all()
+            if not result:
+                self._require_campus(c, campus_id)
+        return self._frame(layer, result)
+
+    def count(self, campus_id: str, layer: str, bbox: BBox | None = None) -> int:
+        t = layer_table(schema_for(layer).name)
+        bb = check_bbox(bbox)
+        q = sa.select(sa.func.count()).select_from(t).where(t.c.campus_id == campus_id)
+        if bb is not None:
+            q = q.where(_bbox_filter(t.c.geom, bb))
+        with self._begin() as c:
+            n = int(c.execute(q).scalar_one())
+            if not n:
+                self._require_campus(c, campus_id)
+        return n
+
+    def get_feature(self, campus_id: str, layer: str, fid: str) -> gpd.GeoDataFrame:
+        t = layer_table(schema_for(layer).name)
+        q = self._layer_select(t, layer).where(t.c.campus_id == campus_id, t.c.fid == str(fid))
+        with self._begin() as c:
+            result = c.execute(q).all()
+            if not result:
+                self._require_campus(c, campus_id)
+                raise NotFound(f"no feature {fid!r} in layer {layer!r} of campus {campus_id!r}",
+                               field="fid")
+        return self._frame(layer, result)
+
+    def delete_features(self, campus_id: str, layer: str, fids: Sequence[str]) -> int:
+        t = layer_table(schema_for(layer).name)
+        ids = [str(f) for f in fids]
+        with self._begin() as c:
+            self._require_campus(c, campus_id)
+            if not ids:
+                return 0
+            return int(c.execute(sa.delete(t).where(
+                t.c.campus_id == campus_id, _any(t.c.fid, ids))).rowcount)
+
+    # records ----------------------------------------------------------------------------
+    def put_records(self, records_: Sequence[Record], *, if_absent: bool = False) -> list[bool]:
+        checked = check_records(records_)
+        now = dt.datetime.now(dt.UTC)
+        r = records
+        stmt = pg_insert(r).values(
+            kind=sa.bindparam("kind"), id=sa.bindparam("id"),
+            campus_id=sa.bindparam("campus_id"),
+            data=sa.cast(sa.bindparam("data", type_=sa.Text), JSONB),
+            geom=_geom_in("geom_wkb"), time=sa.bindparam("time", type_=r.c.time.type),
+            updated_at=sa.bindparam("updated_at", type_=r.c.updated_at.type),
+        )
+        if if_absent:
+            stmt = stmt.on_conflict_do_nothing(index_elements=[r.c.kind, r.c.id])
+        else:
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[r.c.kind, r.c.id],
+                set_={
+                    **{k: stmt.excluded[k]
+                       for k in ("campus_id", "data", "geom", "time", "updated_at")},
+                    # a replaced record moves to the end of the feed
+                    "seq": sa.func.nextval(sa.func.pg_get_serial_sequence("records", "seq")),
+                },
+            )
+        stmt = stmt.returning(r.c.seq)
+        written: list[bool] = []
+        with self._begin() as c:
+            for rec, text, point in checked:
+                seq = c.execute(stmt, {
+                    "kind": rec.kind, "id": rec.id, "campus_id": rec.campus_id, "data": text,
+                    "geom_wkb": _point_ewkb(point),
+                    "time": rec.time, "updated_at": now,
+                }).scalar()
+                written.append(seq is not None)
+                if seq is not None:
+                    rec.seq, rec.updated_at = int(seq), now
+        return written
+
+    def _record_query(self) -> sa.Select:
+        r = records
+        return sa.select(
+            r.c.kind, r.c.id, r.c.data, r.c.campus_id,
+            sa.func.ST_X(r.c.geom).label("lon"), sa.func.ST_Y(r.c.geom).label("lat"),
+            sa.func.ST_Z(r.c.geom).label("z"), r.c.time, r.c.updated_at, r.c.seq,
+        )
+
+    @staticmethod
+    def _record(row: Any) -> Record:
+        z = row.z
+        return Record(
+            kind=row.kind, id=row.id, data=row.data, campus_id=row.campus_id,
+            lon=row.lon, lat=row.lat,
+            z=None if z is None or math.isnan(z) else float(z),
+            time=to_utc(row.time), updated_at=to_utc(row.updated_at), seq=int(row.seq),
+        )
+
+    def get_record(self, kind: str, record_id: str) -> Record:
+        q = self._record_query().where(records.c.kind == kind, records.c.id == record_id)
+        with self._begin() as c:
+            row = c.execute(q).first()
+        if row is None:
+            raise NotFound(f"no {kind} record {record_id!r}", field="id")
+        return self._record(row)
+
+    def query_records(
+        self,
+        kind: str,
+        *,
+        campus_ids: Sequence[str] | None = None,
+        bbox: BBox | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        after_seq: int | None = None,
+        where: dict[str, Any] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Record]:
+        r = records
+        bb = check_bbox(bbox)
+        w = check_where(where)
+        since_u, until_u = to_utc(since, "since"), to_utc(until, "until")
+        q = self._record_query().where(r.c.kind == kind)
+        if campus_ids is not None:
+            q = q.where(_any(r.c.campus_id, campus_ids))
+        if bb is not None:
+            q = q.where(_bbox_filter(r.c.geom, bb))
+        if since_u is not None:
+            q = q.where(r.c.time >= since_u)
+        if until_u is not None:
+            q = q.where(r.c.time < until_u)
+        if after_seq is not None:
+            q = q.where(r.c.seq > int(after_seq))
+        for k, v in w.items():
+            if v is None:
+                q = q.where(sa.or_(r.c.data[k].is_(None),
+                                   r.c.data[k] == sa.cast(sa.literal("null"), JSONB)))
+            else:
+                # @> uses the GIN index; the -> equality makes the match exact
+                q = q.where(r.c.data.contains(sa.cast(sa.literal(dumps({k: v})), JSONB)),
+                            r.c.data[k] == sa.cast(sa.literal(dumps(v)), JSONB))
+        q = q.order_by(r.c.seq)
+        if limit is not None:
+            q = q.limit(max(int(limit), 0))
+        if offset:
+            q = q.offset(max(int(offset), 0))
+        with self._begin() as c:
+            rows = c.execute(q).all()
+        return [self._record(row) for row in rows]
+
+    def delete_records(self, kind: str, ids: Sequence[str]) -> int:
+        ids = [str(i) for i in ids]
+        if not ids:
+            return 0
+        with self._begin() as c:
+            return int(c.execute(sa.delete(records).where(
+                records.c.kind == kind, _any(records.c.id, ids))).rowcount)
+
+
+def _taken(layer: str, fids: Sequence[str]) -> Conflict:
+    shown = ", ".join(repr(f) for f in fids[:10])
+    more = f" (and {len(fids) - 10} more)" if len(fids) > 10 else ""
+    return Conflict(
+        f"{layer}: feature id(s) {shown}{more} already exist; nothing was written. "
+        "Use mode 'upsert' to replace them.",
+        fids=list(fids),
+    )
