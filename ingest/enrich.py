@@ -1,0 +1,820 @@
+"""Geolocation and enrichment: where an event happened, and what a coordinator needs there.
+
+:class:`Enricher` turns a validated :class:`~ingest.events.Event` into the *incident context*:
+campus, building, floor, room, 3D position (``z = base_z + floor × floor_height_m``), zones
+entered (danger, perimeter, ...), the risk level at the spot, the cameras that see it ranked
+by pixel density (with the PTZ aim for PTZ cameras), responsible people, and the police
+jurisdiction and station.
+
+Everything that does not change between events is precomputed per campus in a
+:class:`CampusIndex` (STRtrees, coordinate arrays, a KD-tree of cameras), and the static part
+of a device's context is computed once per device and cached, so a device event costs a dict
+lookup plus the (dynamic) risk level.
+
+Camera ranking and risk level are pluggable (:class:`CameraRanker`, :class:`RiskLevel`): by
+default :func:`layers.cameras.cameras_seeing` and :func:`layers.risk.risk_level_at` when
+those modules provide them, otherwise the built-in pinhole ranker and area/point risk below.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import shapely
+from scipy.spatial import cKDTree
+from shapely.geometry import LineString, Point
+from shapely.strtree import STRtree
+
+from geo.crs import transformer
+from geo.errors import ValidationError
+from ingest.events import Event
+from layers.campus import Campus
+from layers.devices import Device, DeviceRegistry, devices_of
+
+__all__ = [
+    "Enricher",
+    "CampusIndex",
+    "CameraRanker",
+    "RiskLevel",
+    "RISK_ORDER",
+    "RISK_COLOURS",
+    "dori_class",
+]
+
+RISK_ORDER = ("blue", "yellow", "orange", "red")  # low → high
+RISK_COLOURS = {"red": "#FF0000", "orange": "#FF7F00", "yellow": "#FFFF00", "blue": "#0000FF"}
+DORI = ((250.0, "identification"), (125.0, "recognition"), (62.5, "observation"),
+        (25.0, "detection"))
+#: Distance (m) within which a line zone (fence, perimeter line) counts as entered.
+LINE_ZONE_BUFFER_M = 5.0
+#: Events this far (m) outside a campus boundary still belong to it (gates, pavements).
+CAMPUS_MARGIN_M = 30.0
+
+
+class CameraRanker(Protocol):
+    """``(campus, lon, lat, z, limit) -> [{"camera", "name", "pixel", "px_per_m",
+    "distance_m", "dori", "ptz"}, ...]`` best first."""
+
+    def __call__(self, campus: Campus, lon: float, lat: float, z: float = 0.0,
+                 limit: int = 10) -> list[dict[str, Any]]: ...
+
+
+class RiskLevel(Protocol):
+    """``(campus, lon, lat, building, floor, open_alarm_units) -> {"level", "colour",
+    "unit", "score"}``."""
+
+    def __call__(self, campus: Campus, lon: float, lat: float, building: str | None = None,
+                 floor: int | None = None,
+                 open_alarm_units: Iterable[str] = ()) -> dict[str, Any]: ...
+
+
+def dori_class(px_per_m: float) -> str | None:
+    """IEC 62676-4 DORI class for a pixel density (px/m), or None below detection."""
+    for limit, name in DORI:
+        if px_per_m >= limit:
+            return name
+    return None
+
+
+def _f(v: Any, default: float | None = None) -> float | None:
+    if v is None:
+        return default
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return default
+    return x if math.isfinite(x) else default
+
+
+def _raise_level(level: str | None) -> str:
+    if level is None:
+        return "yellow"
+    i = RISK_ORDER.index(level)
+    return RISK_ORDER[min(i + 1, len(RISK_ORDER) - 1)]
+
+
+class CampusIndex:
+    """A campus's layers precomputed for enrichment, in its local metric CRS."""
+
+    def __init__(self, campus: Campus) -> None:
+        self.campus = campus
+        self.id = campus.id
+        self.crs = campus.crs
+        info = campus.info
+        self.boundary_ll = info.boundary
+        self.boundary = campus.to_local(info.boundary) if info.boundary is not None else None
+        if self.boundary is not None:
+            self.boundary_padded = self.boundary.buffer(CAMPUS_MARGIN_M)
+            shapely.prepare(self.boundary_padded)
+        self.props = dict(info.props or {})
+        self._build_buildings()
+        self._build_rooms()
+        self._build_zones()
+        self._build_jurisdictions()
+        self._build_cameras()
+        self._build_risk()
+        self.devices: dict[str, Device] = {d.id: d for d in devices_of(campus)}
+
+    # --- construction ------------------------------------------------------------------
+    def _local(self, layer: str) -> tuple[list[dict[str, Any]], np.ndarray]:
+        gdf = self.campus[layer]
+        if not len(gdf):
+            return [], np.array([], dtype=object)
+        loc = self.campus.local(layer)
+        recs = gdf.drop(columns=gdf.geometry.name).to_dict("records")
+        return recs, np.asarray(loc.geometry.values, dtype=object)
+
+    def _build_buildings(self) -> None:
+        recs, geoms = self._local("buildings")
+        self.b_recs = recs
+        self.b_geoms = geoms
+        self.b_tree = STRtree(geoms) if len(geoms) else None
+        self.b_index = {str(r["fid"]): i for i, r in enumerate(recs)}
+        self.b_base = np.array([_f(r.get("base_z"), 0.0) for r in recs])
+        self.b_fh = np.array([_f(r.get("floor_height_m"), 3.0) for r in recs])
+        floors = [_f(r.get("floors")) for r in recs]
+        height = [_f(r.get("height_m")) for r in recs]
+        self.b_floors = [int(f) if f else None for f in floors]
+        self.b_top = np.array([
+            self.b_base[i] + (height[i] if height[i] is not None else
+                              (floors[i] or 1) * self.b_fh[i])
+            for i in range(len(recs))
+        ])
+        if len(geoms):
+            shapely.prepare(geoms)
+            self.b_centroid = shapely.get_coordinates(shapely.point_on_surface(geoms))
+        else:
+            self.b_centroid = np.zeros((0, 2))
+
+    def _build_rooms(self) -> None:
+        recs, geoms = self._local("rooms")
+        self.rooms: dict[str, dict[str, Any]] = {}
+        self.rooms_by_floor: dict[tuple[str, int], list[str]] = {}
+        for r, g in zip(recs, geoms, strict=False):
+            fid = str(r["fid"])
+            poly = g if g is not None and not g.is_empty else None
+            self.rooms[fid] = {"id": fid, "name": r.get("name"), "building": str(r["building"]),
+                               "floor": int(r["floor"]), "geom": poly}
+            self.rooms_by_floor.setdefault((str(r["building"]), int(r["floor"])), []).append(fid)
+
+    def _build_zones(self) -> None:
+        recs, geoms = self._local("zones")
+        self.z_recs = recs
+        self.z_geoms = geoms
+        if len(geoms):
+            # line zones (fences) count as entered within a few metres of the line
+            areas = np.array([g.buffer(LINE_ZONE_BUFFER_M) if g.geom_type in
+                              ("LineString", "MultiLineString") else g for g in geoms],
+                             dtype=object)
+            shapely.prepare(areas)
+            self.z_areas = areas
+            self.z_tree: STRtree | None = STRtree(areas)
+        else:
+            self.z_areas = geoms
+            self.z_tree = None
+
+    def _build_jurisdictions(self) -> None:
+        recs, geoms = self._local("jurisdictions")
+        self.j_recs = recs
+        self.j_geoms = geoms
+        self.j_tree = STRtree(geoms) if len(geoms) else None
+
+    def _build_cameras(self) -> None:
+        gdf = self.campus["cameras"]
+        recs, geoms = self._local("cameras")
+        self.c_recs = recs
+        n = len(recs)
+        self.c_index = {str(r["fid"]): i for i, r in enumerate(recs)}
+        if not n:
+            self.c_tree = None
+            return
+        xy = shapely.get_coordinates(geoms)
+        self.c_xy = xy
+        gz = [g.z if g.has_z else None for g in gdf.geometry.values]
+        mh = [_f(r.get("mount_height_m")) for r in recs]
+        self.c_z = np.array([
+            (mh[i] if mh[i] is not None else (_f(gz[i], 0.0) or 3.0)) for i in range(n)
+        ])
+        self.c_heading = np.radians([_f(r.get("heading_deg"), 0.0) for r in recs])
+        self.c_tilt = np.radians([_f(r.get("tilt_deg"), -15.0) for r in recs])
+        self.c_hfov = np.radians([_f(r.get("hfov_deg"), 90.0) for r in recs])
+        self.c_w = np.array([_f(r.get("image_width"), 1920.0) for r in recs])
+        self.c_h = np.array([_f(r.get("image_height"), 1080.0) for r in recs])
+        self.c_range = np.array([_f(r.get("range_m"), 60.0) for r in recs])
+        types = [str(r.get("camera_type") or "fixed") for r in recs]
+        self.c_ptz = np.array([t == "ptz" for t in types])
+        self.c_pano = np.array([t == "panoramic" for t in types])
+        self.c_fx = (self.c_w / 2.0) / np.tan(self.c_hfov / 2.0)
+        self.c_tree = cKDTree(xy)
+        self.c_maxrange = float(self.c_range.max())
+
+    def _build_risk(self) -> None:
+        recs, geoms = self._local("risk_areas")
+        self.ra_recs = recs
+        self.ra_geoms = geoms
+        self.ra_tree = STRtree(geoms) if len(geoms) else None
+        self.rp_by_unit: dict[tuple[str, int | None], list[dict[str, Any]]] = {}
+        prs, pgeoms = self._local("risk_points")
+        self.rp_recs = prs
+        self.rp_geoms = pgeoms
+        self.rp_tree = STRtree(pgeoms) if len(pgeoms) else None
+        for r in prs:
+            if r.get("building"):
+                fl = _f(r.get("floor"))
+                key = (str(r["building"]), int(fl) if fl is not None else None)
+                self.rp_by_unit.setdefault(key, []).append(r)
+
+    def risk_points_of(self, building: str, floor: int | None) -> list[dict[str, Any]]:
+        """Risk points of a building floor, plus the building's floor-less ones."""
+        out = list(self.rp_by_unit.get((building, None), []))
+        if floor is not None:
+            out += self.rp_by_unit.get((building, floor), [])
+        return out
+
+    # --- queries (local metric coordinates) ----------------------------------------------
+    def to_local(self, lon: float, lat: float) -> tuple[float, float]:
+        x, y = transformer("EPSG:4326", self.crs).transform(lon, lat)
+        return float(x), float(y)
+
+    def to_lonlat(self, x: float, y: float) -> tuple[float, float]:
+        lon, lat = transformer(self.crs, "EPSG:4326").transform(x, y)
+        return float(lon), float(lat)
+
+    def contains(self, x: float, y: float) -> bool:
+        return self.boundary is not None and bool(
+            shapely.contains_xy(self.boundary_padded, x, y))
+
+    def building_at(self, x: float, y: float) -> int | None:
+        if self.b_tree is None:
+            return None
+        hits = self.b_tree.query(Point(x, y), predicate="intersects")
+        if not len(hits):
+            return None
+        if len(hits) > 1:  # nested/overlapping footprints: the smallest is the most specific
+            return int(min(hits, key=lambda i: self.b_geoms[i].area))
+        return int(hits[0])
+
+    def room_at(self, building: str, floor: int | None, x: float, y: float) -> str | None:
+        if floor is None:
+            return None
+        for fid in self.rooms_by_floor.get((building, floor), ()):
+            g = self.rooms[fid]["geom"]
+            if g is not None and shapely.intersects_xy(g, x, y):
+                return fid
+        return None
+
+    def zones_at(self, x: float, y: float) -> list[dict[str, Any]]:
+        if self.z_tree is None:
+            return []
+        out = []
+        for i in sorted(self.z_tree.query(Point(x, y), predicate="intersects")):
+            r = self.z_recs[i]
+            out.append({"id": str(r["fid"]), "kind": r.get("kind"), "name": r.get("name")})
+        return out
+
+    def jurisdiction_at(self, x: float, y: float) -> dict[str, Any] | None:
+        if self.j_tree is None:
+            return None
+        hits = self.j_tree.query(Point(x, y), predicate="intersects")
+        if not len(hits):
+            return None
+        r = self.j_recs[int(min(hits, key=lambda i: self.j_geoms[i].area))]
+        return {
+            "id": str(r["fid"]), "name": r.get("name"), "station": r.get("station"),
+            "phone": r.get("phone"), "station_lon": _f(r.get("station_lon")),
+            "station_lat": _f(r.get("station_lat")),
+        }
+
+    def cameras_at(self, x: float, y: float, z: float, limit: int = 10,
+                   own_building: int | None = None,
+                   linked: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """Built-in ranking: pinhole projection of the point into each camera in range,
+        occlusion by buildings of their real height (the building holding the point is
+        not an obstacle), linked cameras first, then by pixel density."""
+        if self.c_tree is None:
+            return []
+        cand = np.asarray(self.c_tree.query_ball_point((x, y), self.c_maxrange), dtype=int)
+        out: list[dict[str, Any]] = []
+        if len(cand):
+            dx = x - self.c_xy[cand, 0]
+            dy = y - self.c_xy[cand, 1]
+            dz = z - self.c_z[cand]
+            horiz = np.hypot(dx, dy)
+            dist = np.sqrt(horiz * horiz + dz * dz)
+            ok = (horiz <= self.c_range[cand]) & (dist > 0.1)
+            h, t = self.c_heading[cand], self.c_tilt[cand]
+            # camera axes: forward f, right r, up u (x east, y north, z up)
+            fx_, fy_, fz_ = np.sin(h) * np.cos(t), np.cos(h) * np.cos(t), np.sin(t)
+            rx, ry = np.cos(h), -np.sin(h)
+            ux, uy, uz = -np.sin(h) * np.sin(t), -np.cos(h) * np.sin(t), np.cos(t)
+            zc = dx * fx_ + dy * fy_ + dz * fz_
+            xc = dx * rx + dy * ry
+            yc = dx * ux + dy * uy + dz * uz
+            fx = self.c_fx[cand]
+            w, hh = self.c_w[cand], self.c_h[cand]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                u = w / 2.0 + fx * xc / zc
+                v = hh / 2.0 - fx * yc / zc
+            ptz = self.c_ptz[cand] | self.c_pano[cand]
+            inview = (zc > 0) & (u >= 0) & (u < w) & (v >= 0) & (v < hh)
+            ok &= inview | ptz
+            # PTZ/panoramic: the point is centred after aiming; density at the current zoom
+            u = np.where(ptz & ~inview, w / 2.0, u)
+            v = np.where(ptz & ~inview, hh / 2.0, v)
+            depth = np.where(ptz & ~inview, dist, zc)
+            with np.errstate(divide="ignore"):
+                ppm = fx / depth
+            idx = np.flatnonzero(ok)
+            if len(idx) and self.b_tree is not None:
+                lines = shapely.linestrings(
+                    np.stack([np.column_stack([self.c_xy[cand[idx], 0], np.full(len(idx), x)]),
+                              np.column_stack([self.c_xy[cand[idx], 1], np.full(len(idx), y)])],
+                             axis=2))
+                li, bi = self.b_tree.query(lines, predicate="intersects")
+                blocked = np.zeros(len(idx), dtype=bool)
+                for a, b in zip(li.tolist(), bi.tolist(), strict=True):
+                    if blocked[a] or b == own_building:
+                        continue
+                    k = idx[a]
+                    if self._occludes(lines[a], b, float(self.c_z[cand[k]]), z):
+                        blocked[a] = True
+                idx = idx[~blocked]
+            for k in idx.tolist():
+                i = int(cand[k])
+                r = self.c_recs[i]
+                bearing = math.degrees(math.atan2(dx[k], dy[k])) % 360.0
+                elev = math.degrees(math.atan2(dz[k], horiz[k]))
+                d: dict[str, Any] = {
+                    "camera": str(r["fid"]), "name": r.get("name"),
+                    "pixel": [round(float(u[k]), 1), round(float(v[k]), 1)],
+                    "px_per_m": round(float(ppm[k]), 2),
+                    "distance_m": round(float(dist[k]), 2),
+                    "dori": dori_class(float(ppm[k])),
+                    "ptz": None,
+                }
+                if self.c_ptz[i]:
+                    zoom_hfov = math.degrees(2 * math.atan(5.0 / max(float(dist[k]), 0.1)))
+                    d["ptz"] = {"pan_deg": round(bearing, 2), "tilt_deg": round(elev, 2),
+                                "hfov_deg": round(min(zoom_hfov,
+                                                      math.degrees(self.c_hfov[i])), 2)}
+                out.append(d)
+        have = {d["camera"] for d in out}
+        for cid in linked:
+            if cid not in have and cid in self.c_index:
+                i = self.c_index[cid]
+                r = self.c_recs[i]
+                out.append({"camera": cid, "name": r.get("name"), "pixel": None,
+                            "px_per_m": None, "distance_m": round(float(math.hypot(
+                                x - self.c_xy[i, 0], y - self.c_xy[i, 1])), 2),
+                            "dori": None, "ptz": None})
+        link = set(linked)
+        for d in out:
+            d["linked"] = d["camera"] in link
+        out.sort(key=lambda d: (not d["linked"], -(d["px_per_m"] or 0.0)))
+        return out[:limit]
+
+    def _occludes(self, line: LineString, b: int, cz: float, pz: float) -> bool:
+        top = float(self.b_top[b])
+        if top <= min(cz, pz):
+            return False
+        seg = line.intersection(self.b_geoms[b])
+        if seg.is_empty:
+            return False
+        total = line.length
+        if total <= 0:
+            return False
+        ss = [line.project(Point(c)) / total for c in shapely.get_coordinates(seg)]
+        lo, hi = min(ss), max(ss)
+        sight = min(cz + (pz - cz) * lo, cz + (pz - cz) * hi)
+        return top > sight
+
+    def risk_at(self, x: float, y: float, building: str | None, floor: int | None,
+                unit: str | None, open_units: Iterable[str] = ()) -> dict[str, Any]:
+        """Built-in risk: the highest level of the risk areas holding the point and of the
+        risk points of its building/floor; an open alarm on the unit raises it a level."""
+        best: str | None = None
+        if self.ra_tree is not None:
+            for i in self.ra_tree.query(Point(x, y), predicate="intersects"):
+                r = self.ra_recs[int(i)]
+                lvl = r.get("level")
+                if lvl in RISK_ORDER and (best is None or
+                                          RISK_ORDER.index(lvl) > RISK_ORDER.index(best)):
+                    best = lvl
+        if building is not None:
+            for r in self.risk_points_of(building, floor):
+                lvl = r.get("level")
+                if lvl in RISK_ORDER and (best is None or
+                                          RISK_ORDER.index(lvl) > RISK_ORDER.index(best)):
+                    best = lvl
+        base = best
+        dynamic = unit is not None and unit in set(open_units)
+        level = _raise_level(best) if dynamic else (best or "blue")
+        return {"level": level, "colour": RISK_COLOURS[level], "unit": unit,
+                "score": RISK_ORDER.index(level) + 1, "base_level": base or "blue",
+                "raised_by_open_alarm": dynamic}
+
+    def responsible_at(self, x: float, y: float, building: int | None,
+                       floor: int | None) -> list[dict[str, Any]]:
+        people: list[dict[str, Any]] = []
+        seen: set[tuple[str, str]] = set()
+
+        def add(name: Any, role: str, source: str) -> None:
+            if not name:
+                return
+            key = (str(name), role)
+            if key not in seen:
+                seen.add(key)
+                people.append({"name": str(name), "role": role, "source": source})
+
+        if building is not None:
+            br = self.b_recs[building]
+            props = br.get("props") or {}
+            for key in ("responsible", "manager"):
+                add(props.get(key), "building_manager", f"buildings/{br['fid']}")
+            for r in self.risk_points_of(str(br["fid"]), floor):
+                add(r.get("responsible"), "risk_owner", f"risk_points/{r['fid']}")
+        if self.ra_tree is not None:
+            for i in self.ra_tree.query(Point(x, y), predicate="intersects"):
+                r = self.ra_recs[int(i)]
+                add(r.get("responsible"), "risk_owner", f"risk_areas/{r['fid']}")
+        for c in self.props.get("contacts") or []:
+            if isinstance(c, dict) and c.get("role") in ("security", "security_chief",
+                                                         "principal", "duty_officer"):
+                add(c.get("name"), str(c["role"]), "campus")
+        return people
+
+
+@dataclass
+class _Spot:
+    x: float
+    y: float
+    z: float
+    building: int | None
+    floor: int | None
+    room: str | None
+
+
+class Enricher:
+    """Geolocates and enriches events over a set of campuses. Thread-safe for reads;
+    :meth:`refresh` swaps a campus's index atomically.
+
+    Parameters
+    ----------
+    campuses
+        The campuses to serve.
+    cameras, risk
+        Override the camera ranker / risk level providers (see the protocols above).
+    camera_limit
+        Most cameras listed per incident.
+    """
+
+    def __init__(
+        self,
+        campuses: Iterable[Campus] = (),
+        *,
+        cameras: CameraRanker | None = None,
+        risk: RiskLevel | None = None,
+        pixel_to_ground: Callable[[Campus, str, float, float], tuple[float, float, float]]
+        | None = None,
+        camera_limit: int = 5,
+    ) -> None:
+        self._lock = threading.RLock()
+        self._idx: dict[str, CampusIndex] = {}
+        self._static: dict[tuple[str, str], dict[str, Any]] = {}
+        self.devices = DeviceRegistry()
+        self.camera_limit = camera_limit
+        self._cameras = cameras if cameras is not None else _external_cameras()
+        self._risk = risk if risk is not None else _external_risk()
+        self._pixel = pixel_to_ground if pixel_to_ground is not None else _external_pixel()
+        self._btree: STRtree | None = None
+        self._bids: list[str] = []
+        self._b_owner: dict[str, list[str]] = {}
+        self._c_owner: dict[str, list[str]] = {}
+        for c in campuses:
+            self.refresh(c, _rebuild=False)
+        self._rebuild_city()
+
+    # --- campuses ------------------------------------------------------------------------
+    def refresh(self, campus: Campus, _rebuild: bool = True) -> None:
+        """(Re)index one campus: after its layers changed."""
+        idx = CampusIndex(campus)
+        with self._lock:
+            self._idx[campus.id] = idx
+            self.devices.add_campus(campus)
+            self._static = {k: v for k, v in self._static.items() if k[0] != campus.id}
+            if _rebuild:
+                self._rebuild_city()
+
+    def remove(self, campus_id: str) -> None:
+        with self._lock:
+            self._idx.pop(campus_id, None)
+            self.devices.remove_campus(campus_id)
+            self._static = {k: v for k, v in self._static.items() if k[0] != campus_id}
+            self._rebuild_city()
+
+    def _rebuild_city(self) -> None:
+        ids = [cid for cid, ix in self._idx.items() if ix.boundary_ll is not None]
+        self._bids = ids
+        self._btree = STRtree([self._idx[c].boundary_ll for c in ids]) if ids else None
+        self._b_owner = {}
+        self._c_owner = {}
+        for cid, ix in self._idx.items():
+            for fid in ix.b_index:
+                self._b_owner.setdefault(fid, []).append(cid)
+            for fid in ix.c_index:
+                self._c_owner.setdefault(fid, []).append(cid)
+
+    def campus_ids(self) -> list[str]:
+        return sorted(self._idx)
+
+    def index(self, campus_id: str) -> CampusIndex:
+        ix = self._idx.get(campus_id)
+        if ix is None:
+            raise ValidationError(f"unknown campus {campus_id!r}; known: "
+                                  f"{', '.join(sorted(self._idx)) or 'none'}", field="campus")
+        return ix
+
+    def campus_at(self, lon: float, lat: float) -> CampusIndex:
+        """The campus whose boundary (padded by a margin) holds lon/lat."""
+        if self._btree is not None:
+            p = Point(lon, lat)
+            hits = self._btree.query(p, predicate="intersects")
+            if len(hits):
+                return self._idx[self._bids[int(hits[0])]]
+            # near a boundary: the margin is in metres, so test the nearest few locally
+            for i in self._btree.query(p.buffer(0.001)):
+                ix = self._idx[self._bids[int(i)]]
+                if ix.contains(*ix.to_local(lon, lat)):
+                    return ix
+        raise ValidationError(
+            f"({lon:.6f}, {lat:.6f}) lies outside every campus; check the coordinates "
+            "(lon, lat order) and coord_sys", field="lon/lat")
+
+    def _owner(self, owners: dict[str, list[str]], fid: str, campus: str | None,
+               field: str, what: str) -> CampusIndex:
+        if campus is not None:
+            ix = self.index(campus)
+            if fid not in (ix.b_index if owners is self._b_owner else ix.c_index):
+                raise ValidationError(f"unknown {what} {fid!r} in campus {campus!r}",
+                                      field=field)
+            return ix
+        found = owners.get(fid, [])
+        if not found:
+            raise ValidationError(f"unknown {what} {fid!r}", field=field)
+        if len(found) > 1:
+            raise ValidationError(f"{what} {fid!r} exists in campuses {', '.join(found)}; "
+                                  "name the campus", field=field)
+        return self._idx[found[0]]
+
+    # --- geolocation -------------------------------------------------------------------------
+    def _spot_from_xy(self, ix: CampusIndex, x: float, y: float, z: float | None,
+                      floor: int | None, building_hint: int | None = None,
+                      room: str | None = None) -> _Spot:
+        b = building_hint if building_hint is not None else ix.building_at(x, y)
+        if b is not None:
+            base, fh = float(ix.b_base[b]), float(ix.b_fh[b])
+            if floor is None:
+                floor = int(math.floor((z - base) / fh + 1e-9)) if z is not None else 0
+            if z is None:
+                z = base + floor * fh
+            if room is None:
+                room = ix.room_at(str(ix.b_recs[b]["fid"]), floor, x, y)
+        elif z is None:
+            z = 0.0 if floor is None else floor * 3.0
+        return _Spot(x, y, float(z), b, floor, room)
+
+    def locate(self, ev: Event) -> tuple[CampusIndex, _Spot, Device | None]:
+        """Where the event happened: its campus index, the spot, and the device if any.
+        Raises a ValidationError naming the field for anything that cannot be placed."""
+        if ev.form == "device":
+            assert ev.device_id is not None
+            dev = self.devices.get(ev.device_id, ev.campus)
+            ix = self._idx[dev.campus_id]
+            return ix, self._device_spot(ix, dev), dev
+        if ev.form == "lonlat":
+            assert ev.lon is not None and ev.lat is not None
+            if ev.campus is not None:
+                ix = self.index(ev.campus)
+                x, y = ix.to_local(ev.lon, ev.lat)
+                if not ix.contains(x, y):
+                    raise ValidationError(f"({ev.lon:.6f}, {ev.lat:.6f}) lies outside campus "
+                                          f"{ev.campus!r}", field="lon/lat")
+            else:
+                ix = self.campus_at(ev.lon, ev.lat)
+                x, y = ix.to_local(ev.lon, ev.lat)
+            return ix, self._spot_from_xy(ix, x, y, ev.z, ev.floor), None
+        if ev.form == "building":
+            assert ev.building is not None
+            ix = self._owner(self._b_owner, ev.building, ev.campus, "building", "building")
+            b = ix.b_index[ev.building]
+            nf = ix.b_floors[b]
+            if ev.floor is not None and nf is not None and not (-5 <= ev.floor < nf):
+                raise ValidationError(f"building {ev.building!r} has floors 0..{nf - 1} "
+                                      f"(got {ev.floor})", field="floor")
+            x, y = (float(v) for v in ix.b_centroid[b])
+            room = None
+            if ev.room is not None:
+                r = ix.rooms.get(ev.room)
+                if r is None or r["building"] != ev.building:
+                    raise ValidationError(f"unknown room {ev.room!r} in building "
+                                          f"{ev.building!r}", field="room")
+                room = ev.room
+                if r["geom"] is not None:
+                    c = r["geom"].representative_point()
+                    x, y = c.x, c.y
+            return ix, self._spot_from_xy(ix, x, y, None, ev.floor, b, room or ""), None
+        assert ev.camera_id is not None and ev.pixel is not None
+        ix = self._owner(self._c_owner, ev.camera_id, ev.campus, "camera_id", "camera")
+        lon, lat, z = self._pixel(ix.campus, ev.camera_id, ev.pixel[0], ev.pixel[1])
+        x, y = ix.to_local(lon, lat)
+        return ix, self._spot_from_xy(ix, x, y, z, None), None
+
+    def _device_spot(self, ix: CampusIndex, dev: Device) -> _Spot:
+        b = ix.b_index.get(dev.building) if dev.building else None
+        if dev.lon is not None and dev.lat is not None:
+            x, y = ix.to_local(dev.lon, dev.lat)
+        elif b is not None:
+            x, y = (float(v) for v in ix.b_centroid[b])
+            if dev.room and dev.room in ix.rooms and ix.rooms[dev.room]["geom"] is not None:
+                c = ix.rooms[dev.room]["geom"].representative_point()
+                x, y = c.x, c.y
+        else:
+            raise ValidationError(f"device {dev.id!r} has neither a point nor a building; "
+                                  "fix it in the devices layer", field="device_id")
+        return self._spot_from_xy(ix, x, y, dev.z, dev.floor, b, dev.room)
+
+    # --- enrichment ----------------------------------------------------------------------
+    def _static_context(self, ix: CampusIndex, spot: _Spot, dev: Device | None,
+                        ev_form: str) -> dict[str, Any]:
+        lon, lat = ix.to_lonlat(spot.x, spot.y)
+        bdict = None
+        bid: str | None = None
+        if spot.building is not None:
+            br = ix.b_recs[spot.building]
+            bid = str(br["fid"])
+            bdict = {"id": bid, "name": br.get("name"), "floors": ix.b_floors[spot.building],
+                     "base_z": float(ix.b_base[spot.building]),
+                     "floor_height_m": float(ix.b_fh[spot.building])}
+        room = None
+        if spot.room:
+            r = ix.rooms.get(spot.room)
+            room = {"id": spot.room, "name": r.get("name") if r else None}
+        linked = dev.cameras if dev is not None else ()
+        if self._cameras is not None:
+            cams = self._cameras(ix.campus, lon, lat, spot.z, limit=self.camera_limit)
+            have = {c["camera"] for c in cams}
+            for c in cams:
+                c["linked"] = c["camera"] in linked
+            for cid in linked:
+                if cid not in have:
+                    cams.append({"camera": cid, "name": None, "pixel": None, "px_per_m": None,
+                                 "distance_m": None, "dori": None, "ptz": None, "linked": True})
+            cams.sort(key=lambda d: (not d["linked"], -(d.get("px_per_m") or 0.0)))
+            cams = cams[: self.camera_limit]
+        else:
+            cams = ix.cameras_at(spot.x, spot.y, spot.z, self.camera_limit,
+                                 own_building=spot.building, linked=linked)
+        unit = (dev.risk_unit if dev is not None and dev.risk_unit else None) or (
+            f"{bid}/{spot.floor}" if bid is not None else None)
+        ctx: dict[str, Any] = {
+            "campus": ix.id,
+            "campus_name": ix.campus.info.name,
+            "located_by": ev_form,
+            "device": None if dev is None else {"id": dev.id, "kind": dev.kind,
+                                                "name": dev.name},
+            "building": bdict,
+            "floor": spot.floor if spot.building is not None else None,
+            "room": room,
+            "position": {"lon": round(lon, 8), "lat": round(lat, 8), "z": round(spot.z, 3)},
+            "zones": ix.zones_at(spot.x, spot.y),
+            "cameras": cams,
+            "responsible": ix.responsible_at(spot.x, spot.y, spot.building, spot.floor),
+            "jurisdiction": ix.jurisdiction_at(spot.x, spot.y),
+            "risk_unit": unit,
+            "_xy": (spot.x, spot.y),  # local metres; dropped before the context is stored
+        }
+        return ctx
+
+    def _risk_for(self, ix: CampusIndex, ctx: dict[str, Any],
+                  open_units: Iterable[str]) -> dict[str, Any]:
+        unit = ctx["risk_unit"]
+        b = ctx["building"]["id"] if ctx["building"] else None
+        if self._risk is not None:
+            p = ctx["position"]
+            r = dict(self._risk(ix.campus, p["lon"], p["lat"], building=b,
+                                floor=ctx["floor"], open_alarm_units=tuple(open_units)))
+            r.setdefault("unit", unit)
+            return r
+        xy = ctx.get("_xy")
+        x, y = xy if xy is not None else ix.to_local(ctx["position"]["lon"],
+                                                     ctx["position"]["lat"])
+        return ix.risk_at(x, y, b, ctx["floor"], unit, open_units)
+
+    def enrich(self, ev: Event, open_units: Iterable[str] = ()) -> dict[str, Any]:
+        """The incident context of one event (see the module docstring). ``open_units``
+        are the risk units with an open alarm (they raise the dynamic risk level)."""
+        ctx = self.context(ev)
+        ctx["risk"] = self.risk(ctx, open_units)
+        ctx.pop("_xy", None)
+        return ctx
+
+    def risk(self, ctx: dict[str, Any], open_units: Iterable[str] = ()) -> dict[str, Any]:
+        """The (dynamic) risk level at the spot of a context from :meth:`context`."""
+        return self._risk_for(self._idx[ctx["campus"]], ctx, open_units)
+
+    def context(self, ev: Event) -> dict[str, Any]:
+        """The incident context without the risk level (see :meth:`risk`)."""
+        if ev.form == "device":
+            assert ev.device_id is not None
+            dev = self.devices.get(ev.device_id, ev.campus)
+            key = (dev.campus_id, dev.id)
+            ctx = self._static.get(key)
+            ix = self._idx[dev.campus_id]
+            if ctx is None:
+                ctx = self._static_context(ix, self._device_spot(ix, dev), dev, "device")
+                self._static[key] = ctx
+        else:
+            ix, spot, dev = self.locate(ev)
+            ctx = self._static_context(ix, spot, dev, ev.form)
+        return dict(ctx)
+
+    def warm(self, campus_id: str | None = None) -> int:
+        """Precompute the static context of every device (of one campus, or all)."""
+        n = 0
+        for cid, ix in list(self._idx.items()):
+            if campus_id is not None and cid != campus_id:
+                continue
+            for dev in ix.devices.values():
+                key = (cid, dev.id)
+                if key not in self._static:
+                    try:
+                        self._static[key] = self._static_context(
+                            ix, self._device_spot(ix, dev), dev, "device")
+                    except ValidationError:
+                        continue
+                    n += 1
+        return n
+
+
+# --- providers from the other layers (when they exist) ------------------------------------
+
+
+def _external_cameras() -> CameraRanker | None:
+    try:
+        from layers.cameras import cameras_seeing  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return cameras_seeing  # type: ignore[no-any-return]
+
+
+def _external_risk() -> RiskLevel | None:
+    try:
+        from layers.risk import risk_level_at  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return risk_level_at  # type: ignore[no-any-return]
+
+
+def _external_pixel() -> Callable[[Campus, str, float, float], tuple[float, float, float]]:
+    return builtin_pixel_to_ground
+
+
+def builtin_pixel_to_ground(campus: Campus, camera_id: str, u: float,
+                            v: float) -> tuple[float, float, float]:
+    """Pixel → ground point (lon, lat, z=0) through the pinhole model of the camera layer
+    fields (heading, tilt, hfov, image size, mount height). A pixel outside the image or
+    above the horizon is a ValidationError on ``pixel``."""
+    cams = campus["cameras"]
+    if camera_id not in cams.index:
+        raise ValidationError(f"unknown camera {camera_id!r}", field="camera_id")
+    r = cams.loc[camera_id]
+    w = _f(r.get("image_width"), 1920.0) or 1920.0
+    h = _f(r.get("image_height"), 1080.0) or 1080.0
+    if not (0 <= u < w and 0 <= v < h):
+        raise ValidationError(f"({u}, {v}) is outside the {w:.0f}×{h:.0f} image of camera "
+                              f"{camera_id!r}", field="pixel")
+    heading = math.radians(_f(r.get("heading_deg"), 0.0) or 0.0)
+    tilt = math.radians(_f(r.get("tilt_deg"), -15.0) or -15.0)
+    hfov = math.radians(_f(r.get("hfov_deg"), 90.0) or 90.0)
+    g = r.geometry
+    cz = _f(r.get("mount_height_m")) or (g.z if g.has_z else 3.0)
+    fx = (w / 2.0) / math.tan(hfov / 2.0)
+    a, b = (u - w / 2.0) / fx, -(v - h / 2.0) / fx
+    f = np.array([math.sin(heading) * math.cos(tilt), math.cos(heading) * math.cos(tilt),
+                  math.sin(tilt)])
+    right = np.array([math.cos(heading), -math.sin(heading), 0.0])
+    up = np.array([-math.sin(heading) * math.sin(tilt), -math.cos(heading) * math.sin(tilt),
+                   math.cos(tilt)])
+    ray = f + a * right + b * up
+    if ray[2] >= -1e-9:
+        raise ValidationError(f"pixel ({u}, {v}) of camera {camera_id!r} looks at or above "
+                              "the horizon; it has no ground point", field="pixel")
+    s = -cz / ray[2]
+    cx, cy = campus.xy_to_local(g.x, g.y)
+    lon, lat = campus.xy_to_wgs84(cx + s * ray[0], cy + s * ray[1])
+    return float(lon), float(lat), 0.0

@@ -1,0 +1,406 @@
+"""Incidents: correlation of events, lifecycle with audit, one-key alarm linkage, plans.
+
+Events of the same kind on the same campus within ``radius_m`` metres and ``window_s``
+seconds of an open incident's last event join that incident; otherwise they open a new one.
+An incident moves open → acknowledged → dispatched → resolved (an open or acknowledged
+incident may also be resolved directly, e.g. a false alarm); any other move is a
+:class:`~geo.errors.Conflict` naming the allowed ones. Every change is in ``audit``.
+
+While an incident is not resolved its *risk unit* (the device's unit, else building/floor)
+counts as having an open alarm, which raises the dynamic risk level there.
+
+**One-key alarm linkage**: each incident names the cameras to pop up (linked cameras first,
+then by pixel density) and the police station to notify (point-in-polygon on the
+jurisdictions). :meth:`IncidentEngine.start_plan` lists the buildings and floors to
+evacuate — the whole building for fire and smoke, otherwise the floors within a radius in
+3D — and the messages to send to the roles the campus configures (``props.emergency_roles``
+and ``props.contacts`` of the campus).
+
+The engine is in memory and thread-safe; :mod:`ingest.journal` makes its output durable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import threading
+import uuid
+from collections import Counter, OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from geo.errors import Conflict, NotFound, ValidationError
+from ingest.enrich import Enricher
+from ingest.events import SEVERITIES, Event
+
+__all__ = [
+    "IncidentEngine",
+    "Accepted",
+    "TRANSITIONS",
+    "STATUSES",
+    "ACTIONS",
+    "FIRE_KINDS",
+    "marker",
+]
+
+STATUSES = ("open", "acknowledged", "dispatched", "resolved")
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "open": ("acknowledged", "resolved"),
+    "acknowledged": ("dispatched", "resolved"),
+    "dispatched": ("resolved",),
+    "resolved": (),
+}
+ACTIONS = {"ack": "acknowledged", "acknowledge": "acknowledged", "dispatch": "dispatched",
+           "resolve": "resolved"}
+FIRE_KINDS = ("fire", "smoke")
+#: Evacuation radius (m) by kind when none is given.
+PLAN_RADIUS_M = {"gas": 100.0, "fire": 30.0, "smoke": 30.0}
+DEFAULT_PLAN_RADIUS_M = 50.0
+MAX_EVENTS_LISTED = 200
+
+
+def _iso(t: dt.datetime) -> str:
+    return t.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def marker(inc: dict[str, Any]) -> dict[str, Any]:
+    """A GeoJSON Feature for the live map: the incident at its 3D position."""
+    p = inc["position"]
+    ctx = inc["context"]
+    return {
+        "type": "Feature",
+        "id": inc["id"],
+        "geometry": {"type": "Point", "coordinates": [p["lon"], p["lat"], p["z"]]},
+        "properties": {
+            "incident_id": inc["id"], "kind": inc["kind"], "status": inc["status"],
+            "severity": inc["severity"], "campus": inc["campus"],
+            "building": (ctx.get("building") or {}).get("id"),
+            "floor": ctx.get("floor"), "room": (ctx.get("room") or {}).get("id"),
+            "risk_level": (inc.get("risk") or {}).get("level"),
+            "risk_colour": (inc.get("risk") or {}).get("colour"),
+            "event_count": inc["event_count"], "updated_at": inc["updated_at"],
+            "cameras": inc["linkage"]["cameras_to_pop_up"],
+        },
+    }
+
+
+@dataclass
+class Accepted:
+    """What ingesting one event produced: the answer, and the records to make durable."""
+
+    event_id: str
+    incident_id: str
+    answer: dict[str, Any]
+    event_doc: dict[str, Any] | None  # None: a duplicate (nothing new to write)
+    incident: dict[str, Any] | None
+    duplicate: bool = False
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+
+
+class IncidentEngine:
+    """Correlates events into incidents and runs their lifecycle (in memory).
+
+    Parameters
+    ----------
+    enricher
+        Geolocates and enriches events.
+    radius_m, window_s
+        Correlation distance (m, horizontal) and time window (s) of same-kind events.
+    remember
+        How many event ids to answer duplicates from memory (older ones: from the store).
+    """
+
+    def __init__(self, enricher: Enricher, *, radius_m: float = 50.0, window_s: float = 600.0,
+                 remember: int = 200_000) -> None:
+        self.enricher = enricher
+        self.radius_m = radius_m
+        self.window_s = window_s
+        self.remember = remember
+        self._lock = threading.RLock()
+        self.incidents: dict[str, dict[str, Any]] = {}
+        self._open: dict[tuple[str, str], list[str]] = {}
+        self._xy: dict[str, tuple[float, float]] = {}
+        self._units: Counter[str] = Counter()
+        self._seen: OrderedDict[str, Accepted] = OrderedDict()
+
+    # --- state ---------------------------------------------------------------------------
+    @property
+    def open_units(self) -> frozenset[str]:
+        """Risk units with an incident that is not resolved."""
+        with self._lock:
+            return frozenset(u for u, n in self._units.items() if n > 0)
+
+    def load(self, incidents: Iterable[dict[str, Any]]) -> None:
+        """Restore incidents (e.g. from the store after a restart)."""
+        with self._lock:
+            for inc in incidents:
+                self._index(inc)
+
+    def _index(self, inc: dict[str, Any]) -> None:
+        iid = inc["id"]
+        self.incidents[iid] = inc
+        if inc["status"] != "resolved":
+            key = (inc["campus"], inc["kind"])
+            if iid not in self._open.setdefault(key, []):
+                self._open[key].append(iid)
+                if inc.get("risk_unit"):
+                    self._units[inc["risk_unit"]] += 1
+            if iid not in self._xy:
+                try:
+                    ix = self.enricher.index(inc["campus"])
+                    self._xy[iid] = ix.to_local(inc["position"]["lon"], inc["position"]["lat"])
+                except ValidationError:
+                    pass
+
+    def get(self, incident_id: str) -> dict[str, Any]:
+        inc = self.incidents.get(incident_id)
+        if inc is None:
+            raise NotFound(f"no incident {incident_id!r}")
+        return inc
+
+    def seen(self, event_id: str) -> Accepted | None:
+        with self._lock:
+            return self._seen.get(event_id)
+
+    def remember_answer(self, acc: Accepted) -> None:
+        with self._lock:
+            self._seen[acc.event_id] = acc
+            while len(self._seen) > self.remember:
+                self._seen.popitem(last=False)
+
+    # --- ingest --------------------------------------------------------------------------
+    def ingest(self, ev: Event) -> Accepted:
+        """Enrich and correlate one validated event. A repeated ``event_id`` returns the
+        first answer (same incident) with ``duplicate=True``. Raises ValidationError for an
+        event that cannot be placed; nothing changes then."""
+        prev = self.seen(ev.event_id)
+        if prev is not None:
+            return _dup(prev)
+        ctx = self.enricher.context(ev)  # may raise; outside the lock (pure)
+        xy = ctx.pop("_xy")
+        with self._lock:
+            prev = self._seen.get(ev.event_id)
+            if prev is not None:
+                return _dup(prev)
+            inc = self._correlate(ev, ctx, xy)
+            now = _iso(ev.received_at)
+            unit = ctx.get("risk_unit")
+            if inc is None:
+                inc = self._open_incident(ev, ctx, xy, now)
+            else:
+                inc["event_count"] += 1
+                if len(inc["events"]) < MAX_EVENTS_LISTED:
+                    inc["events"].append(ev.event_id)
+                inc["last_event_at"] = max(inc["last_event_at"], _iso(ev.occurred_at))
+                inc["updated_at"] = now
+                if SEVERITIES.index(ev.severity) > SEVERITIES.index(inc["severity"]):
+                    inc["severity"] = ev.severity
+                inc["audit"].append({"at": now, "action": "event_joined", "by": ev.source,
+                                     "event_id": ev.event_id})
+            # the risk at the spot counts this incident's own open alarm
+            risk_ctx = dict(ctx, _xy=xy)
+            inc["risk"] = self.enricher.risk(risk_ctx, self.open_units | (
+                {unit} if unit else set()))
+            doc = ev.to_dict()
+            doc["campus"] = ctx["campus"]
+            doc["incident_id"] = inc["id"]
+            doc["position"] = ctx["position"]
+            doc["building"] = (ctx.get("building") or {}).get("id")
+            doc["floor"] = ctx.get("floor")
+            doc["room"] = (ctx.get("room") or {}).get("id")
+            snapshot = _copy(inc)
+            acc = Accepted(event_id=ev.event_id, incident_id=inc["id"],
+                           answer={"event_id": ev.event_id, "incident_id": inc["id"],
+                                   "incident": snapshot},
+                           event_doc=doc, incident=snapshot)
+            self.remember_answer(acc)
+            return acc
+
+    def _correlate(self, ev: Event, ctx: dict[str, Any],
+                   xy: tuple[float, float]) -> dict[str, Any] | None:
+        best, best_d = None, math.inf
+        t = ev.occurred_at
+        for iid in self._open.get((ctx["campus"], ev.kind), ()):
+            inc = self.incidents[iid]
+            last = dt.datetime.fromisoformat(inc["last_event_at"].replace("Z", "+00:00"))
+            if abs((t - last).total_seconds()) > self.window_s:
+                continue
+            ox, oy = self._xy.get(iid, (math.inf, math.inf))
+            d = math.hypot(xy[0] - ox, xy[1] - oy)
+            if d <= self.radius_m and d < best_d:
+                best, best_d = inc, d
+        return best
+
+    def _open_incident(self, ev: Event, ctx: dict[str, Any], xy: tuple[float, float],
+                       now: str) -> dict[str, Any]:
+        iid = "inc-" + uuid.uuid4().hex[:16]
+        cams = [c["camera"] for c in ctx.get("cameras") or []]
+        juris = ctx.get("jurisdiction")
+        inc: dict[str, Any] = {
+            "id": iid,
+            "kind": ev.kind,
+            "status": "open",
+            "severity": ev.severity,
+            "campus": ctx["campus"],
+            "opened_at": now,
+            "updated_at": now,
+            "first_event_at": _iso(ev.occurred_at),
+            "last_event_at": _iso(ev.occurred_at),
+            "event_count": 1,
+            "events": [ev.event_id],
+            "position": ctx["position"],
+            "risk_unit": ctx.get("risk_unit"),
+            "context": ctx,
+            "risk": None,
+            "linkage": {
+                "one_key_alarm": ev.kind == "alarm",
+                "cameras_to_pop_up": cams,
+                "notify_station": None if juris is None else {
+                    k: juris.get(k) for k in ("station", "phone", "name", "id",
+                                              "station_lon", "station_lat")},
+            },
+            "plan": None,
+            "audit": [{"at": now, "action": "opened", "to": "open", "by": ev.source,
+                       "event_id": ev.event_id}],
+        }
+        self._xy[iid] = xy
+        self._index(inc)
+        return inc
+
+    # --- lifecycle -----------------------------------------------------------------------
+    def transition(self, incident_id: str, to: str, *, by: str | None = None,
+                   note: str | None = None, now: dt.datetime | None = None) -> dict[str, Any]:
+        """Move an incident to status ``to`` (or an action: ack, dispatch, resolve).
+        Returns a snapshot; raises Conflict naming the allowed moves."""
+        to = ACTIONS.get(to, to)
+        if to not in STATUSES:
+            raise ValidationError(f"unknown status {to!r}; use one of: {', '.join(STATUSES)} "
+                                  f"(or {', '.join(ACTIONS)})", field="to")
+        with self._lock:
+            inc = self.get(incident_id)
+            cur = inc["status"]
+            allowed = TRANSITIONS[cur]
+            if to not in allowed:
+                raise Conflict(
+                    f"incident {incident_id} is {cur}; it can move to "
+                    f"{', '.join(allowed) if allowed else 'nothing (it is closed)'}, not {to}",
+                    allowed=list(allowed), status=cur,
+                )
+            at = _iso(now or dt.datetime.now(dt.UTC))
+            inc["status"] = to
+            inc["updated_at"] = at
+            inc["audit"].append({"at": at, "action": "transition", "from": cur, "to": to,
+                                 "by": by, "note": note})
+            if to == "resolved":
+                key = (inc["campus"], inc["kind"])
+                if incident_id in self._open.get(key, []):
+                    self._open[key].remove(incident_id)
+                    if inc.get("risk_unit"):
+                        self._units[inc["risk_unit"]] -= 1
+                inc["risk"] = self.enricher.risk(
+                    dict(inc["context"]), self.open_units)
+            return _copy(inc)
+
+    def start_plan(self, incident_id: str, *, radius_m: float | None = None,
+                   by: str | None = None, now: dt.datetime | None = None) -> dict[str, Any]:
+        """Start the emergency plan: buildings and floors to evacuate and the messages to
+        send. Returns a snapshot of the incident with its ``plan``."""
+        if radius_m is not None and (not math.isfinite(radius_m) or not 0 < radius_m <= 5000):
+            raise ValidationError(f"must be in (0, 5000] metres, got {radius_m}",
+                                  field="radius_m")
+        with self._lock:
+            inc = self.get(incident_id)
+            if inc["status"] == "resolved":
+                raise Conflict(f"incident {incident_id} is resolved; a plan cannot start",
+                               allowed=[], status="resolved")
+            ix = self.enricher.index(inc["campus"])
+            r = radius_m if radius_m is not None else PLAN_RADIUS_M.get(
+                inc["kind"], DEFAULT_PLAN_RADIUS_M)
+            ctx = inc["context"]
+            x, y = self._xy.get(incident_id) or ix.to_local(inc["position"]["lon"],
+                                                            inc["position"]["lat"])
+            z = inc["position"]["z"]
+            own = (ctx.get("building") or {}).get("id")
+            evac: list[dict[str, Any]] = []
+            if ix.b_tree is not None:
+                from shapely.geometry import Point
+
+                near = ix.b_tree.query(Point(x, y).buffer(r), predicate="intersects")
+                for b in sorted(int(i) for i in near):
+                    rec = ix.b_recs[b]
+                    fid = str(rec["fid"])
+                    nfl = ix.b_floors[b] or max(1, int(round(
+                        (float(ix.b_top[b]) - float(ix.b_base[b])) / float(ix.b_fh[b]))))
+                    if fid == own and inc["kind"] in FIRE_KINDS:
+                        floors, why = list(range(nfl)), "fire: the whole building"
+                    else:
+                        dxy = float(ix.b_geoms[b].distance(Point(x, y)))
+                        floors = [f for f in range(nfl)
+                                  if math.hypot(dxy, float(ix.b_base[b]) + f * float(ix.b_fh[b])
+                                                - z) <= r]
+                        why = f"within {r:g} m"
+                    if floors:
+                        evac.append({"building": fid, "name": rec.get("name"),
+                                     "floors": floors, "reason": why})
+            messages = self._messages(ix.props, inc, evac)
+            at = _iso(now or dt.datetime.now(dt.UTC))
+            inc["plan"] = {"started_at": at, "started_by": by, "radius_m": r,
+                           "evacuate": evac, "messages": messages}
+            inc["updated_at"] = at
+            inc["audit"].append({"at": at, "action": "plan_started", "by": by,
+                                 "radius_m": r})
+            return _copy(inc)
+
+    def _messages(self, props: dict[str, Any], inc: dict[str, Any],
+                  evac: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        roles_cfg = props.get("emergency_roles") or {}
+        roles = roles_cfg.get(inc["kind"]) or roles_cfg.get("default") or [
+            "principal", "security"]
+        ctx = inc["context"]
+        where = ", ".join(filter(None, [
+            (ctx.get("building") or {}).get("name") or (ctx.get("building") or {}).get("id"),
+            f"floor {ctx['floor']}" if ctx.get("floor") is not None else None,
+            (ctx.get("room") or {}).get("name")])) or "campus grounds"
+        blds = "; ".join(f"{e['name'] or e['building']} floors "
+                         f"{','.join(str(f) for f in e['floors'])}" for e in evac) or "none"
+        text = (f"[{inc['severity'].upper()}] {inc['kind']} at {ctx.get('campus_name')}: "
+                f"{where}. Evacuate: {blds}. Incident {inc['id']}.")
+        out = []
+        contacts = [c for c in props.get("contacts") or [] if isinstance(c, dict)]
+        for role in roles:
+            people = [c for c in contacts if c.get("role") == role]
+            if not people:
+                out.append({"role": role, "name": None, "phone": None, "text": text,
+                            "note": "no contact configured for this role"})
+            for c in people:
+                out.append({"role": role, "name": c.get("name"), "phone": c.get("phone"),
+                            "text": text})
+        st = inc["linkage"].get("notify_station")
+        if st:
+            out.append({"role": "police", "name": st.get("station"), "phone": st.get("phone"),
+                        "text": text})
+        return out
+
+    def query(self, *, status: str | None = None, kind: str | None = None,
+              campus: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            return [_copy(i) for i in self.incidents.values()
+                    if (status is None or i["status"] == status)
+                    and (kind is None or i["kind"] == kind)
+                    and (campus is None or i["campus"] == campus)]
+
+
+def _copy(inc: dict[str, Any]) -> dict[str, Any]:
+    out = dict(inc)
+    out["events"] = list(inc["events"])
+    out["audit"] = list(inc["audit"])
+    out["linkage"] = dict(inc["linkage"])
+    return out
+
+
+def _dup(prev: Accepted) -> Accepted:
+    return Accepted(event_id=prev.event_id, incident_id=prev.incident_id, answer=prev.answer,
+                    event_doc=None, incident=None, duplicate=True, done=prev.done,
+                    error=prev.error)
