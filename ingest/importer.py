@@ -48,19 +48,15 @@ ALIASES: dict[str, dict[str, str]] = {
 
 
 def detect_format(path: str | Path) -> str:
-    """``geojson``, ``cityjson``, ``osm`` or ``ogr`` (GeoPackage, Shapefile, ...)."""
+    """``json`` (GeoJSON or CityJSON), ``osm`` or ``ogr`` (GeoPackage, Shapefile, ...)."""
     from ingest.osm import is_osm_path
 
     p = Path(path)
     name = p.name.lower()
     if is_osm_path(p):
         return "osm"
-    if name.endswith((".city.json", ".cityjson")):
-        return "cityjson"
-    if name.endswith((".geojson", ".json")):
-        with open(p, "rb") as fh:
-            head = fh.read(4096).decode("utf-8", "replace")
-        return "cityjson" if '"CityJSON"' in head.replace(" ", "") else "geojson"
+    if name.endswith((".json", ".geojson", ".cityjson")):
+        return "json"
     return "ogr"
 
 
@@ -94,16 +90,22 @@ def read_source(
             raise ValidationError("OSM data is WGS-84; --coord-sys does not apply",
                                   field="coord_sys")
         return res
-    if fmt == "cityjson":
-        from ingest.cityjson import read_cityjson
+    if fmt == "json":
+        from ingest.readers import load_json
 
-        if layer != "buildings":
-            raise ValidationError(
-                f"CityJSON files provide the buildings layer, not {layer!r}", field="layer"
-            )
-        return read_cityjson(path, crs=crs, progress=progress)
-    if fmt == "geojson":
-        return read_geojson(path, crs=crs, coord_sys=coord_sys, progress=progress)
+        doc = load_json(path)
+        if isinstance(doc, dict) and doc.get("type") == "CityJSON":
+            from ingest.cityjson import read_cityjson
+
+            if layer != "buildings":
+                raise ValidationError(
+                    f"CityJSON files provide the buildings layer, not {layer!r}", field="layer"
+                )
+            if CoordSys.parse(coord_sys) is not CoordSys.WGS84:
+                raise ValidationError("--coord-sys does not apply to CityJSON",
+                                      field="coord_sys")
+            return read_cityjson(path, crs=crs, progress=progress, doc=doc)
+        return read_geojson(path, crs=crs, coord_sys=coord_sys, progress=progress, doc=doc)
     return read_ogr(path, target_layer=layer, source_layer=source_layer, crs=crs,
                     coord_sys=coord_sys, progress=progress)
 

@@ -46,6 +46,7 @@ __all__ = [
     "resolve_crs",
     "finish",
     "frame",
+    "load_json",
 ]
 
 Progress = Callable[[str, int, "int | None"], None]
@@ -170,6 +171,20 @@ def frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame({k: pd.Series([r.get(k) for r in records], dtype=object) for k in keys})
 
 
+def load_json(path: str | Path) -> Any:
+    """Parse a JSON file, or a ValidationError with the line of the syntax error."""
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except json.JSONDecodeError as e:
+        raise ValidationError(
+            f"{path.name} is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}",
+            field="file",
+            row=e.lineno,
+        ) from e
+
+
 def _fid_text(v: Any) -> str:
     if isinstance(v, (int, np.integer)) or (isinstance(v, float) and v == int(v)):
         return str(int(v))
@@ -193,6 +208,7 @@ def read_geojson(
     crs: Any = None,
     coord_sys: str | CoordSys | None = None,
     progress: Progress | None = None,
+    doc: Any = None,
 ) -> ReadResult:
     """Read a GeoJSON FeatureCollection (or one Feature) with :mod:`json`.
 
@@ -201,15 +217,8 @@ def read_geojson(
     coordinate is an error naming that property and feature.
     """
     path = Path(path)
-    try:
-        with open(path, encoding="utf-8") as fh:
-            doc = json.load(fh)
-    except json.JSONDecodeError as e:
-        raise ValidationError(
-            f"{path.name} is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}",
-            field="file",
-            row=e.lineno,
-        ) from e
+    if doc is None:
+        doc = load_json(path)
     if not isinstance(doc, dict) or doc.get("type") not in ("FeatureCollection", "Feature"):
         got = doc.get("type") if isinstance(doc, dict) else type(doc).__name__
         raise ValidationError(
