@@ -37,6 +37,7 @@ from layers.store_rows import (
     dumps,
     frame_from_rows,
     layer_rows,
+    taken_conflict,
     to_utc,
 )
 from layers.tables import campuses, layer_table, records
@@ -250,7 +251,7 @@ class PostGISStore(Store):
                         mine, _any(t.c.fid, fids)).order_by(t.c.fid.collate("C"))
                     ).scalars().all()
                     if taken:
-                        raise _taken(layer, taken)
+                        raise taken_conflict(layer, taken)
                 self._insert_rows(c, t, rows)
         except sa.exc.IntegrityError as e:  # a concurrent append took an fid first
             raise Conflict(f"{layer}: a feature id is already taken ({e.orig}); nothing was "
@@ -446,12 +447,3 @@ class PostGISStore(Store):
             return int(c.execute(sa.delete(records).where(
                 records.c.kind == kind, _any(records.c.id, ids))).rowcount)
 
-
-def _taken(layer: str, fids: Sequence[str]) -> Conflict:
-    shown = ", ".join(repr(f) for f in fids[:10])
-    more = f" (and {len(fids) - 10} more)" if len(fids) > 10 else ""
-    return Conflict(
-        f"{layer}: feature id(s) {shown}{more} already exist; nothing was written. "
-        "Use mode 'upsert' to replace them.",
-        fids=list(fids),
-    )

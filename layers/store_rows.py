@@ -19,7 +19,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo.errors import ValidationError
+from geo.errors import Conflict, ValidationError
 from layers.schema import LayerSchema, empty_layer, schema_for
 
 __all__ = [
@@ -28,6 +28,8 @@ __all__ = [
     "check_mode",
     "check_records",
     "check_where",
+    "column_kinds",
+    "taken_conflict",
     "dumps",
     "frame_from_rows",
     "layer_rows",
@@ -206,7 +208,7 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def _kinds(s: LayerSchema) -> list[tuple[str, str]]:
+def column_kinds(s: LayerSchema) -> list[tuple[str, str]]:
     """``(column, kind)`` of every non-geometry column, in ``schema.columns`` order."""
     kinds = {"fid": "str", "campus_id": "str", "name": "str", "props": "json"}
     kinds.update({f.name: f.kind for f in s.fields})
@@ -216,7 +218,7 @@ def _kinds(s: LayerSchema) -> list[tuple[str, str]]:
 def layer_rows(layer: str, gdf: gpd.GeoDataFrame) -> tuple[list[dict[str, Any]], list[Any]]:
     """Rows of a validated frame as dicts of Python values, and the geometries apart."""
     s = schema_for(layer)
-    kinds = _kinds(s)
+    kinds = column_kinds(s)
     rows: list[dict[str, Any]] = []
     for rec in gdf[[c for c, _ in kinds]].itertuples(index=False, name=None):
         row = {c: _py(v, k) for (c, k), v in zip(kinds, rec, strict=True)}
@@ -236,7 +238,7 @@ def frame_from_rows(layer: str, rows: Iterable[Sequence[Any]], geoms: Sequence[A
     be text (sqlite) or already parsed (PostgreSQL).
     """
     s = schema_for(layer)
-    kinds = _kinds(s)
+    kinds = column_kinds(s)
     data = [[_py(v, k) for (_, k), v in zip(kinds, r, strict=True)] for r in rows]
     if not data:
         return empty_layer(layer)
@@ -247,3 +249,14 @@ def frame_from_rows(layer: str, rows: Iterable[Sequence[Any]], geoms: Sequence[A
     gdf = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(list(geoms), crs="EPSG:4326"),
                            crs="EPSG:4326")
     return gdf[list(s.columns)]
+
+
+def taken_conflict(layer: str, fids: Sequence[str]) -> Conflict:
+    """The error of an ``append`` that meets existing feature ids."""
+    shown = ", ".join(repr(f) for f in fids[:10])
+    more = f" (and {len(fids) - 10} more)" if len(fids) > 10 else ""
+    return Conflict(
+        f"{layer}: feature id(s) {shown}{more} already exist; nothing was written. "
+        "Use mode 'upsert' to replace them.",
+        fids=list(fids),
+    )
