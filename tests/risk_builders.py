@@ -14,9 +14,10 @@ Layout (metres, x east, y north, origin at the campus's south-west corner)::
 from __future__ import annotations
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 from shapely.geometry import Point, box
-from shapely.ops import transform
 
 from geo.crs import transformer, utm_crs_for
 from layers.campus import Campus, CampusInfo
@@ -34,7 +35,11 @@ def ll(geom):
     """A local-metre geometry (relative to the origin) in lon/lat."""
     ox, oy = origin()
     t = transformer(LOCAL, "EPSG:4326")
-    return transform(lambda x, y, z=None: t.transform(x + ox, y + oy), geom)
+
+    def move(xy: np.ndarray) -> np.ndarray:
+        return np.column_stack(t.transform(xy[:, 0] + ox, xy[:, 1] + oy))
+
+    return shapely.transform(geom, move)
 
 
 def lonlat(x: float, y: float) -> tuple[float, float]:
