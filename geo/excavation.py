@@ -122,7 +122,8 @@ class DigSpec:
         if rest.any():
             ring = self.polygon.exterior
             s = shapely.line_locate_point(ring, pts[rest])
-            vd = np.append(self.vertex_depths, self.vertex_depths[0])  # type: ignore[arg-type]
+            assert self.vertex_depths is not None
+            vd = np.append(self.vertex_depths, self.vertex_depths[0])
             out[rest] = np.interp(s, self._ring_s, vd)
         return out
 
