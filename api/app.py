@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 # Blueprints, each a module with a ``bp``; one line per capability.
 BLUEPRINTS: list[str] = [
     "api.routes.ogc",
+    "api.routes.events",
 ]
 
 

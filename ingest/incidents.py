@@ -171,14 +171,17 @@ class IncidentEngine:
                 self._seen.popitem(last=False)
 
     # --- ingest --------------------------------------------------------------------------
-    def ingest(self, ev: Event) -> Accepted:
+    def ingest(self, ev: Event, ctx: dict[str, Any] | None = None) -> Accepted:
         """Enrich and correlate one validated event. A repeated ``event_id`` returns the
         first answer (same incident) with ``duplicate=True``. Raises ValidationError for an
-        event that cannot be placed; nothing changes then."""
+        event that cannot be placed; nothing changes then. ``ctx`` is the event's context
+        from :meth:`Enricher.context` when already computed."""
         prev = self.seen(ev.event_id)
         if prev is not None:
             return _dup(prev)
-        ctx = self.enricher.context(ev)  # may raise; outside the lock (pure)
+        if ctx is None:
+            ctx = self.enricher.context(ev)  # may raise; outside the lock (pure)
+        ctx = dict(ctx)
         xy = ctx.pop("_xy")
         with self._lock:
             prev = self._seen.get(ev.event_id)

@@ -36,16 +36,20 @@ def _geom(g: Any) -> Any:
         (*transformer(LOCAL, "EPSG:4326").transform(x + X0, y + Y0), z)), g)
 
 
-def _layer(name: str, rows: list[dict[str, Any]], campus_id: str) -> gpd.GeoDataFrame:
+def _layer(name: str, rows: list[dict[str, Any]], campus_id: str,
+           validate: bool = True) -> gpd.GeoDataFrame:
     geoms = [_geom(r.pop("geometry")) if r.get("geometry") is not None else None for r in rows]
     keys = sorted({k for r in rows for k in r})
     df = pd.DataFrame([[r.get(k) for k in keys] for r in rows], columns=keys, dtype=object)
     gdf = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"), crs="EPSG:4326")
+    if not validate:
+        return gdf
     out, _ = validate_layer(name, gdf, campus_id)
     return out
 
 
-def campus_layers(campus_id: str = "sq") -> tuple[CampusInfo, dict[str, gpd.GeoDataFrame]]:
+def campus_layers(campus_id: str = "sq", validate: bool = True
+                  ) -> tuple[CampusInfo, dict[str, gpd.GeoDataFrame]]:
     info = CampusInfo(
         id=campus_id, name="Square test campus", boundary=_geom(box(0, 0, 200, 200)),
         props={
@@ -67,13 +71,13 @@ def campus_layers(campus_id: str = "sq") -> tuple[CampusInfo, dict[str, gpd.GeoD
              "floor_height_m": 5.0, "base_z": 1.0, "height_m": 10.0},
             {"fid": "B3", "name": "Shed", "geometry": box(100, 20, 110, 30), "floors": 1,
              "floor_height_m": 3.0, "height_m": 3.0},
-        ], campus_id),
+        ], campus_id, validate),
         "rooms": _layer("rooms", [
             {"fid": "R201", "name": "Chemistry lab", "building": "B1", "floor": 2,
              "geometry": box(60, 60, 80, 70)},
             {"fid": "R001", "name": "Lobby", "building": "B1", "floor": 0,
              "geometry": box(50, 50, 60, 60)},
-        ], campus_id),
+        ], campus_id, validate),
         "cameras": _layer("cameras", [
             # looks north-east over the yard at B1's south-west corner
             {"fid": "C1", "name": "Yard SW", "geometry": Point(40, 40), "camera_type": "fixed",
@@ -91,28 +95,28 @@ def campus_layers(campus_id: str = "sq") -> tuple[CampusInfo, dict[str, gpd.GeoD
             {"fid": "C4", "name": "Low S", "geometry": Point(105, 10), "camera_type": "fixed",
              "mount_height_m": 2.0, "heading_deg": 0.0, "tilt_deg": 0.0, "hfov_deg": 60.0,
              "image_width": 1920, "image_height": 1080, "range_m": 100.0},
-        ], campus_id),
+        ], campus_id, validate),
         "zones": _layer("zones", [
             {"fid": "Z1", "name": "Boiler yard", "kind": "danger", "geometry": box(10, 10, 30, 30)},
             {"fid": "Z2", "name": "Fence", "kind": "perimeter",
              "geometry": LineString([(0, 0), (200, 0), (200, 200), (0, 200), (0, 0)])},
-        ], campus_id),
+        ], campus_id, validate),
         "jurisdictions": _layer("jurisdictions", [
             {"fid": "J1", "name": "West district", "station": "Kamppi police station",
              "phone": "112", "geometry": box(-500, -500, 100, 700),
              "station_lon": 24.93, "station_lat": 60.168},
             {"fid": "J2", "name": "East district", "station": "Kruununhaka police station",
              "phone": "112", "geometry": box(100, -500, 700, 700)},
-        ], campus_id),
+        ], campus_id, validate),
         "risk_areas": _layer("risk_areas", [
             {"fid": "RA1", "name": "Boiler yard", "category": "fire", "level": "orange",
              "responsible": "Lämmittäjä Eero", "geometry": box(10, 10, 30, 30)},
-        ], campus_id),
+        ], campus_id, validate),
         "risk_points": _layer("risk_points", [
             {"fid": "RP1", "name": "Chemicals store", "category": "chemical", "level": "yellow",
              "building": "B1", "floor": 2, "responsible": "Kemisti Fanni",
              "geometry": Point(70, 65)},
-        ], campus_id),
+        ], campus_id, validate),
         "devices": _layer("devices", [
             {"fid": "D-SMOKE-201", "name": "Smoke lab", "kind": "smoke", "building": "B1",
              "floor": 2, "room": "R201", "geometry": Point(70, 65), "cameras": ["C1"],
@@ -123,7 +127,7 @@ def campus_layers(campus_id: str = "sq") -> tuple[CampusInfo, dict[str, gpd.GeoD
              "floor": 1},
             {"fid": "D-BTN-EAST", "name": "One-key alarm east", "kind": "alarm",
              "geometry": Point(150, 60, 1.2), "cameras": ["C3"]},
-        ], campus_id),
+        ], campus_id, validate),
     }
     return info, layers
 
@@ -135,7 +139,7 @@ def square_campus(campus_id: str = "sq") -> Campus:
 
 def load_into(store: Any, campus_id: str = "sq") -> CampusInfo:
     """Write the square campus into a store."""
-    info, layers = campus_layers(campus_id)
+    info, layers = campus_layers(campus_id, validate=False)
     store.put_campus(info)
     for name, gdf in layers.items():
         store.write_layer(campus_id, name, gdf, mode="replace")

@@ -1,0 +1,262 @@
+"""Events, incidents and the live feed over HTTP.
+
+- ``POST /api/v1/events``: one event object, or ``{"events": [...]}`` (at most
+  :data:`ingest.events.MAX_BATCH`) → 202 ``{"event_id", "incident_id", "incident"}``
+  (a batch: a list of those). Idempotent on ``event_id``; answered only once durable.
+- ``GET /api/v1/incidents/{id}``; ``GET /api/v1/incidents`` with ``bbox``, ``status``,
+  ``kind``, ``since``/``until``, ``campus``, ``limit``/``offset``.
+- ``POST /api/v1/incidents/{id}/transition`` ``{"to", "by", "note"}`` (or ``/ack``,
+  ``/dispatch``, ``/resolve``); ``POST /api/v1/incidents/{id}/plan`` ``{"radius_m", "by"}``.
+- ``GET /api/v1/stream?campus=ID``: Server-Sent Events; ``id:`` is the store's ``seq``,
+  resume with ``Last-Event-ID``; each message is a GeoJSON Feature at its 3D position
+  (``event: incident`` for incident markers, ``event: event`` for events).
+
+The pipeline lives in ``current_service().extras["events"]``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request, stream_with_context
+
+from api.service import current_service
+from geo.errors import ValidationError
+from ingest.events import parse_time
+from ingest.incidents import ACTIONS, STATUSES, marker
+from ingest.pipeline import EventPipeline
+
+__all__ = ["bp", "pipeline", "event_feature"]
+
+bp = Blueprint("events", __name__)
+_init_lock = threading.Lock()
+STREAM_KINDS = ("event", "incident")
+KEEPALIVE_S = 15.0
+PAGE = 500
+
+
+def pipeline() -> EventPipeline:
+    """The service's event pipeline, built on first use."""
+    svc = current_service()
+    p = svc.extras.get("events")
+    if p is None:
+        with _init_lock:
+            p = svc.extras.get("events")
+            if p is None:
+                data_dir = Path(current_app.config.get("DATA_DIR") or "xiaoan-data")
+                journal = current_app.config.get("EVENTS_JOURNAL") or data_dir / "events.journal"
+                p = svc.extras["events"] = EventPipeline(svc.store, journal_path=journal)
+    return p
+
+
+def _json(obj: Any, status: int = 200) -> Response:
+    return Response(json.dumps(obj, ensure_ascii=False, allow_nan=False,
+                               separators=(",", ":")),
+                    status=status, mimetype="application/json")
+
+
+def _body() -> Any:
+    raw = request.get_data(cache=False)
+    if not raw:
+        raise ValidationError("the request body is empty; send a JSON event", field="body")
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        where = f" at line {e.lineno} column {e.colno}" if isinstance(
+            e, json.JSONDecodeError) else ""
+        raise ValidationError(f"malformed JSON{where}: {getattr(e, 'msg', str(e))}",
+                              field="body") from None
+
+
+def _check_args(allowed: set[str]) -> None:
+    unknown = sorted(set(request.args) - allowed)
+    if unknown:
+        raise ValidationError(f"unknown query parameter(s) {', '.join(unknown)}; allowed: "
+                              f"{', '.join(sorted(allowed))}", field=unknown[0])
+
+
+@bp.post("/api/v1/events")
+def post_events() -> Response:
+    _check_args(set())
+    answers, is_batch = pipeline().accept_body(_body())
+    return _json(answers if is_batch else answers[0], 202)
+
+
+@bp.get("/api/v1/incidents/<incident_id>")
+def get_incident(incident_id: str) -> Response:
+    _check_args(set())
+    return _json(pipeline().get_incident(incident_id))
+
+
+def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
+    v = request.args.get(name)
+    if v is None:
+        return default
+    try:
+        n = int(v)
+    except ValueError:
+        raise ValidationError(f"expected a whole number, got {v!r}", field=name) from None
+    if not lo <= n <= hi:
+        raise ValidationError(f"must be in {lo}..{hi}, got {n}", field=name)
+    return n
+
+
+def _bbox_arg() -> tuple[float, float, float, float] | None:
+    v = request.args.get("bbox")
+    if v is None:
+        return None
+    try:
+        parts = [float(x) for x in v.split(",")]
+    except ValueError:
+        raise ValidationError(f"expected minlon,minlat,maxlon,maxlat, got {v!r}",
+                              field="bbox") from None
+    if len(parts) != 4 or not all(math.isfinite(x) for x in parts):
+        raise ValidationError(f"expected 4 finite numbers minlon,minlat,maxlon,maxlat, got {v!r}",
+                              field="bbox")
+    a, b, c, d = parts
+    if not (-180 <= a <= c <= 180 and -90 <= b <= d <= 90):
+        raise ValidationError("must satisfy -180 <= minlon <= maxlon <= 180 and "
+                              "-90 <= minlat <= maxlat <= 90", field="bbox")
+    return a, b, c, d
+
+
+@bp.get("/api/v1/incidents")
+def list_incidents() -> Response:
+    _check_args({"bbox", "status", "kind", "since", "until", "campus", "limit", "offset"})
+    status = request.args.get("status")
+    if status is not None and status not in STATUSES:
+        raise ValidationError(f"{status!r} is not one of: {', '.join(STATUSES)}",
+                              field="status")
+    where: dict[str, Any] = {}
+    if status:
+        where["status"] = status
+    if request.args.get("kind"):
+        where["kind"] = request.args["kind"]
+    since = parse_time(request.args["since"], "since") if "since" in request.args else None
+    until = parse_time(request.args["until"], "until") if "until" in request.args else None
+    campus = request.args.get("campus")
+    limit = _int_arg("limit", 100, 1, 10000)
+    offset = _int_arg("offset", 0, 0, 10**9)
+    recs = pipeline().store.query_records(
+        "incident", campus_ids=[campus] if campus else None, bbox=_bbox_arg(), since=since,
+        until=until, where=where or None, limit=limit, offset=offset)
+    feats = [marker(r.data) for r in recs]
+    return _json({"type": "FeatureCollection", "features": feats,
+                  "incidents": [r.data for r in recs], "numberReturned": len(recs)})
+
+
+def _transition(incident_id: str, to: str | None) -> Response:
+    body = _body() if request.content_length else {}
+    if not isinstance(body, dict):
+        raise ValidationError("expected a JSON object", field="body")
+    target = to or body.get("to")
+    if not isinstance(target, str):
+        raise ValidationError(f"give the new status: one of {', '.join(STATUSES[1:])}",
+                              field="to")
+    by, note = body.get("by"), body.get("note")
+    for k, v in (("by", by), ("note", note)):
+        if v is not None and (not isinstance(v, str) or len(v) > 500):
+            raise ValidationError("expected text of at most 500 characters", field=k)
+    return _json(pipeline().transition(incident_id, target, by=by, note=note))
+
+
+@bp.post("/api/v1/incidents/<incident_id>/transition")
+def transition(incident_id: str) -> Response:
+    _check_args(set())
+    return _transition(incident_id, None)
+
+
+@bp.post("/api/v1/incidents/<incident_id>/<action>")
+def action(incident_id: str, action: str) -> Response:
+    _check_args(set())
+    if action == "plan":
+        body = _body() if request.content_length else {}
+        if not isinstance(body, dict):
+            raise ValidationError("expected a JSON object", field="body")
+        r = body.get("radius_m")
+        if r is not None and (isinstance(r, bool) or not isinstance(r, (int, float))):
+            raise ValidationError(f"expected metres, got {r!r}", field="radius_m")
+        return _json(pipeline().start_plan(incident_id, radius_m=None if r is None else float(r),
+                                           by=body.get("by")))
+    if action not in ACTIONS:
+        raise ValidationError(f"unknown action {action!r}; use transition, plan or one of: "
+                              f"{', '.join(ACTIONS)}", field="action")
+    return _transition(incident_id, ACTIONS[action])
+
+
+def event_feature(rec: Any) -> dict[str, Any]:
+    """A stored ``event`` record as a GeoJSON Feature (3D point when placed)."""
+    d = rec.data
+    geom = None
+    if rec.lon is not None and rec.lat is not None:
+        coords = [rec.lon, rec.lat] + ([rec.z] if rec.z is not None else [])
+        geom = {"type": "Point", "coordinates": coords}
+    props = {k: v for k, v in d.items() if k not in ("payload",)}
+    props.setdefault("event_id", rec.id)
+    props["campus"] = rec.campus_id
+    return {"type": "Feature", "id": rec.id, "geometry": geom, "properties": props}
+
+
+def _stream_messages(p: EventPipeline, campus: str | None, after: int) -> Iterator[str]:
+    version = p.version
+    last_ping = time.monotonic()
+    yield "retry: 2000\n\n"
+    while True:
+        batch: list[Any] = []
+        cutoff = math.inf
+        for kind in STREAM_KINDS:
+            try:
+                got = p.store.query_records(kind, campus_ids=[campus] if campus else None,
+                                            after_seq=after, limit=PAGE)
+            except Exception:  # noqa: BLE001 - the store may be down: keep the stream open
+                batch = []
+                break
+            if len(got) == PAGE:  # more of this kind follow: later seqs are not complete
+                cutoff = min(cutoff, got[-1].seq or 0)
+            batch += got
+        batch = sorted((r for r in batch if (r.seq or 0) <= cutoff), key=lambda r: r.seq or 0)
+        for rec in batch:
+            after = max(after, rec.seq or after)
+            if rec.kind == "incident":
+                feat = marker(rec.data)
+            else:
+                feat = event_feature(rec)
+            yield (f"id: {rec.seq}\nevent: {rec.kind}\n"
+                   f"data: {json.dumps(feat, ensure_ascii=False, separators=(',', ':'))}\n\n")
+        if batch:
+            continue
+        if time.monotonic() - last_ping > KEEPALIVE_S:
+            last_ping = time.monotonic()
+            yield ": keep-alive\n\n"
+        version = p.wait_for_change(version, 0.5)
+
+
+@bp.get("/api/v1/stream")
+def stream() -> Response:
+    _check_args({"campus", "last_event_id"})
+    campus = request.args.get("campus")
+    if campus is not None:
+        from layers.schema import validate_campus_id
+
+        validate_campus_id(campus)
+    p = pipeline()
+    raw = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
+    if raw is not None:
+        try:
+            after = int(raw)
+        except ValueError:
+            raise ValidationError(f"expected the numeric id of the last message, got {raw!r}",
+                                  field="Last-Event-ID") from None
+    else:
+        after = p.head_seq()
+    resp = Response(stream_with_context(_stream_messages(p, campus, after)),
+                    mimetype="text/event-stream")
+    resp.headers["Cache-Control"] = "no-cache"
+    resp.headers["X-Accel-Buffering"] = "no"
+    return resp

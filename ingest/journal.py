@@ -1,0 +1,292 @@
+"""Durability: an accepted event is written somewhere safe *before* it is acknowledged.
+
+:class:`DurableWriter` owns all writes of the live engine. Callers hand it records and wait;
+one writer thread groups whatever is queued into one store transaction (group commit), so
+many concurrent requests share one commit. When the store is unavailable, the batch is
+appended to a local :class:`Journal` file and ``fsync``-ed instead, and the callers are
+released: the event is durable on local disk. A flusher (the same thread) retries the
+store every ``retry_s`` seconds and, when it is back, replays the journal in order (event
+inserts are ``if_absent``, so a replay is idempotent) and truncates it. While the journal
+holds anything, new batches go to the journal too, so the store sees every write in order.
+
+A journal left behind by a crash is replayed when the writer starts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from geo.errors import Unavailable
+from layers.store import Record, Store
+
+__all__ = ["Journal", "DurableWriter", "WriteBatch"]
+
+log = logging.getLogger(__name__)
+
+
+def _rec_to_json(r: Record, if_absent: bool) -> dict[str, Any]:
+    return {"kind": r.kind, "id": r.id, "data": r.data, "campus_id": r.campus_id,
+            "lon": r.lon, "lat": r.lat, "z": r.z,
+            "time": r.time.isoformat() if r.time is not None else None,
+            "if_absent": if_absent}
+
+
+def _rec_from_json(d: dict[str, Any]) -> tuple[Record, bool]:
+    t = dt.datetime.fromisoformat(d["time"]) if d.get("time") else None
+    return (Record(kind=d["kind"], id=d["id"], data=d["data"], campus_id=d.get("campus_id"),
+                   lon=d.get("lon"), lat=d.get("lat"), z=d.get("z"), time=t),
+            bool(d.get("if_absent")))
+
+
+class Journal:
+    """An append-only JSON-lines file of record batches, each line fsynced before
+    :meth:`append` returns. A torn last line (a crash mid-write, never acknowledged) is
+    ignored on read."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+
+    def append(self, inserts: Sequence[Record], upserts: Sequence[Record]) -> None:
+        line = json.dumps(
+            {"records": [_rec_to_json(r, True) for r in inserts]
+             + [_rec_to_json(r, False) for r in upserts]},
+            ensure_ascii=False, separators=(",", ":"), allow_nan=False,
+        ) + "\n"
+        with self._lock:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            try:
+                os.write(fd, line.encode("utf-8"))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def batches(self) -> list[list[tuple[Record, bool]]]:
+        """The batches in the file, oldest first."""
+        with self._lock:
+            if not self.path.exists():
+                return []
+            text = self.path.read_text(encoding="utf-8")
+        out = []
+        for line in text.splitlines():
+            try:
+                doc = json.loads(line)
+            except json.JSONDecodeError:
+                log.warning("journal %s: ignoring a torn line", self.path)
+                continue
+            out.append([_rec_from_json(d) for d in doc["records"]])
+        return out
+
+    def pending(self) -> bool:
+        return self.path.exists() and self.path.stat().st_size > 0
+
+    def count(self) -> int:
+        return sum(len(b) for b in self.batches())
+
+    def truncate(self) -> None:
+        with self._lock:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+
+@dataclass
+class WriteBatch:
+    """Records to write together; ``inserts`` only if absent (events), ``upserts``
+    replace (incidents). ``written`` reports, per insert, whether it was new."""
+
+    inserts: list[Record]
+    upserts: list[Record]
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+    journaled: bool = False
+    written: list[bool] | None = None
+
+
+def _is_unavailable(e: BaseException) -> bool:
+    if isinstance(e, (Unavailable, ConnectionError, TimeoutError)):
+        return True
+    try:
+        import sqlalchemy as sa
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(e, (sa.exc.OperationalError, sa.exc.InterfaceError,
+                          sa.exc.DisconnectionError))
+
+
+class DurableWriter:
+    """The one writer of the live engine (see the module docstring).
+
+    Parameters
+    ----------
+    store
+        The system of record.
+    journal
+        Where batches go while the store is unavailable.
+    retry_s
+        Seconds between attempts to reach the store again.
+    max_group
+        Most records grouped into one transaction.
+    on_commit
+        Called after each successful store commit (e.g. to wake SSE streams).
+    """
+
+    def __init__(self, store: Store, journal: Journal, *, retry_s: float = 0.5,
+                 max_group: int = 2000, on_commit: Callable[[], None] | None = None) -> None:
+        self.store = store
+        self.journal = journal
+        self.retry_s = retry_s
+        self.max_group = max_group
+        self.on_commit = on_commit
+        self._queue: list[WriteBatch] = []
+        self._cv = threading.Condition()
+        self._stop = False
+        self.store_ok = not journal.pending()
+        self.stats = {"committed": 0, "journaled": 0, "replayed": 0, "commits": 0}
+        self._thread = threading.Thread(target=self._run, name="xiaoan-writer", daemon=True)
+        self._thread.start()
+
+    # --- API -----------------------------------------------------------------------------
+    def write(self, inserts: Sequence[Record], upserts: Sequence[Record] = (), *,
+              timeout: float = 60.0) -> WriteBatch:
+        """Write and wait until the records are durable (in the store or the journal).
+        Raises Unavailable if neither could be done within ``timeout``."""
+        b = WriteBatch(list(inserts), list(upserts))
+        with self._cv:
+            if self._stop:
+                raise Unavailable("the event writer is shut down")
+            self._queue.append(b)
+            self._cv.notify_all()
+        if not b.done.wait(timeout):
+            raise Unavailable("the store did not confirm the write in time; retry later")
+        if b.error is not None:
+            raise b.error
+        return b
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Finish queued writes (to the store or the journal) and stop."""
+        with self._cv:
+            self._stop = True
+            self._cv.notify_all()
+        self._thread.join(timeout)
+
+    def pending_in_journal(self) -> int:
+        return self.journal.count() if self.journal.pending() else 0
+
+    # --- the writer thread ---------------------------------------------------------------
+    def _run(self) -> None:
+        last_try = 0.0
+        while True:
+            with self._cv:
+                if not self._queue and not self._stop:
+                    wait = self.retry_s if self.journal.pending() else 1.0
+                    self._cv.wait(wait)
+                group: list[WriteBatch] = []
+                n = 0
+                while self._queue and n < self.max_group:
+                    b = self._queue.pop(0)
+                    group.append(b)
+                    n += len(b.inserts) + len(b.upserts)
+                stopping = self._stop and not self._queue
+            if self.journal.pending() and time.monotonic() - last_try >= self.retry_s:
+                last_try = time.monotonic()
+                self._replay()
+            if group:
+                self._write_group(group)
+            if stopping:
+                if self.journal.pending():
+                    self._replay()
+                return
+
+    def _write_group(self, group: list[WriteBatch]) -> None:
+        inserts = [r for b in group for r in b.inserts]
+        upserts = _latest([r for b in group for r in b.upserts])
+        if not self.journal.pending():
+            try:
+                written = self.store.put_records(inserts, if_absent=True) if inserts else []
+                if upserts:
+                    self.store.put_records(upserts)
+            except Exception as e:  # noqa: BLE001 - classified below
+                if not _is_unavailable(e):
+                    log.exception("event write failed")
+                    for b in group:
+                        b.error = e
+                        b.done.set()
+                    return
+                log.warning("store unavailable (%s); journaling %d records locally",
+                            type(e).__name__, len(inserts) + len(upserts))
+                self.store_ok = False
+            else:
+                self.store_ok = True
+                self.stats["committed"] += len(inserts) + len(upserts)
+                self.stats["commits"] += 1
+                i = 0
+                for b in group:
+                    b.written = written[i:i + len(b.inserts)]
+                    i += len(b.inserts)
+                    b.done.set()
+                if self.on_commit is not None:
+                    self.on_commit()
+                return
+        try:
+            self.journal.append(inserts, upserts)
+        except OSError as e:
+            log.error("journal write failed: %s", e)
+            for b in group:
+                b.error = Unavailable("neither the store nor the local journal can take the "
+                                      "event now; retry later")
+                b.done.set()
+            return
+        self.stats["journaled"] += len(inserts) + len(upserts)
+        for b in group:
+            b.journaled = True
+            b.written = [True] * len(b.inserts)
+            b.done.set()
+
+    def _replay(self) -> None:
+        batches = self.journal.batches()
+        if not batches:
+            self.journal.truncate()
+            return
+        try:
+            self.store.ping()
+            for batch in batches:
+                ins = [r for r, a in batch if a]
+                ups = _latest([r for r, a in batch if not a])
+                if ins:
+                    self.store.put_records(ins, if_absent=True)
+                if ups:
+                    self.store.put_records(ups)
+        except Exception as e:  # noqa: BLE001 - keep the journal and retry later
+            if not _is_unavailable(e):
+                log.exception("journal replay failed; will retry")
+            return
+        n = sum(len(b) for b in batches)
+        # nothing else appends while we run (this thread is the only journal writer)
+        self.journal.truncate()
+        self.store_ok = True
+        self.stats["replayed"] += n
+        log.warning("store is back: replayed %d journaled records", n)
+        if self.on_commit is not None:
+            self.on_commit()
+
+
+def _latest(records: list[Record]) -> list[Record]:
+    """The last record of each (kind, id), in order of last appearance."""
+    last: dict[tuple[str, str], Record] = {}
+    for r in records:
+        last.pop((r.kind, r.id), None)
+        last[(r.kind, r.id)] = r
+    return list(last.values())
