@@ -22,6 +22,7 @@ __all__ = ["main", "build_parser"]
 COMMANDS = [
     "api.commands.serve",
     "api.commands.import_layer",
+    "api.commands.demo",
     "api.commands.bus",
 ]
 

@@ -49,14 +49,15 @@ from layers.campus import CampusInfo
 from layers.schema import validate_layer
 from layers.store import Store
 
-__all__ = ["build_demo", "demo_extract_path", "DEMO_CAMPUS_ID", "CAMPUS_OSM_ID", "SEED",
-           "DEFAULT_FLOORS", "CAMERA_DEFAULTS"]
+__all__ = ["build_demo", "demo_is_built", "demo_extract_path", "DEMO_BUILD", "DEMO_CAMPUS_ID",
+           "CAMPUS_OSM_ID", "SEED", "DEFAULT_FLOORS", "CAMERA_DEFAULTS"]
 
 log = logging.getLogger(__name__)
 
 DEMO_CAMPUS_ID = "hki"
 CAMPUS_OSM_ID = "w446178813"  # amenity=university "Helsingin yliopisto"
 SEED = 20240611
+DEMO_BUILD = 1  # bump when the demo content changes: existing data dirs are rebuilt
 DEFAULT_FLOORS = 4
 CAMERA_DEFAULTS: dict[str, Any] = {
     "camera_type": "fixed", "hfov_deg": 90.0, "image_width": 1920, "image_height": 1080,
@@ -536,4 +537,15 @@ def build_demo(
         step("writing layers", n, len(names))
         _write(store, campus_id, name, layers[name])
     step("writing layers", len(names), len(names))
+    # written last: a build that was interrupted is not mistaken for a finished one
+    info.props["demo_build"] = DEMO_BUILD
+    store.put_campus(info)
     return info
+
+
+def demo_is_built(store: Store, campus_id: str = DEMO_CAMPUS_ID) -> bool:
+    """Whether ``store`` holds a finished build of the current demo campus."""
+    try:
+        return store.get_campus(campus_id).props.get("demo_build") == DEMO_BUILD
+    except NotFound:
+        return False
