@@ -43,6 +43,7 @@ from shapely.ops import nearest_points, unary_union
 
 from geo.crs import transformer
 from geo.errors import NotFound
+from ingest.importer import nulls_as_none
 from ingest.osm import FLOOR_HEIGHT_M, read_osm
 from ingest.readers import frame
 from layers.campus import CampusInfo
@@ -118,7 +119,7 @@ def _gdf(rows: list[dict[str, Any]], geoms: list[Any]) -> gpd.GeoDataFrame:
 
 def _write(store: Store, campus_id: str, layer: str, gdf: gpd.GeoDataFrame) -> int:
     clean, _ = validate_layer(layer, gdf, campus_id)  # raises: demo data must be valid
-    return store.write_layer(campus_id, layer, clean, mode="replace")
+    return store.write_layer(campus_id, layer, nulls_as_none(clean), mode="replace")
 
 
 def _graph(lines: list[LineString]) -> nx.Graph:

@@ -177,6 +177,17 @@ def validate_rows(
     return clean, errors
 
 
+def nulls_as_none(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Missing values as None in object columns (pandas makes NaN of a None among numbers,
+    and a store that validates again must not take that NaN for a bad value)."""
+    out = gdf.copy()
+    for c in out.columns:
+        if c != out.geometry.name:
+            col = out[c].astype(object)
+            out[c] = col.where(col.notna(), None)
+    return out
+
+
 def _campus_bounds(info: CampusInfo | None) -> tuple[float, float, float, float] | None:
     if info is None or info.boundary is None or info.boundary.is_empty:
         return None
@@ -289,7 +300,8 @@ def import_layer(
         if progress:
             progress("writing", 0, len(clean))
         try:
-            written = store.write_layer(campus_id, layer, clean, mode=mode)  # type: ignore[arg-type]
+            written = store.write_layer(campus_id, layer, nulls_as_none(clean),
+                                        mode=mode)  # type: ignore[arg-type]
         except Exception:
             if created:
                 store.delete_campus(campus_id)
