@@ -24,6 +24,7 @@ COMMANDS = [
     "api.commands.import_layer",
     "api.commands.demo",
     "api.commands.bus",
+    "api.commands.pipes",
 ]
 
 
