@@ -1,0 +1,355 @@
+"""``xiaoan pipes``: valve segments, burst isolation, excavation, topology and pipe import.
+
+Verbs (``--json`` prints the document; errors exit 2 for bad input)::
+
+    xiaoan pipes segments --inp NET.inp --valves valves.csv --json
+    xiaoan pipes isolate  --inp NET.inp --valves valves.csv --break LINK_ID --json
+    xiaoan pipes isolate  --campus ID --break PIPE_FID --json
+    xiaoan pipes excavate --campus ID --dig dig.geojson --depth 2.0 --json
+                          [--section "lon,lat;lon,lat" --png section.png]
+    xiaoan pipes topology (--inp NET.inp | --file pipes.gpkg [...] | --campus ID) --json
+    xiaoan pipes import   --campus ID --file pipes.gpkg --utility water
+                          [--pipes-layer L --valves-layer V --default-depth M ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from api.commands.serve import add_store_args, open_store_from_args
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("pipes", help="pipe networks: segments, isolation, excavation, topology",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    verbs = p.add_subparsers(dest="pipes_verb", metavar="VERB", required=True)
+
+    s = verbs.add_parser("segments", help="valve segments of an EPANET model")
+    s.add_argument("--inp", required=True, metavar="NET.inp")
+    s.add_argument("--valves", required=True, metavar="valves.csv",
+                   help="valve layer CSV with columns link,node[,status][,id]")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=run_segments)
+
+    i = verbs.add_parser("isolate", help="valves to close for a break, and what loses water")
+    i.add_argument("--inp", metavar="NET.inp")
+    i.add_argument("--valves", metavar="valves.csv")
+    i.add_argument("--campus", metavar="ID", help="isolate on a stored campus instead")
+    i.add_argument("--break", dest="brk", required=True, metavar="LINK_ID",
+                   help="id of the broken link (pipe fid on a campus)")
+    i.add_argument("--json", action="store_true")
+    add_store_args(i)
+    i.set_defaults(func=run_isolate)
+
+    e = verbs.add_parser("excavate", help="which pipes a dig hits")
+    e.add_argument("--campus", required=True, metavar="ID")
+    e.add_argument("--dig", required=True, metavar="dig.geojson",
+                   help="GeoJSON (lon/lat) Polygon, Feature or one-feature collection")
+    e.add_argument("--depth", default=None, metavar="M",
+                   help="dig depth in m below ground, or one per vertex comma-separated "
+                        "(default: the feature's depth_m / depths property)")
+    e.add_argument("--section", default=None, metavar="LON,LAT;LON,LAT",
+                   help="also a cross-section along this line")
+    e.add_argument("--png", default=None, metavar="FILE", help="write the cross-section PNG")
+    e.add_argument("--json", action="store_true")
+    add_store_args(e)
+    e.set_defaults(func=run_excavate)
+
+    t = verbs.add_parser("topology", help="dangles, parts, duplicates, overlaps, stray valves")
+    t.add_argument("--inp", metavar="NET.inp")
+    t.add_argument("--file", metavar="FILE", help="pipes from a GIS file (metric CRS)")
+    t.add_argument("--pipes-layer", default=None)
+    t.add_argument("--valves-layer", default=None)
+    t.add_argument("--campus", metavar="ID")
+    t.add_argument("--utility", default=None, help="on a campus: which network (default all)")
+    t.add_argument("--tolerance", type=float, default=0.05, metavar="M",
+                   help="endpoint snapping tolerance, m (default 0.05)")
+    t.add_argument("--max-items", type=int, default=200, help="list at most N of each kind")
+    t.add_argument("--json", action="store_true")
+    add_store_args(t)
+    t.set_defaults(func=run_topology)
+
+    m = verbs.add_parser("import", help="import pipes and valves into a campus")
+    m.add_argument("--campus", required=True, metavar="ID")
+    m.add_argument("--file", required=True, metavar="FILE")
+    m.add_argument("--pipes-layer", default=None)
+    m.add_argument("--valves-layer", default=None)
+    m.add_argument("--valves-file", default=None)
+    m.add_argument("--utility", default=None)
+    m.add_argument("--crs", default=None, help="CRS of a file that declares none")
+    m.add_argument("--depth-field", default=None)
+    m.add_argument("--diameter-field", default=None)
+    m.add_argument("--diameter-unit", default="m", choices=("m", "mm"))
+    m.add_argument("--default-depth", type=float, default=None, metavar="M",
+                   help="fill a missing crown depth with this (rows are marked)")
+    m.add_argument("--default-diameter", type=float, default=None, metavar="M",
+                   help="fill a missing diameter with this (rows are marked)")
+    m.add_argument("--skip-invalid", action="store_true",
+                   help="leave out rows with bad geometry/values and list them")
+    m.add_argument("--json", action="store_true")
+    add_store_args(m)
+    m.set_defaults(func=run_import)
+
+
+def _emit(args: argparse.Namespace, doc: dict[str, Any], text: str) -> int:
+    if args.json:
+        json.dump(doc, sys.stdout, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        print(text)
+    return 0
+
+
+def _load_inp(args: argparse.Namespace):  # -> tuple[PipeNetwork, ShutoffValves]
+    from geo.errors import ValidationError
+    from ingest.epanet import read_inp, read_valve_csv
+
+    if not args.inp or not args.valves:
+        raise ValidationError("give --inp NET.inp and --valves valves.csv (or --campus ID)",
+                              field="inp" if not args.inp else "valves")
+    net = read_inp(args.inp)
+    return net, read_valve_csv(args.valves, net)
+
+
+def run_segments(args: argparse.Namespace) -> int:
+    from geo.segments import SegmentModel
+
+    net, valves = _load_inp(args)
+    doc = SegmentModel(net, valves).segments_json()
+    return _emit(args, doc, f"{len(doc['segments'])} segment(s) in {net.n_nodes} nodes, "
+                            f"{net.n_links} links, {len(valves)} valves")
+
+
+def _isolation_text(doc: dict[str, Any]) -> str:
+    lines = [f"break on {doc.get('break', '?')}: segment {doc['segment']}",
+             "close valves: " + (", ".join(f"{v['id']} ({v['link']} at {v['node']})"
+                                           for v in doc["close_valves"]) or "none"),
+             f"isolated links: {len(doc['isolated_links'])}, cut off links: "
+             f"{len(doc['cut_off_links'])}, nodes out of service: "
+             f"{len(doc['out_of_service_nodes'])}"]
+    if "buildings_out_of_service" in doc:
+        lines.append("buildings out of service: "
+                     + (", ".join(doc["buildings_out_of_service"]) or "none"))
+    return "\n".join(lines)
+
+
+def run_isolate(args: argparse.Namespace) -> int:
+    if args.campus:
+        from layers.pipes import isolate_pipe
+
+        store = open_store_from_args(args)
+        try:
+            campus = store.load_campus(args.campus)
+        finally:
+            store.close()
+        doc = isolate_pipe(campus, args.brk)
+        return _emit(args, doc, _isolation_text(doc))
+    from geo.segments import SegmentModel
+
+    net, valves = _load_inp(args)
+    model = SegmentModel(net, valves)
+    doc = model.isolation_json(model.isolate_id(args.brk))
+    doc = {"break": args.brk, **doc}
+    return _emit(args, doc, _isolation_text(doc))
+
+
+def _read_dig(path: str) -> tuple[Any, Any]:
+    """(polygon in lon/lat, depth from the feature's properties or None)."""
+    from pathlib import Path
+
+    from shapely.geometry import shape
+
+    from geo.errors import ValidationError
+
+    p = Path(path)
+    if not p.is_file():
+        raise ValidationError(f"no such file: {p}", field="dig")
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValidationError(f"{p.name} is not JSON: {e}", field="dig") from e
+    props: dict[str, Any] = {}
+    if isinstance(doc, dict) and doc.get("type") == "FeatureCollection":
+        feats = doc.get("features") or []
+        if len(feats) != 1:
+            raise ValidationError(f"the dig file must hold one feature, it has {len(feats)}",
+                                  field="dig")
+        doc = feats[0]
+    if isinstance(doc, dict) and doc.get("type") == "Feature":
+        props = doc.get("properties") or {}
+        doc = doc.get("geometry")
+    if not isinstance(doc, dict) or doc.get("type") != "Polygon":
+        got = doc.get("type") if isinstance(doc, dict) else type(doc).__name__
+        raise ValidationError(f"the dig must be a GeoJSON Polygon, got {got}", field="dig")
+    try:
+        poly = shape(doc)
+    except Exception as e:  # noqa: BLE001 - shapely raises several kinds on bad coordinates
+        raise ValidationError(f"the dig polygon cannot be read: {e}", field="dig") from e
+    depth = props.get("depths", props.get("depth_m"))
+    return poly, depth
+
+
+def parse_depth(text: Any) -> Any:
+    """``"2.0"`` → 2.0, ``"1.5,2,2.5"`` → [1.5, 2.0, 2.5]; errors name ``depth``."""
+    from geo.errors import ValidationError
+
+    if text is None:
+        raise ValidationError("give the dig depth in m below ground (--depth)", field="depth")
+    if isinstance(text, (int, float)):
+        return float(text)
+    if isinstance(text, list):
+        vals = text
+    else:
+        vals = [v for v in str(text).replace(";", ",").split(",") if v.strip()]
+    try:
+        out = [float(v) for v in vals]
+    except (TypeError, ValueError):
+        raise ValidationError(f"the depth must be a number of metres, got {text!r}",
+                              field="depth") from None
+    return out[0] if len(out) == 1 else out
+
+
+def parse_line(text: str, field: str = "section") -> Any:
+    """``"lon,lat;lon,lat[;...]"`` → LineString."""
+    from shapely.geometry import LineString
+
+    from geo.errors import ValidationError
+
+    try:
+        pts = [tuple(float(v) for v in p.split(",")) for p in text.split(";") if p.strip()]
+    except ValueError:
+        raise ValidationError("write the line as lon,lat;lon,lat", field=field) from None
+    if len(pts) < 2 or any(len(p) != 2 for p in pts):
+        raise ValidationError("write the line as lon,lat;lon,lat (two or more points)",
+                              field=field)
+    return LineString(pts)
+
+
+def run_excavate(args: argparse.Namespace) -> int:
+    from layers.pipes import excavate_campus
+
+    poly, fdepth = _read_dig(args.dig)
+    depth = parse_depth(args.depth if args.depth is not None else fdepth)
+    section = parse_line(args.section) if args.section else None
+    store = open_store_from_args(args)
+    try:
+        campus = store.load_campus(args.campus)
+    finally:
+        store.close()
+    doc = excavate_campus(campus, poly, depth, section=section)
+    if args.png:
+        from geo.errors import ValidationError
+        from geo.excavation import render_cross_section
+
+        if section is None:
+            raise ValidationError("--png needs --section", field="section")
+        with open(args.png, "wb") as f:
+            f.write(render_cross_section(doc["section"]))
+    text = "\n".join(
+        [f"{len(doc['hits'])} pipe(s) hit, {len(doc['warnings'])} within clearance"]
+        + [f"  HIT {h['id']} {h['utility']} d={h['diameter_m']} m: {h['hit_length_m']:.2f} m"
+           for h in doc["hits"]]
+        + [f"  near {w['id']} {w['utility']}: {w['reason']}" for w in doc["warnings"]])
+    return _emit(args, doc, text)
+
+
+def run_topology(args: argparse.Namespace) -> int:
+    from geo.errors import ValidationError
+    from geo.network import topology_report
+
+    given = [x for x in (args.inp, args.file, args.campus) if x]
+    if len(given) != 1:
+        raise ValidationError("give exactly one of --inp, --file or --campus", field="inp")
+    if args.inp:
+        from ingest.epanet import read_inp
+
+        net = read_inp(args.inp)
+        doc = topology_report(net, tolerance=args.tolerance, max_items=args.max_items)
+    elif args.file:
+        doc = _topology_file(args)
+    else:
+        from layers.pipes import topology, utilities
+
+        store = open_store_from_args(args)
+        try:
+            campus = store.load_campus(args.campus)
+        finally:
+            store.close()
+        names = [args.utility] if args.utility else utilities(campus)
+        doc = {"campus": args.campus, "networks": [
+            topology(campus, u, max_items=args.max_items, tolerance=args.tolerance)
+            for u in names]}
+    reps = doc.get("networks", [doc])
+    text = "\n".join(f"{r.get('utility', 'network')}: {r['nodes']} nodes, {r['links']} links; "
+                     + ", ".join(f"{k} {v}" for k, v in r["counts"].items()) for r in reps)
+    return _emit(args, doc, text)
+
+
+def _topology_file(args: argparse.Namespace) -> dict[str, Any]:
+    import geopandas as gpd
+    import pyogrio
+
+    from geo.errors import CRSError
+    from geo.network import build_network, topology_report
+
+    layer = args.pipes_layer
+    g = gpd.read_file(args.file, layer=layer) if layer else gpd.read_file(args.file)
+    if g.crs is None:
+        raise CRSError("the pipe file has no CRS; it is refused, never guessed", field="crs")
+    if not g.crs.is_projected:
+        g = g.to_crs(g.estimate_utm_crs())
+    ok = g.geometry.notna() & ~g.geometry.is_empty & (g.geometry.length > 0)
+    skipped = [str(x) for x in g.index[~ok]]
+    g = g[ok]
+    ids = [str(x) for x in (g["id"] if "id" in g.columns else g.index)]
+    lines = [x.geoms[0] if x.geom_type == "MultiLineString" else x for x in g.geometry]
+    net = build_network(lines, ids, tolerance=args.tolerance, crs=str(g.crs))
+    vp = vi = vpipe = None
+    if args.valves_layer:
+        v = pyogrio.read_dataframe(args.file, layer=args.valves_layer).to_crs(g.crs)
+        vp = list(v.geometry)
+        vi = [str(x) for x in (v["id"] if "id" in v.columns else v.index)]
+        col = "fk_pipe" if "fk_pipe" in v.columns else ("pipe" if "pipe" in v.columns else None)
+        vpipe = [None if x is None else str(x) for x in v[col]] if col else None
+    doc = topology_report(net, tolerance=args.tolerance, valve_points=vp, valve_ids=vi,
+                          valve_pipe=vpipe, max_items=args.max_items)
+    doc["skipped_empty_pipes"] = skipped
+    return doc
+
+
+def run_import(args: argparse.Namespace) -> int:
+    import shapely
+
+    from geo.errors import NotFound
+    from ingest.pipes import read_pipes
+    from layers.campus import CampusInfo
+    from layers.schema import validate_campus_id
+
+    validate_campus_id(args.campus)
+    imp = read_pipes(
+        args.file, args.campus, utility=args.utility, pipes_layer=args.pipes_layer,
+        valves_layer=args.valves_layer, valves_path=args.valves_file, crs=args.crs,
+        depth_field=args.depth_field, diameter_field=args.diameter_field,
+        diameter_unit=args.diameter_unit, default_depth=args.default_depth,
+        default_diameter=args.default_diameter, skip_invalid=args.skip_invalid)
+    store = open_store_from_args(args)
+    try:
+        try:
+            store.get_campus(args.campus)
+        except NotFound:
+            hull = shapely.convex_hull(shapely.union_all(imp.pipes.geometry.values))
+            store.put_campus(CampusInfo(args.campus, args.campus,
+                                        boundary=shapely.force_2d(hull.buffer(1e-4))))
+        store.write_layer(args.campus, "pipes", imp.pipes, mode="upsert")
+        if len(imp.nodes):
+            store.write_layer(args.campus, "pipe_nodes", imp.nodes, mode="upsert")
+    finally:
+        store.close()
+    s = imp.summary
+    return _emit(args, {"campus": args.campus, **s},
+                 f"imported {s['pipes']} pipe(s) and {s['valves']} valve(s) into "
+                 f"{args.campus}; depth defaulted on {s['depth_defaulted']}, diameter on "
+                 f"{s['diameter_defaulted']}; skipped {len(s['skipped'])}")
