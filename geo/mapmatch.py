@@ -62,6 +62,9 @@ class MatchParams:
     max_gap_s
         A time gap longer than this always splits the match (default: never; the matcher
         routes across gaps and splits only when no route is possible).
+    gap_after_s, gap_speed
+        Across a time gap longer than ``gap_after_s`` the route may be longer by
+        ``gap_speed × (gap − gap_after_s)``: the bus may have driven a loop unseen.
     window_m
         Track length (great-circle) covered by one shortest-path window.
     """
@@ -75,6 +78,8 @@ class MatchParams:
     route_slack: float = 150.0
     back_tol: float = 5.0
     max_gap_s: float | None = None
+    gap_after_s: float = 60.0
+    gap_speed: float = 10.0
     window_m: float = 1500.0
 
     def validated(self) -> MatchParams:
@@ -399,6 +404,7 @@ class MapMatcher:
         if m < 2:
             return trans, tptr, wins, step_win
         maxroute = p.route_factor * gc + p.route_slack
+        maxroute += p.gap_speed * np.maximum(dt - p.gap_after_s, 0.0)
         # windows of consecutive steps: up to window_m of track; a long step stands alone
         long_step = maxroute > 3.0 * (p.route_factor * p.window_m / 4 + p.route_slack)
         bounds = []

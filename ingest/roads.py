@@ -31,8 +31,8 @@ DRIVABLE = frozenset({
     "motorway_link", "trunk_link", "primary_link", "secondary_link", "tertiary_link",
     "living_street", "service", "road", "busway",
 })
-_TRUE = {True, 1, "1", "true", "yes", "True", "TRUE", "Yes"}
-_FALSE = {False, 0, "0", "false", "no", "False", "FALSE", "No"}
+_TRUE = {True, "1", "true", "yes", "True", "TRUE", "Yes"}
+_FALSE = {False, "0", "false", "no", "False", "FALSE", "No"}
 
 
 def read_roads(path: str | Path, crs: str | None = None) -> RoadGraph:
