@@ -202,7 +202,7 @@ class SegmentModel:
         removed = np.zeros(self.n_units + 1, dtype=bool)
         removed[: self.n_units] = self.unit_group == g
         if self.sources_known:
-            lost = self.supplied_units & ~self._supplied(removed)
+            lost = self.supplied_units & ~self._supplied(removed) & ~removed[: self.n_units]
             lost_units = np.flatnonzero(lost)
             cut_links = (np.concatenate([self._unit_links[u] for u in lost_units])
                          if len(lost_units) else np.zeros(0, dtype=np.int64))
