@@ -141,6 +141,62 @@ def _time(us: int | None) -> dt.datetime | None:
     return None if us is None else _EPOCH + dt.timedelta(microseconds=us)
 
 
+# --- creating the file -------------------------------------------------------------------
+
+def _existing_layers(path: Path) -> set[str]:
+    if not path.exists() or path.stat().st_size == 0:
+        return set()
+    con = sqlite3.connect(str(path), timeout=30)
+    try:
+        return {r[0] for r in con.execute(
+            "SELECT table_name FROM gpkg_contents WHERE data_type = 'features'")}
+    except sqlite3.DatabaseError as e:
+        raise ValidationError(f"{path} is not a GeoPackage ({e})", field="path") from e
+    finally:
+        con.close()
+
+
+def _create_layers(path: Path) -> None:
+    """Create the missing layer tables with pyogrio (GDAL), empty."""
+    import pyogrio
+
+    existing = _existing_layers(path)
+    for layer in (n for n in LAYER_NAMES if n not in existing):
+        s = schema_for(layer)
+        cols = {c: pd.Series([], dtype=_DTYPES[k]) for c, k in column_kinds(s)}
+        gdf = gpd.GeoDataFrame(cols, geometry=gpd.GeoSeries([], crs="EPSG:4326"),
+                               crs="EPSG:4326")
+        pyogrio.write_dataframe(
+            gdf, path, layer=layer, driver="GPKG", geometry_type="Unknown",
+            promote_to_multi=False,
+            # our text "fid" is a normal column; GDAL's integer key gets its own name
+            layer_options={"FID": "gpkg_fid", "GEOMETRY_NAME": "geom",
+                           "DESCRIPTION": s.title or layer},
+        )
+
+
+_template_bytes: bytes | None = None
+_template_lock = threading.Lock()
+
+
+def _template() -> bytes:
+    """An empty GeoPackage with every layer, made once per process with pyogrio.
+
+    Creating 15 layers through GDAL takes about half a second; a new store copies this
+    file instead (tests and the demo open many fresh stores).
+    """
+    global _template_bytes
+    with _template_lock:
+        if _template_bytes is None:
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as d:
+                p = Path(d) / "template.gpkg"
+                _create_layers(p)
+                _template_bytes = p.read_bytes()
+        return _template_bytes
+
+
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -159,7 +215,9 @@ class GeoPackageStore(Store):
         self.url = str(self.path)
         self._lock = threading.RLock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._create_layers()
+        if not self.path.exists():
+            self.path.write_bytes(_template())
+        self._create_layers(self.path)  # layers added to the schema since the file was made
         self._conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None,
                                      check_same_thread=False)
         c = self._conn
@@ -170,34 +228,9 @@ class GeoPackageStore(Store):
             self._create_tables()
 
     # set-up ------------------------------------------------------------------------------
-    def _existing_layers(self) -> set[str]:
-        if not self.path.exists() or self.path.stat().st_size == 0:
-            return set()
-        con = sqlite3.connect(str(self.path), timeout=30)
-        try:
-            return {r[0] for r in con.execute(
-                "SELECT table_name FROM gpkg_contents WHERE data_type = 'features'")}
-        except sqlite3.DatabaseError as e:
-            raise ValidationError(f"{self.path} is not a GeoPackage ({e})", field="path") from e
-        finally:
-            con.close()
-
-    def _create_layers(self) -> None:
-        """Create the missing layer tables with pyogrio (GDAL), empty."""
-        import pyogrio
-
-        for layer in (n for n in LAYER_NAMES if n not in self._existing_layers()):
-            s = schema_for(layer)
-            cols = {c: pd.Series([], dtype=_DTYPES[k]) for c, k in column_kinds(s)}
-            gdf = gpd.GeoDataFrame(cols, geometry=gpd.GeoSeries([], crs="EPSG:4326"),
-                                   crs="EPSG:4326")
-            pyogrio.write_dataframe(
-                gdf, self.path, layer=layer, driver="GPKG", geometry_type="Unknown",
-                promote_to_multi=False,
-                # our text "fid" is a normal column; GDAL's integer key gets its own name
-                layer_options={"FID": "gpkg_fid", "GEOMETRY_NAME": "geom",
-                               "DESCRIPTION": s.title or layer},
-            )
+    @staticmethod
+    def _create_layers(path: Path) -> None:
+        _create_layers(path)
 
     def _create_tables(self) -> None:
         c = self._conn

@@ -220,10 +220,17 @@ def layer_rows(layer: str, gdf: gpd.GeoDataFrame) -> tuple[list[dict[str, Any]],
     s = schema_for(layer)
     kinds = column_kinds(s)
     rows: list[dict[str, Any]] = []
-    for rec in gdf[[c for c, _ in kinds]].itertuples(index=False, name=None):
+    for i, rec in enumerate(gdf[[c for c, _ in kinds]].itertuples(index=False, name=None), 1):
         row = {c: _py(v, k) for (c, k), v in zip(kinds, rec, strict=True)}
         if row["props"] is None:
             row["props"] = {}
+        for c, k in kinds:  # JSON problems surface here, before any transaction starts
+            if k == "json" and row[c] is not None:
+                try:
+                    dumps(row[c], c)
+                except ValidationError as e:
+                    raise ValidationError(e.errors[0].message, field=c, row=i,
+                                          layer=layer) from e
         rows.append(row)
     geoms = list(gdf.geometry.array) if len(gdf) else []
     geoms = [None if g is None or (isinstance(g, float) and math.isnan(g)) else g for g in geoms]
