@@ -278,8 +278,8 @@ def read_geojson(
                 errors.append(RowError(rowno, "geometry", f"malformed GeoJSON geometry: {e}", fid))
             else:
                 if geom is not None and not geom.is_empty:
-                    xy = shapely.get_coordinates(geom, include_z=True)
-                    if not np.all(np.isfinite(xy)):
+                    xyz = shapely.get_coordinates(geom, include_z=bool(geom.has_z))
+                    if not np.all(np.isfinite(xyz)):
                         errors.append(RowError(
                             rowno, "geometry", "coordinates contain NaN or infinity", fid
                         ))
