@@ -55,6 +55,16 @@ def gdf(layer: str, rows: list[dict], campus_id: str = "tst") -> gpd.GeoDataFram
     return clean
 
 
+def for_store(g: gpd.GeoDataFrame, campus_id: str) -> gpd.GeoDataFrame:
+    """A validated layer ready to write again: blanks as None (a re-validation refuses NaN)."""
+    out = g.copy()
+    out["campus_id"] = campus_id
+    for c in out.columns:
+        if c != out.geometry.name:
+            out[c] = out[c].astype(object).where(out[c].notna(), None)
+    return out
+
+
 def lec(l, e, c):  # noqa: E741
     return {"assessment": {"method": "lec", "inputs": {"l": l, "e": e, "c": c}}}
 
