@@ -84,9 +84,8 @@ def run_match(args: argparse.Namespace) -> int:
 
 
 def run_replay(args: argparse.Namespace) -> int:
-    from ingest.gtfs import read_gtfs
-
     from ingest.buses import replay_avl
+    from ingest.gtfs import read_gtfs
 
     feed = read_gtfs(args.gtfs)
     report = replay_avl(feed, args.avl, route=args.route)
