@@ -253,7 +253,7 @@ def parse_valve_csv(text: str, net: PipeNetwork) -> ShutoffValves:
         pairs.append(((row.get("link") or "").strip(), (row.get("node") or "").strip()))
         status.append((row.get("status") or "open").strip())
         ids.append((row.get("id") or "").strip() or str(k))
-    return ShutoffValves.from_pairs(net, pairs, status, ids)
+    return ShutoffValves.from_pairs(net, pairs, status, ids if "id" in fields else None)
 
 
 def read_valve_csv(path: str | Path, net: PipeNetwork) -> ShutoffValves:
