@@ -200,7 +200,10 @@ class CampusIndex:
         self.c_z = np.array([
             (mh[i] if mh[i] is not None else (_f(gz[i], 0.0) or 3.0)) for i in range(n)
         ])
-        self.c_heading = np.radians([_f(r.get("heading_deg"), 0.0) for r in recs])
+        # headings are from true north; the local grid's north differs by the meridian
+        # convergence (about 2° in Helsinki on UTM 35)
+        self.c_heading = np.radians([_f(r.get("heading_deg"), 0.0) for r in recs]) + \
+            self.convergence()
         self.c_tilt = np.radians([_f(r.get("tilt_deg"), -15.0) for r in recs])
         self.c_hfov = np.radians([_f(r.get("hfov_deg"), 90.0) for r in recs])
         self.c_w = np.array([_f(r.get("image_width"), 1920.0) for r in recs])
@@ -212,6 +215,17 @@ class CampusIndex:
         self.c_fx = (self.c_w / 2.0) / np.tan(self.c_hfov / 2.0)
         self.c_tree = cKDTree(xy)
         self.c_maxrange = float(self.c_range.max())
+
+    def convergence(self) -> float:
+        """Grid azimuth of true north at the campus centre, radians (added to true
+        headings to get grid headings)."""
+        if self.boundary_ll is None:
+            return 0.0
+        c = self.boundary_ll.centroid
+        t = transformer("EPSG:4326", self.crs)
+        x0, y0 = t.transform(c.x, c.y)
+        x1, y1 = t.transform(c.x, c.y + 0.001)
+        return math.atan2(x1 - x0, y1 - y0)
 
     def _build_risk(self) -> None:
         recs, geoms = self._local("risk_areas")
@@ -359,7 +373,8 @@ class CampusIndex:
                 }
                 if self.c_ptz[i]:
                     zoom_hfov = math.degrees(2 * math.atan(5.0 / max(float(dist[k]), 0.1)))
-                    d["ptz"] = {"pan_deg": round(bearing, 2), "tilt_deg": round(elev, 2),
+                    pan = (bearing - math.degrees(self.c_heading[i]) + 180.0) % 360.0 - 180.0
+                    d["ptz"] = {"pan_deg": round(pan, 2), "tilt_deg": round(elev, 2),
                                 "hfov_deg": round(min(zoom_hfov,
                                                       math.degrees(self.c_hfov[i])), 2)}
                 out.append(d)
@@ -486,6 +501,7 @@ class Enricher:
         self._lock = threading.RLock()
         self._idx: dict[str, CampusIndex] = {}
         self._static: dict[tuple[str, str], dict[str, Any]] = {}
+        self._risk_cache: dict[tuple[Any, frozenset[str]], dict[str, Any]] = {}
         self.devices = DeviceRegistry()
         self.camera_limit = camera_limit
         self._cameras = cameras if cameras is not None else _external_cameras()
@@ -507,6 +523,7 @@ class Enricher:
             self._idx[campus.id] = idx
             self.devices.add_campus(campus)
             self._static = {k: v for k, v in self._static.items() if k[0] != campus.id}
+            self._risk_cache.clear()
             if _rebuild:
                 self._rebuild_city()
 
@@ -515,6 +532,7 @@ class Enricher:
             self._idx.pop(campus_id, None)
             self.devices.remove_campus(campus_id)
             self._static = {k: v for k, v in self._static.items() if k[0] != campus_id}
+            self._risk_cache.clear()
             self._rebuild_city()
 
     def _rebuild_city(self) -> None:
@@ -721,10 +739,24 @@ class Enricher:
         ctx = self.context(ev)
         ctx["risk"] = self.risk(ctx, open_units)
         ctx.pop("_xy", None)
+        ctx.pop("_key", None)
         return ctx
 
     def risk(self, ctx: dict[str, Any], open_units: Iterable[str] = ()) -> dict[str, Any]:
-        """The (dynamic) risk level at the spot of a context from :meth:`context`."""
+        """The (dynamic) risk level at the spot of a context from :meth:`context`.
+
+        For a device context and a ``frozenset`` of open units the answer is cached: it
+        only changes when the set of open alarm units does."""
+        key = ctx.get("_key")
+        if key is not None and isinstance(open_units, frozenset):
+            ck = (key, open_units)
+            hit = self._risk_cache.get(ck)
+            if hit is None:
+                if len(self._risk_cache) > 500_000:
+                    self._risk_cache.clear()
+                hit = self._risk_cache[ck] = self._risk_for(self._idx[ctx["campus"]], ctx,
+                                                            open_units)
+            return dict(hit)
         return self._risk_for(self._idx[ctx["campus"]], ctx, open_units)
 
     def context(self, ev: Event) -> dict[str, Any]:
@@ -737,6 +769,7 @@ class Enricher:
             ix = self._idx[dev.campus_id]
             if ctx is None:
                 ctx = self._static_context(ix, self._device_spot(ix, dev), dev, "device")
+                ctx["_key"] = key
                 self._static[key] = ctx
         else:
             ix, spot, dev = self.locate(ev)
@@ -753,10 +786,12 @@ class Enricher:
                 key = (cid, dev.id)
                 if key not in self._static:
                     try:
-                        self._static[key] = self._static_context(
-                            ix, self._device_spot(ix, dev), dev, "device")
+                        ctx = self._static_context(ix, self._device_spot(ix, dev), dev,
+                                                   "device")
                     except ValidationError:
                         continue
+                    ctx["_key"] = key
+                    self._static[key] = ctx
                     n += 1
         return n
 
@@ -781,7 +816,25 @@ def _external_risk() -> RiskLevel | None:
 
 
 def _external_pixel() -> Callable[[Campus, str, float, float], tuple[float, float, float]]:
-    return builtin_pixel_to_ground
+    try:
+        from layers.cameras import camera_models, camera_problems  # type: ignore
+    except ImportError:
+        return builtin_pixel_to_ground
+
+    def pixel_to_ground(campus: Campus, camera_id: str, u: float,
+                        v: float) -> tuple[float, float, float]:
+        models = dict(camera_models(campus))
+        model = models.get(camera_id)
+        if model is None:
+            why = camera_problems(campus).get(camera_id)
+            raise ValidationError(
+                f"camera {camera_id!r} has no usable model ({why})" if why else
+                f"unknown camera {camera_id!r}", field="camera_id")
+        p = model.pixel_to_ground([[u, v]], z=0.0)[0]
+        lon, lat = campus.xy_to_wgs84(float(p[0]), float(p[1]))
+        return float(lon), float(lat), float(p[2])
+
+    return pixel_to_ground
 
 
 def builtin_pixel_to_ground(campus: Campus, camera_id: str, u: float,
@@ -798,7 +851,7 @@ def builtin_pixel_to_ground(campus: Campus, camera_id: str, u: float,
     if not (0 <= u < w and 0 <= v < h):
         raise ValidationError(f"({u}, {v}) is outside the {w:.0f}×{h:.0f} image of camera "
                               f"{camera_id!r}", field="pixel")
-    heading = math.radians(_f(r.get("heading_deg"), 0.0) or 0.0)
+    heading = math.radians(_f(r.get("heading_deg"), 0.0) or 0.0) + _convergence(campus)
     tilt = math.radians(_f(r.get("tilt_deg"), -15.0) or -15.0)
     hfov = math.radians(_f(r.get("hfov_deg"), 90.0) or 90.0)
     g = r.geometry
@@ -818,3 +871,13 @@ def builtin_pixel_to_ground(campus: Campus, camera_id: str, u: float,
     cx, cy = campus.xy_to_local(g.x, g.y)
     lon, lat = campus.xy_to_wgs84(cx + s * ray[0], cy + s * ray[1])
     return float(lon), float(lat), 0.0
+
+
+def _convergence(campus: Campus) -> float:
+    b = campus.info.boundary
+    if b is None:
+        return 0.0
+    c = b.centroid
+    x0, y0 = campus.xy_to_local(c.x, c.y)
+    x1, y1 = campus.xy_to_local(c.x, c.y + 0.001)
+    return math.atan2(x1 - x0, y1 - y0)

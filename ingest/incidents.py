@@ -4,7 +4,9 @@ Events of the same kind on the same campus within ``radius_m`` metres and ``wind
 seconds of an open incident's last event join that incident; otherwise they open a new one.
 An incident moves open → acknowledged → dispatched → resolved (an open or acknowledged
 incident may also be resolved directly, e.g. a false alarm); any other move is a
-:class:`~geo.errors.Conflict` naming the allowed ones. Every change is in ``audit``.
+:class:`~geo.errors.Conflict` naming the allowed ones. Every lifecycle change (opened,
+transitions, plan started) is in ``audit``; joined events are counted in ``event_count``
+and the first :data:`MAX_EVENTS_LISTED` are listed in ``events``.
 
 While an incident is not resolved its *risk unit* (the device's unit, else building/floor)
 counts as having an open alarm, which raises the dynamic risk level there.
@@ -123,14 +125,19 @@ class IncidentEngine:
         self._open: dict[tuple[str, str], list[str]] = {}
         self._xy: dict[str, tuple[float, float]] = {}
         self._units: Counter[str] = Counter()
+        self._open_fs: frozenset[str] | None = None
         self._seen: OrderedDict[str, Accepted] = OrderedDict()
 
     # --- state ---------------------------------------------------------------------------
     @property
     def open_units(self) -> frozenset[str]:
-        """Risk units with an incident that is not resolved."""
+        """Risk units with an incident that is not resolved (one shared frozenset per
+        state, so that risk answers can be cached on it)."""
         with self._lock:
-            return frozenset(u for u, n in self._units.items() if n > 0)
+            fs = self._open_fs
+            if fs is None:
+                fs = self._open_fs = frozenset(u for u, n in self._units.items() if n > 0)
+            return fs
 
     def load(self, incidents: Iterable[dict[str, Any]]) -> None:
         """Restore incidents (e.g. from the store after a restart)."""
@@ -147,6 +154,7 @@ class IncidentEngine:
                 self._open[key].append(iid)
                 if inc.get("risk_unit"):
                     self._units[inc["risk_unit"]] += 1
+                    self._open_fs = None
             if iid not in self._xy:
                 try:
                     ix = self.enricher.index(inc["campus"])
@@ -183,13 +191,13 @@ class IncidentEngine:
             ctx = self.enricher.context(ev)  # may raise; outside the lock (pure)
         ctx = dict(ctx)
         xy = ctx.pop("_xy")
+        rkey = ctx.pop("_key", None)
         with self._lock:
             prev = self._seen.get(ev.event_id)
             if prev is not None:
                 return _dup(prev)
             inc = self._correlate(ev, ctx, xy)
             now = _iso(ev.received_at)
-            unit = ctx.get("risk_unit")
             if inc is None:
                 inc = self._open_incident(ev, ctx, xy, now)
             else:
@@ -200,12 +208,8 @@ class IncidentEngine:
                 inc["updated_at"] = now
                 if SEVERITIES.index(ev.severity) > SEVERITIES.index(inc["severity"]):
                     inc["severity"] = ev.severity
-                inc["audit"].append({"at": now, "action": "event_joined", "by": ev.source,
-                                     "event_id": ev.event_id})
-            # the risk at the spot counts this incident's own open alarm
-            risk_ctx = dict(ctx, _xy=xy)
-            inc["risk"] = self.enricher.risk(risk_ctx, self.open_units | (
-                {unit} if unit else set()))
+            # the risk at the spot counts this incident's own open alarm (indexed above)
+            inc["risk"] = self.enricher.risk(dict(ctx, _xy=xy, _key=rkey), self.open_units)
             doc = ev.to_dict()
             doc["campus"] = ctx["campus"]
             doc["incident_id"] = inc["id"]
@@ -289,7 +293,7 @@ class IncidentEngine:
                 raise Conflict(
                     f"incident {incident_id} is {cur}; it can move to "
                     f"{', '.join(allowed) if allowed else 'nothing (it is closed)'}, not {to}",
-                    allowed=list(allowed), status=cur,
+                    allowed=list(allowed), current_status=cur,
                 )
             at = _iso(now or dt.datetime.now(dt.UTC))
             inc["status"] = to
@@ -302,6 +306,7 @@ class IncidentEngine:
                     self._open[key].remove(incident_id)
                     if inc.get("risk_unit"):
                         self._units[inc["risk_unit"]] -= 1
+                        self._open_fs = None
                 inc["risk"] = self.enricher.risk(
                     dict(inc["context"]), self.open_units)
             return _copy(inc)
@@ -317,7 +322,7 @@ class IncidentEngine:
             inc = self.get(incident_id)
             if inc["status"] == "resolved":
                 raise Conflict(f"incident {incident_id} is resolved; a plan cannot start",
-                               allowed=[], status="resolved")
+                               allowed=[], current_status="resolved")
             ix = self.enricher.index(inc["campus"])
             r = radius_m if radius_m is not None else PLAN_RADIUS_M.get(
                 inc["kind"], DEFAULT_PLAN_RADIUS_M)
@@ -359,7 +364,9 @@ class IncidentEngine:
     def _messages(self, props: dict[str, Any], inc: dict[str, Any],
                   evac: list[dict[str, Any]]) -> list[dict[str, Any]]:
         roles_cfg = props.get("emergency_roles") or {}
-        roles = roles_cfg.get(inc["kind"]) or roles_cfg.get("default") or [
+        roles = roles_cfg.get(inc["kind"]) or (
+            roles_cfg.get("fire") if inc["kind"] in FIRE_KINDS else None) or roles_cfg.get(
+            "default") or [
             "principal", "security"]
         ctx = inc["context"]
         where = ", ".join(filter(None, [
