@@ -302,9 +302,9 @@ def _draw_panel(img: NDArray[np.uint8], fr: Frame, title: str, subtitle: str, cv
     cv2.line(img, (x0, 0), (x0, fr.height - 1), (180, 180, 180), 1)
     y = 34
     cv2.putText(img, _ascii(title)[:26], (x0 + 16, y), font, 0.62, black, 2, aa)
-    if subtitle:
-        y += 24
-        cv2.putText(img, _ascii(subtitle)[:40], (x0 + 16, y), font, 0.45, (70, 70, 70), 1, aa)
+    for line in _wrap(_ascii(subtitle), 30)[:4]:
+        y += 20
+        cv2.putText(img, line, (x0 + 16, y), font, 0.42, (70, 70, 70), 1, aa)
 
     # north arrow: the map is drawn north up
     cx, top = fr.width - 50, y + 22
@@ -337,6 +337,22 @@ def _draw_panel(img: NDArray[np.uint8], fr: Frame, title: str, subtitle: str, cv
     label = f"{length_m:g} m" if length_m < 1000 else f"{length_m / 1000:g} km"
     cv2.putText(img, "0", (bx - 4, by + 18), font, 0.4, black, 1, aa)
     cv2.putText(img, label, (bx + bar - 10, by + 18), font, 0.4, black, 1, aa)
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """Lines of at most ``width`` characters, broken at spaces (explicit newlines kept)."""
+    out: list[str] = []
+    for para in text.splitlines():
+        line = ""
+        for word in para.split():
+            if line and len(line) + 1 + len(word) > width:
+                out.append(line)
+                line = word[:width]
+            else:
+                line = f"{line} {word}" if line else word[:width]
+        if line:
+            out.append(line)
+    return out
 
 
 def _ascii(text: str) -> str:

@@ -567,25 +567,47 @@ def _num(x: float) -> float | int:
 
 
 def render_risk_png(
-    campus: Campus, open_alarms: Iterable[Any] = (), *, width: int = 1200
+    campus: Campus,
+    open_alarms: Iterable[Any] = (),
+    *,
+    width: int = 1200,
+    now: dt.datetime | None = None,
 ) -> tuple[bytes, Any, gpd.GeoDataFrame]:
     """The map as PNG: campus outline, risk areas, buildings (coloured by level) and risk
-    points, with legend, scale bar and north arrow. Returns (PNG bytes, the pixel
-    :class:`geo.riskmap.Frame` in the campus's local CRS, the map GeoDataFrame)."""
+    points, with legend, scale bar and north arrow.
+
+    The view is the campus boundary (padded) and every coloured unit; buildings around the
+    campus are drawn grey for context where they fall in view. Returns (PNG bytes, the pixel
+    :class:`geo.riskmap.Frame` in the campus's local CRS, the map GeoDataFrame).
+    """
     from geo.riskmap import render_png
 
-    gdf = risk_map(campus, open_alarms, include_points=True)
+    alarms = tuple(open_alarms)
+    gdf = risk_map(campus, alarms, include_points=True)
     draw = gdf[gdf["layer"].isin(["risk_areas", "buildings"])]
     pts = gdf[gdf["layer"] == "risk_points"]
     local = draw.to_crs(campus.crs) if len(draw) else draw
     local_pts = pts.to_crs(campus.crs) if len(pts) else pts
     boundary = campus.info.boundary
     b_local = campus.to_local(boundary) if boundary is not None and not boundary.is_empty else None
+    focus = [g for g in local.geometry[local["level"].notna()]] + list(local_pts.geometry)
+    if b_local is not None:
+        focus.append(b_local)
+    bounds = None
+    if focus:
+        minx, miny, maxx, maxy = shapely.total_bounds(np.asarray(focus, dtype=object))
+        pad = max(30.0, 0.08 * max(maxx - minx, maxy - miny))
+        bounds = (minx - pad, miny - pad, maxx + pad, maxy + pad)
+    t = (now or _now()).astimezone(dt.UTC)
+    name = campus.info.name if campus.info.name and campus.info.name.isascii() else campus.id
+    sub = f"{name}\nas of {t:%Y-%m-%d %H:%M} UTC"
+    if alarms:
+        sub += f"\n{len(alarms)} open alarm(s) raise levels"
     png, frame = render_png(
         list(local.geometry), [v or None for v in local["level"]],
         points=list(local_pts.geometry), point_levels=[v or None for v in local_pts["level"]],
-        boundary=b_local, title="Four-colour risk map",
-        subtitle=f"campus {campus.id}", width=width,
+        boundary=b_local, title="Four-colour risk map", subtitle=sub, width=width,
+        bounds=bounds,
     )
     return png, frame, gdf
 

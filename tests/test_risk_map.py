@@ -295,3 +295,56 @@ def test_unassessed_building_is_grey():
     img = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
     p = c.to_local(ll(Point(50, 50)))
     assert pixel_rgb(img, frame, p.x, p.y) == "#DDDDDD"
+
+
+# --- the demo campus (real Helsinki buildings, synthetic risks) -------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    from ingest.demo import build_demo
+    from layers.store import open_store
+
+    store = open_store(str(tmp_path_factory.mktemp("demo") / "demo.gpkg"))
+    build_demo(store, campus_id="hki")
+    yield store.load_campus("hki")
+    store.close()
+
+
+def test_demo_campus_buildings_take_their_highest_risk(demo):
+    rank = {"red": 4, "orange": 3, "yellow": 2, "blue": 1}
+    pts, areas = demo["risk_points"], demo["risk_areas"]
+    m = risk_map(demo)
+    got = {r.fid: r.level for r in m[m.layer == "buildings"].itertuples()}
+    for b in demo["buildings"].itertuples():
+        want = 0
+        for r in pts.itertuples():
+            if b.geometry.intersects(r.geometry) or r.building == b.fid:
+                want = max(want, rank[r.level])
+        for r in areas.itertuples():
+            if b.geometry.intersection(r.geometry).area > 0 or r.building == b.fid:
+                want = max(want, rank[r.level])
+        assert (rank[got[b.fid]] if got[b.fid] else 0) == want, b.fid
+    # the demo has every colour on some building or area
+    assert {v for v in m.level.dropna()} == {"red", "orange", "yellow", "blue"}
+
+
+def test_demo_campus_png_has_each_colour_where_expected(demo, tmp_path):
+    png, frame, m = render_risk_png(demo, width=1200)
+    (tmp_path / "hki.png").write_bytes(png)
+    img = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+    places = inner_points(demo, m, frame)
+    coloured = m[m.layer.isin(["buildings", "risk_areas"]) & m.level.notna()]
+    checked = {k: v for k, v in places.items() if v[2] is not None}
+    # every coloured unit that is not wholly hidden under others is checked at a pixel
+    assert len(checked) >= len(coloured) - 2 and len(checked) >= 10
+    levels_seen = set()
+    for key, (x, y, level) in checked.items():
+        px, py = frame.to_px(x, y)
+        if not (0 <= px < frame.map_width and 0 <= py < frame.height):
+            continue
+        assert pixel_rgb(img, frame, x, y) == COLOURS[level], key
+        levels_seen.add(level)
+    assert levels_seen == {"red", "orange", "yellow", "blue"}
+    # the campus outline's pale green shows between the buildings
+    assert int(np.all(img == (236, 246, 240), axis=2).sum()) > 10_000
