@@ -348,3 +348,28 @@ def test_demo_campus_png_has_each_colour_where_expected(demo, tmp_path):
     assert levels_seen == {"red", "orange", "yellow", "blue"}
     # the campus outline's pale green shows between the buildings
     assert int(np.all(img == (236, 246, 240), axis=2).sum()) > 10_000
+
+
+# --- 3D scene --------------------------------------------------------------------------------
+
+
+def test_scene_stacks_floors_coloured_by_level(campus):
+    import json
+
+    import pydeck
+
+    from scenes.risk import floor_slabs, risk_layers
+
+    slabs = {(s["building"], s["floor"]): s for s in floor_slabs(campus)}
+    assert len(slabs) == 4 + 3 + 2 + 2 + 1  # every floor of every building
+    b1f3, b1f2 = slabs[("B1", 3)], slabs[("B1", 2)]
+    assert b1f3["level"] == "orange" and b1f3["fill"][:3] == [255, 127, 0]
+    assert b1f2["level"] is None and b1f2["fill"][3] < 100  # translucent grey
+    assert b1f3["polygon"][0][0][2] == 6.0 and b1f3["elevation"] == pytest.approx(2.7)
+    raised = {(s["building"], s["floor"]): s["level"]
+              for s in floor_slabs(campus, ["B1/2"])}
+    assert raised[("B1", 2)] == "yellow"
+    layers_ = risk_layers(campus)
+    assert [ly.type for ly in layers_] == ["PolygonLayer", "PolygonLayer", "ScatterplotLayer"]
+    doc = json.loads(pydeck.Deck(layers=layers_, map_provider=None).to_json())
+    assert len(doc["layers"]) == 3
