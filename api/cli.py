@@ -25,6 +25,7 @@ COMMANDS = [
     "api.commands.demo",
     "api.commands.bus",
     "api.commands.pipes",
+    "api.commands.risk",
 ]
 
 

@@ -1,0 +1,376 @@
+"""``xiaoan risk``: grade risks (LEC, LS), the four-colour map, the control list, hazards.
+
+Examples::
+
+    xiaoan risk grade --method lec --l 6 --e 3 --c 15 --json
+    xiaoan risk grade --method ls --likelihood 4 --severity personnel=5,property=2 --json
+    xiaoan risk map --campus hki --png map.png --geojson map.geojson --alarm buildings:w123
+    xiaoan risk list --campus hki --csv list.csv
+    xiaoan risk level --campus hki --lon 24.95 --lat 60.17 --floor 2 --json
+    xiaoan risk assess --campus hki --layer risk_points --fid rp1 --method lec --l 6 --e 3 --c 15
+    xiaoan risk hazards report --campus hki --category fire --description "exit blocked" \\
+        --reporter wang --building w123 --floor 1
+    xiaoan risk hazards move HZ --to assigned --actor li --assignee zhao \\
+        --deadline 2026-12-01T00:00:00Z
+    xiaoan risk hazards list --campus hki --status assigned
+    xiaoan risk hazards audit HZ | check-overdue | stats --node county-1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from api.commands.serve import add_store_args, open_store_from_args
+
+
+def _print_json(doc: Any) -> None:
+    print(json.dumps(doc, ensure_ascii=False, indent=2, default=str))
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("risk", help="risk grading, four-colour map, control list, hazards")
+    rs = p.add_subparsers(dest="risk_command", metavar="ACTION", required=True)
+
+    g = rs.add_parser("grade", help="grade one risk by LEC (D = L·E·C) or LS (R = L·S)")
+    g.add_argument("--method", required=True, choices=("lec", "ls"))
+    g.add_argument("--l", dest="l", help="LEC likelihood: 10, 6, 3, 1, 0.5, 0.2, 0.1")
+    g.add_argument("--e", dest="e", help="LEC exposure: 10, 6, 3, 2, 1, 0.5")
+    g.add_argument("--c", dest="c", help="LEC consequence: 100, 40, 15, 7, 3, 1")
+    g.add_argument("--likelihood", help="LS likelihood 1..5")
+    g.add_argument("--severity", action="append",
+                   help="LS severity 1..5, or dimension=value[,dimension=value] (repeatable); "
+                        "S is the maximum")
+    g.add_argument("--bands", help='LS bands as JSON, e.g. {"red": [20, 25], ...}')
+    g.add_argument("--json", action="store_true", help="print JSON")
+    g.set_defaults(func=run_grade)
+
+    m = rs.add_parser("map", help="the four-colour map of a campus as PNG and/or GeoJSON")
+    m.add_argument("--campus", required=True)
+    m.add_argument("--png", metavar="FILE", help="write the map image here")
+    m.add_argument("--geojson", metavar="FILE", help="write the units as GeoJSON here")
+    m.add_argument("--alarm", action="append", default=[], metavar="UNIT",
+                   help="an open alarm raising a unit or risk a level: layer:fid, "
+                        "building/floor (repeatable)")
+    m.add_argument("--width", type=int, default=1200, help="PNG width in pixels")
+    m.add_argument("--all-floors", action="store_true", help="list every floor in GeoJSON")
+    m.add_argument("--points", action="store_true", help="add risk points to the GeoJSON")
+    m.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_store_args(m)
+    m.set_defaults(func=run_map)
+
+    ls = rs.add_parser("list", help="the risk grading and control list (风险分级管控清单)")
+    ls.add_argument("--campus", required=True)
+    ls.add_argument("--csv", metavar="FILE", help="write CSV here ('-' for standard output)")
+    ls.add_argument("--zh", action="store_true", help="Chinese column headers in the CSV")
+    ls.add_argument("--json", action="store_true", help="print the list as JSON")
+    add_store_args(ls)
+    ls.set_defaults(func=run_list)
+
+    lv = rs.add_parser("level", help="the current risk level at a place")
+    lv.add_argument("--campus", required=True)
+    lv.add_argument("--lon", type=float, required=True)
+    lv.add_argument("--lat", type=float, required=True)
+    lv.add_argument("--building")
+    lv.add_argument("--floor", type=int)
+    lv.add_argument("--alarm", action="append", default=[], metavar="UNIT")
+    lv.add_argument("--json", action="store_true")
+    add_store_args(lv)
+    lv.set_defaults(func=run_level)
+
+    a = rs.add_parser("assess", help="grade a stored risk point/area and save the result")
+    a.add_argument("--campus", required=True)
+    a.add_argument("--layer", required=True, choices=("risk_points", "risk_areas"))
+    a.add_argument("--fid", required=True)
+    a.add_argument("--method", required=True, choices=("lec", "ls"))
+    a.add_argument("--l", dest="l")
+    a.add_argument("--e", dest="e")
+    a.add_argument("--c", dest="c")
+    a.add_argument("--likelihood")
+    a.add_argument("--severity", action="append")
+    a.add_argument("--bands")
+    a.add_argument("--assessor")
+    a.add_argument("--measure", action="append", metavar="TEXT",
+                   help="a control measure (repeatable; replaces the stored list)")
+    a.add_argument("--json", action="store_true")
+    add_store_args(a)
+    a.set_defaults(func=run_assess)
+
+    h = rs.add_parser("hazards", help="hidden hazards (隐患): report, move, list, audit, stats")
+    hs = h.add_subparsers(dest="hazard_command", metavar="ACTION", required=True)
+    r = hs.add_parser("report", help="report a hazard")
+    r.add_argument("--campus", required=True)
+    r.add_argument("--category", required=True)
+    r.add_argument("--description", required=True)
+    r.add_argument("--reporter", required=True)
+    r.add_argument("--lon", type=float)
+    r.add_argument("--lat", type=float)
+    r.add_argument("--building")
+    r.add_argument("--floor", type=int)
+    r.add_argument("--room")
+    r.add_argument("--photo", help="photo reference (URL or file id)")
+    r.add_argument("--deadline", help="ISO 8601 with zone")
+    r.add_argument("--id", help="client id (default: generated)")
+    r.set_defaults(func=run_hazard_report)
+    mv = hs.add_parser("move", help="move a hazard to another state")
+    mv.add_argument("hazard")
+    mv.add_argument("--to", required=True)
+    mv.add_argument("--actor", required=True)
+    mv.add_argument("--note")
+    mv.add_argument("--assignee")
+    mv.add_argument("--deadline")
+    mv.set_defaults(func=run_hazard_move)
+    hl = hs.add_parser("list", help="the hazard ledger")
+    hl.add_argument("--campus", action="append")
+    hl.add_argument("--status")
+    hl.add_argument("--category")
+    hl.add_argument("--bbox", help="minlon,minlat,maxlon,maxlat")
+    hl.add_argument("--since")
+    hl.add_argument("--until")
+    hl.add_argument("--overdue", choices=("true", "false"))
+    hl.add_argument("--limit", type=int)
+    hl.set_defaults(func=run_hazard_list)
+    au = hs.add_parser("audit", help="the audit trail of a hazard")
+    au.add_argument("hazard")
+    au.set_defaults(func=run_hazard_audit)
+    co = hs.add_parser("check-overdue", help="raise warning events for overdue hazards")
+    co.add_argument("--campus", action="append")
+    co.set_defaults(func=run_hazard_overdue)
+    st = hs.add_parser("stats", help="statistics rolled up the organisation tree")
+    st.add_argument("--node", help="org node id (default: every root)")
+    st.set_defaults(func=run_hazard_stats)
+    for sp in (r, mv, hl, au, co, st):
+        sp.add_argument("--json", action="store_true", help="(hazard output is always JSON)")
+        add_store_args(sp)
+
+
+# --- grading ---------------------------------------------------------------------------------
+
+
+def _severity(values: list[str] | None) -> Any:
+    from geo.errors import ValidationError
+
+    if not values:
+        return None
+    dims: dict[str, str] = {}
+    plain: list[str] = []
+    for v in values:
+        for part in v.split(","):
+            part = part.strip()
+            if "=" in part:
+                k, _, x = part.partition("=")
+                dims[k.strip()] = x.strip()
+            elif part:
+                plain.append(part)
+    if dims and plain:
+        raise ValidationError("give either plain values or dimension=value pairs",
+                              field="severity")
+    if dims:
+        return dims
+    return plain[0] if len(plain) == 1 else plain
+
+
+def _params(args: argparse.Namespace) -> dict[str, Any]:
+    from geo.errors import ValidationError
+
+    if args.method == "lec":
+        params = {k: getattr(args, k) for k in ("l", "e", "c") if getattr(args, k) is not None}
+        stray = [f"--{k}" for k in ("likelihood", "severity", "bands") if getattr(args, k)]
+    else:
+        params = {"likelihood": args.likelihood, "severity": _severity(args.severity)}
+        params = {k: v for k, v in params.items() if v is not None}
+        if args.bands:
+            try:
+                params["bands"] = json.loads(args.bands)
+            except json.JSONDecodeError as e:
+                raise ValidationError(f"not JSON: {e}", field="bands") from e
+        stray = [f"--{k}" for k in ("l", "e", "c") if getattr(args, k) is not None]
+    if stray:
+        raise ValidationError(f"{', '.join(stray)} do(es) not apply to --method {args.method}",
+                              field=stray[0].lstrip("-"))
+    return params
+
+
+def run_grade(args: argparse.Namespace) -> int:
+    from geo.risk import grade
+
+    g = grade(args.method, _params(args)).to_dict()
+    if args.json:
+        _print_json(g)
+    else:
+        band = f", {g['band']}" if "band" in g else ""
+        print(f"{g['method'].upper()} score {g['score']}: {g['level']} {g['colour']} "
+              f"({g['level_zh']}{band})")
+    return 0
+
+
+# --- campus verbs ----------------------------------------------------------------------------
+
+
+def run_map(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from layers.risk import map_geojson, render_risk_png, risk_map
+
+    store = open_store_from_args(args)
+    try:
+        campus = store.load_campus(args.campus)
+        gdf = risk_map(campus, args.alarm, all_floors=args.all_floors,
+                       include_points=args.points)
+        if args.png:
+            png, _frame, _ = render_risk_png(campus, args.alarm, width=args.width)
+            Path(args.png).write_bytes(png)
+        if args.geojson:
+            Path(args.geojson).write_text(json.dumps(map_geojson(gdf), ensure_ascii=False),
+                                          encoding="utf-8")
+    finally:
+        store.close()
+    units = gdf[gdf["layer"] != "risk_points"]
+    counts: dict[str, dict[str, int]] = {}
+    for layer, level in zip(units["layer"], units["level"], strict=True):
+        counts.setdefault(layer, {}).setdefault(level or "none", 0)
+        counts[layer][level or "none"] += 1
+    doc = {"campus": args.campus, "units": int(len(units)), "levels": counts,
+           "raised": int(units["raised"].sum()), "png": args.png, "geojson": args.geojson}
+    if args.json:
+        _print_json(doc)
+    else:
+        for layer, c in counts.items():
+            print(f"{layer}: " + ", ".join(f"{k} {v}" for k, v in c.items()))
+        for k in ("png", "geojson"):
+            if doc[k]:
+                print(f"wrote {doc[k]}")
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from layers.risk import control_list, control_list_csv
+
+    store = open_store_from_args(args)
+    try:
+        campus = store.load_campus(args.campus)
+    finally:
+        store.close()
+    if args.csv:
+        text = control_list_csv(campus, chinese_headers=args.zh)
+        if args.csv == "-":
+            sys.stdout.write(text)
+        else:
+            # a BOM so that spreadsheet programs read the Chinese text as UTF-8
+            Path(args.csv).write_text(text, encoding="utf-8-sig")
+    if args.json or not args.csv:
+        _print_json(control_list(campus))
+    return 0
+
+
+def run_level(args: argparse.Namespace) -> int:
+    from layers.risk import risk_level_at
+
+    store = open_store_from_args(args)
+    try:
+        campus = store.load_campus(args.campus)
+    finally:
+        store.close()
+    r = risk_level_at(campus, args.lon, args.lat, building=args.building, floor=args.floor,
+                      open_alarm_units=args.alarm)
+    if args.json:
+        _print_json(r)
+    else:
+        unit = f"{r['unit']['layer']}/{r['unit']['fid']}" if r["unit"] else "no unit"
+        print(f"{r['level'] or 'no assessed risk'} at {unit}")
+    return 0
+
+
+def run_assess(args: argparse.Namespace) -> int:
+    from layers.risk import assess
+
+    store = open_store_from_args(args)
+    try:
+        doc = assess(store, args.campus, args.layer, args.fid, args.method, _params(args),
+                     assessor=args.assessor, measures=args.measure)
+    finally:
+        store.close()
+    if args.json:
+        _print_json(doc)
+    else:
+        print(f"{args.layer}/{args.fid}: {doc['method']} {doc['score']} -> {doc['level']}")
+    return 0
+
+
+# --- hazards ---------------------------------------------------------------------------------
+
+
+def _with_store(fn: Any) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        store = open_store_from_args(args)
+        try:
+            _print_json(fn(store, args))
+        finally:
+            store.close()
+        return 0
+
+    return run
+
+
+@_with_store
+def run_hazard_report(store: Any, args: argparse.Namespace) -> Any:
+    from layers.hazards import report_hazard
+
+    loc = {k: getattr(args, k) for k in ("lon", "lat", "building", "floor", "room")
+           if getattr(args, k) is not None}
+    doc = {"category": args.category, "description": args.description,
+           "reporter": args.reporter, "location": loc, "photo": args.photo,
+           "deadline": args.deadline, "id": args.id}
+    return report_hazard(store, args.campus, {k: v for k, v in doc.items() if v is not None})
+
+
+@_with_store
+def run_hazard_move(store: Any, args: argparse.Namespace) -> Any:
+    from layers.hazards import transition
+
+    return transition(store, args.hazard, args.to, actor=args.actor, note=args.note,
+                      assignee=args.assignee, deadline=args.deadline)
+
+
+@_with_store
+def run_hazard_list(store: Any, args: argparse.Namespace) -> Any:
+    from geo.errors import ValidationError
+    from layers.hazards import ledger
+
+    bbox = None
+    if args.bbox:
+        try:
+            bbox = tuple(float(x) for x in args.bbox.split(","))
+        except ValueError:
+            bbox = ()
+        if len(bbox) != 4:
+            raise ValidationError("expected minlon,minlat,maxlon,maxlat", field="bbox")
+    overdue = None if args.overdue is None else args.overdue == "true"
+    return ledger(store, campus_ids=args.campus, bbox=bbox, category=args.category,
+                  status=args.status, since=args.since, until=args.until, overdue=overdue,
+                  limit=args.limit)
+
+
+@_with_store
+def run_hazard_audit(store: Any, args: argparse.Namespace) -> Any:
+    from layers.hazards import audit_trail
+
+    return audit_trail(store, args.hazard)
+
+
+@_with_store
+def run_hazard_overdue(store: Any, args: argparse.Namespace) -> Any:
+    from layers.hazards import check_overdue
+
+    return [r.data for r in check_overdue(store, campus_ids=args.campus)]
+
+
+@_with_store
+def run_hazard_stats(store: Any, args: argparse.Namespace) -> Any:
+    from layers.hazards import hazard_stats
+
+    return hazard_stats(store, args.node)
