@@ -163,7 +163,7 @@ def _cut(xy: _F, a: float, b: float) -> _F:
     b = min(max(b, a), cum[-1])
 
     def at(s: float) -> _F:
-        i = int(min(np.searchsorted(cum, s, side="right") - 1, len(d) - 1))
+        i = min(int(np.searchsorted(cum, s, side="right")) - 1, len(d) - 1)
         f = 0.0 if d[i] == 0 else (s - cum[i]) / d[i]
         return xy[i] + f * (xy[i + 1] - xy[i])
 

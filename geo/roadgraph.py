@@ -210,7 +210,7 @@ class RoadGraph:
         d = np.hypot(*np.diff(xy, axis=0).T)
         cum = np.concatenate([[0.0], np.cumsum(d)])
         s = min(max(offset, 0.0), float(cum[-1]))
-        i = int(min(np.searchsorted(cum, s, side="right") - 1, len(d) - 1))
+        i = min(int(np.searchsorted(cum, s, side="right")) - 1, len(d) - 1)
         f = 0.0 if d[i] == 0 else (s - cum[i]) / d[i]
         p = xy[i] + f * (xy[i + 1] - xy[i])
         return float(p[0]), float(p[1])

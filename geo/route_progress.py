@@ -83,8 +83,8 @@ class RouteLine:
         if prev is None:
             segs = np.arange(len(self.a))
         else:
-            lo = np.searchsorted(self.cum, prev - back, side="right") - 1
-            hi = np.searchsorted(self.cum, prev + ahead, side="left")
+            lo = int(np.searchsorted(self.cum, prev - back, side="right")) - 1
+            hi = int(np.searchsorted(self.cum, prev + ahead, side="left"))
             segs = np.arange(max(lo, 0), min(max(hi, lo + 1), len(self.a)))
         d, m = self._project(x, y, segs)
         i = int(np.argmin(d))
@@ -107,7 +107,7 @@ class RouteLine:
     def point_at(self, m: float) -> tuple[float, float]:
         """x/y at measure ``m`` (clamped)."""
         s = min(max(m, 0.0), self.length)
-        i = int(min(np.searchsorted(self.cum, s, side="right") - 1, len(self.a) - 1))
+        i = min(int(np.searchsorted(self.cum, s, side="right")) - 1, len(self.a) - 1)
         f = (s - self.cum[i]) / self.seglen[i]
         p = self.a[i] + f * (self.b[i] - self.a[i])
         return float(p[0]), float(p[1])
