@@ -516,7 +516,7 @@ class CameraModel:
         K = self.K
         u = K[0, 0] * xd + K[0, 1] * yd + K[0, 2]
         v = K[1, 1] * yd + K[1, 2]
-        return np.c_[u, v], front
+        return np.column_stack([u, v]), front
 
     def in_image(self, uv: ArrayLike) -> NDArray[np.bool_]:
         p = np.asarray(uv, dtype=float).reshape(-1, 2)
@@ -565,8 +565,8 @@ class CameraModel:
             K = self.K
             y = (uv[:, 1] - K[1, 2]) / K[1, 1]
             x = (uv[:, 0] - K[0, 2] - K[0, 1] * y) / K[0, 0]
-            n = np.c_[x, y]
-        d = np.c_[n, np.ones(len(n))]
+            n = np.column_stack([x, y])
+        d = np.column_stack([n, np.ones(len(n))])
         return d / np.linalg.norm(d, axis=1, keepdims=True)
 
     def pixel_to_ray(self, uv: ArrayLike, check: bool = True) -> Array:

@@ -50,7 +50,11 @@ def dori_polygon(cam: CameraModel, visible: BaseGeometry, px_per_m: float,
     r = density_radius(cam, px_per_m, z)
     if r <= 0 or visible.is_empty:
         return Polygon()
-    return shapely.intersection(visible, Point(cam.C[0], cam.C[1]).buffer(r, quad_segs=16))
+    x0, y0, x1, y1 = visible.bounds
+    cx, cy = float(cam.C[0]), float(cam.C[1])
+    if max(abs(x0 - cx), abs(x1 - cx)) ** 2 + max(abs(y0 - cy), abs(y1 - cy)) ** 2 <= r * r:
+        return visible  # the whole visible ground is dense enough
+    return shapely.intersection(visible, Point(cx, cy).buffer(r, quad_segs=16))
 
 
 @dataclass

@@ -33,10 +33,10 @@ def border_pixels(cam: CameraModel, samples: int = 32) -> Array:
     n = max(int(samples), 1)
     x0, y0, x1, y1 = -0.5, -0.5, cam.width - 0.5, cam.height - 0.5
     s = np.linspace(0.0, 1.0, n, endpoint=False)
-    top = np.c_[x0 + (x1 - x0) * s, np.full(n, y0)]
-    right = np.c_[np.full(n, x1), y0 + (y1 - y0) * s]
-    bottom = np.c_[x1 - (x1 - x0) * s, np.full(n, y1)]
-    left = np.c_[np.full(n, x0), y1 - (y1 - y0) * s]
+    top = np.column_stack([x0 + (x1 - x0) * s, np.full(n, y0)])
+    right = np.column_stack([np.full(n, x1), y0 + (y1 - y0) * s])
+    bottom = np.column_stack([x1 - (x1 - x0) * s, np.full(n, y1)])
+    left = np.column_stack([np.full(n, x0), y1 - (y1 - y0) * s])
     return np.vstack([top, right, bottom, left])
 
 
@@ -73,18 +73,18 @@ def _densify_horizon(cam: CameraModel, px: Array, rays: Array) -> tuple[Array, A
     p_hi = a + (b - a) * hi[:, None]
     r_lo = cam.pixel_to_ray(p_lo, check=False)
     r_hi = cam.pixel_to_ray(p_hi, check=False)
-    out_px, out_r = [], []
-    k = 0
-    for i in range(n):
-        out_px.append(px[i : i + 1])
-        out_r.append(rays[i : i + 1])
-        if k < len(cross) and cross[k] == i:
-            first, second = ((p_lo, r_lo), (p_hi, r_hi)) if a_below[k] else ((p_hi, r_hi),
-                                                                             (p_lo, r_lo))
-            out_px += [first[0][k : k + 1], second[0][k : k + 1]]
-            out_r += [first[1][k : k + 1], second[1][k : k + 1]]
-            k += 1
-    return np.vstack(out_px), np.vstack(out_r)
+    # splice two points (the crossing's two sides, below-side nearest its own vertex)
+    # after each straddling vertex, all at once
+    first_p = np.where(a_below[:, None], p_lo, p_hi)
+    second_p = np.where(a_below[:, None], p_hi, p_lo)
+    first_r = np.where(a_below[:, None], r_lo, r_hi)
+    second_r = np.where(a_below[:, None], r_hi, r_lo)
+    pos = np.arange(n, dtype=float)
+    keys = np.concatenate([pos, cross + 0.25, cross + 0.5])
+    order = np.argsort(keys, kind="stable")
+    all_p = np.vstack([px, first_p, second_p])[order]
+    all_r = np.vstack([rays, first_r, second_r])[order]
+    return all_p, all_r
 
 
 def ground_footprint(

@@ -101,7 +101,15 @@ def prism_shadow(cam_xyz: ArrayLike, footprint: BaseGeometry, top: float, z: flo
     including the footprint itself. Walls at or above the camera cast out to ``far``."""
     sh = _shadows(np.asarray(cam_xyz, dtype=float), np.array([footprint], dtype=object),
                   np.array([float(top)]), z, far)
-    return shapely.union_all(sh)
+    return _union(sh)
+
+
+def _union(pieces: NDArray[np.object_]) -> BaseGeometry:
+    """Union that survives near-degenerate slivers (snaps to 1 mm if GEOS objects)."""
+    try:
+        return shapely.union_all(pieces)
+    except shapely.errors.GEOSException:
+        return shapely.union_all(shapely.make_valid(pieces), grid_size=1e-3)
 
 
 def _shadows(C: Array, fps: NDArray[np.object_], tops: Array, z: float,
@@ -118,8 +126,11 @@ def _shadows(C: Array, fps: NDArray[np.object_], tops: Array, z: float,
     a, b = xy[:-1][same], xy[1:][same]
     top_e = tops[ring_b[ci[:-1][same]]]
     d = b - a
-    normal = np.c_[d[:, 1], -d[:, 0]]  # outward for oriented polygons (CCW shell, CW holes)
-    front = np.einsum("ij,ij->i", C[:2] - a, normal) > 0
+    # outward normal for oriented polygons (CCW shell, CW holes)
+    normal = np.column_stack([d[:, 1], -d[:, 0]])
+    seg_len = np.linalg.norm(d, axis=1)
+    # facing the camera, by a margin: walls seen edge-on cast no area but confuse overlays
+    front = np.einsum("ij,ij->i", C[:2] - a, normal) > 1e-6 * np.maximum(seg_len, 1e-9)
     a, b, top_e = a[front], b[front], top_e[front]
 
     def lift(p: Array, t: Array) -> Array:
@@ -169,8 +180,11 @@ def visible_ground(
     allp = np.concatenate(pieces)
     if not len(allp):
         return fp
-    shadow = shapely.union_all(allp)
-    out = shapely.difference(fp, shadow)
+    shadow = _union(allp)
+    try:
+        out = shapely.difference(fp, shadow)
+    except shapely.errors.GEOSException:
+        out = shapely.difference(fp, shadow, grid_size=1e-3)
     return _polygonal(out)
 
 
@@ -297,7 +311,7 @@ class VisibilityIndex:
         K = self.K[idx]
         u = K[:, 0, 0] * xd + K[:, 0, 1] * yd + K[:, 0, 2]
         v = K[:, 1, 1] * yd + K[:, 1, 2]
-        uv = np.c_[u, v]
+        uv = np.column_stack([u, v])
         for j, i in enumerate(idx):
             if self._cv_dist[i]:
                 uv[j] = self.cameras[i].project(P)[0][0]
