@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 BLUEPRINTS: list[str] = [
     "api.routes.ogc",
     "api.routes.events",
+    "api.routes.risk",
 ]
 
 

@@ -65,6 +65,7 @@ __all__ = [
     "CONTROL_TIERS",
     "risk_rows",
     "risk_map",
+    "map_geojson",
     "risk_level_at",
     "render_risk_png",
     "control_list",
@@ -477,6 +478,30 @@ def _map_frame(m: _Model, open_alarms: Iterable[Any], *, all_floors: bool,
     cols = ["layer", "fid", "name", "building", "floor", "level", "colour", "level_zh",
             "score", "base_level", "raised", "geometry"]
     return gpd.GeoDataFrame(out[cols], geometry="geometry", crs="EPSG:4326")
+
+
+def map_geojson(gdf: gpd.GeoDataFrame) -> dict[str, Any]:
+    """A :func:`risk_map` frame as an RFC 7946 FeatureCollection (lon/lat, counter-clockwise
+    exterior rings, no ``crs`` member); feature ids are ``"<layer>/<fid>"``."""
+    geoms = shapely.orient_polygons(gdf.geometry.to_numpy(), exterior_cw=False)
+    feats = []
+    cols = [c for c in gdf.columns if c != gdf.geometry.name]
+    for rec, g in zip(gdf[cols].to_dict("records"), geoms, strict=True):
+        props = {}
+        for k, v in rec.items():
+            v = _opt(v)
+            if isinstance(v, (np.floating, float)):
+                v = _num(float(v))
+            elif isinstance(v, np.bool_):
+                v = bool(v)
+            elif isinstance(v, np.integer):
+                v = int(v)
+            props[k] = v
+        if props.get("floor") is not None:
+            props["floor"] = int(props["floor"])
+        feats.append({"type": "Feature", "id": f"{rec['layer']}/{rec['fid']}",
+                      "geometry": shapely.geometry.mapping(g), "properties": props})
+    return {"type": "FeatureCollection", "features": feats}
 
 
 def _units_at(m: _Model, lon: float, lat: float, building: str | None,
