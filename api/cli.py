@@ -26,6 +26,7 @@ COMMANDS = [
     "api.commands.bus",
     "api.commands.pipes",
     "api.commands.risk",
+    "api.commands.camera",
 ]
 
 
