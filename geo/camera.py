@@ -591,9 +591,10 @@ class CameraModel:
         bad = ~(np.isfinite(s) & (s > 0))
         if np.any(bad):
             i = int(np.flatnonzero(bad)[0])
+            p = _pixels(uv)[i]
             raise ValidationError(
-                f"the ray through pixel {i + 1} never meets the plane z = {zz:g} (it points "
-                "at or above the horizon for that plane); pick a pixel lower in the image",
+                f"the ray through ({p[0]:g}, {p[1]:g}) never meets the plane z = {zz:g} (it "
+                "points at or above the horizon for that plane); pick a pixel lower in the image",
                 field="pixel", row=i + 1 if len(rays) > 1 else None)
         return self.C + s[:, None] * rays
 
