@@ -756,12 +756,21 @@ def assess(
              "assessments": [*(props.get("assessments") or []), doc]}
     if measures is not None:
         props["measures"] = _measures(measures)
-    row = row.copy()
+    row = _blanks_as_none(row)
     row["props"] = [props]
     row["level"] = doc["level"]
     clean, _ = validate_layer(layer, row, campus_id)
-    store.write_layer(campus_id, layer, clean, mode="upsert")
+    store.write_layer(campus_id, layer, _blanks_as_none(clean), mode="upsert")
     return doc
+
+
+def _blanks_as_none(g: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """A copy with NaN/NA attributes as None: validation refuses NaN in optional numbers."""
+    out = g.copy()
+    for c in out.columns:
+        if c != out.geometry.name:
+            out[c] = out[c].astype(object).where(out[c].notna(), None)
+    return out
 
 
 def _measures(measures: Any) -> list[str]:
@@ -832,7 +841,7 @@ def put_risk(
         "responsible": [doc.get("responsible")], "props": [props],
     }, geometry=gpd.GeoSeries([geom], crs="EPSG:4326"), crs="EPSG:4326")
     clean, _ = validate_layer(layer, gdf, campus_id)
-    store.write_layer(campus_id, layer, clean, mode="upsert")
+    store.write_layer(campus_id, layer, _blanks_as_none(clean), mode="upsert")
     rec = clean.iloc[0].to_dict()
     rec["geometry"] = shapely.geometry.mapping(rec["geometry"])
     return {k: _opt(v) for k, v in rec.items()}

@@ -1,0 +1,245 @@
+"""Risk end to end: the ``xiaoan risk`` verbs and the ``/api/v1/risk`` endpoints over a
+GeoPackage store holding the synthetic test campus."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+
+import cv2
+import numpy as np
+import pytest
+from risk_builders import campus as build_campus
+from risk_builders import for_store, lonlat
+
+from api.app import create_app
+from api.cli import main
+from layers.campus import CampusInfo
+from layers.store import open_store
+
+
+def fill(store, cid="tst"):
+    c = build_campus(cid)
+    store.put_campus(CampusInfo(id=cid, name="Test school", boundary=c.info.boundary,
+                                org_node=None))
+    for layer in ("buildings", "rooms", "risk_points", "risk_areas"):
+        store.write_layer(cid, layer, for_store(c[layer], cid), mode="replace")
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    store = open_store(str(tmp_path / "xiaoan.gpkg"))
+    fill(store)
+    store.close()
+    return tmp_path
+
+
+@pytest.fixture
+def client(data_dir):
+    store = open_store(str(data_dir / "xiaoan.gpkg"))
+    app = create_app({"TESTING": True, "DATA_DIR": str(data_dir)}, store=store)
+    yield app.test_client()
+    store.close()
+
+
+# --- CLI -------------------------------------------------------------------------------------
+
+
+def run_cli(capsys, *argv):
+    rc = main(list(argv))
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_cli_grade_lec_matches_the_issue(capsys):
+    rc, out, _ = run_cli(capsys, "risk", "grade", "--method", "lec", "--l", "6", "--e", "3",
+                         "--c", "15", "--json")
+    doc = json.loads(out)
+    assert rc == 0
+    assert {k: doc[k] for k in ("method", "score", "level", "colour")} == {
+        "method": "lec", "score": 270, "level": "orange", "colour": "#FF7F00"}
+
+
+def test_cli_grade_ls_and_dimensions(capsys):
+    rc, out, _ = run_cli(capsys, "risk", "grade", "--method", "ls", "--likelihood", "4",
+                         "--severity", "5", "--json")
+    assert rc == 0 and json.loads(out)["level"] == "red" and json.loads(out)["score"] == 20
+    rc, out, _ = run_cli(capsys, "risk", "grade", "--method", "ls", "--likelihood", "3",
+                         "--severity", "personnel=2,property=4", "--json")
+    assert json.loads(out)["score"] == 12 and json.loads(out)["level"] == "yellow"
+
+
+@pytest.mark.parametrize(
+    "argv, field",
+    [
+        (["--method", "lec", "--l", "5", "--e", "3", "--c", "15"], "l"),
+        (["--method", "lec", "--l", "6", "--e", "3"], "c"),
+        (["--method", "ls", "--likelihood", "6", "--severity", "2"], "likelihood"),
+        (["--method", "ls", "--likelihood", "2", "--severity", "2", "--l", "6"], "l"),
+        (["--method", "ls", "--likelihood", "2", "--severity", "2",
+          "--bands", '{"red": [20, 25], "orange": [15, 16], "yellow": [9, 12], "blue": [1, 7]}'],
+         "bands"),
+    ],
+)
+def test_cli_grade_bad_input_exits_2_naming_the_field(capsys, argv, field):
+    rc, out, err = run_cli(capsys, "risk", "grade", *argv, "--json")
+    assert rc == 2 and err.startswith("error: ")
+    assert json.loads(out)["errors"][0]["field"] == field
+
+
+def test_cli_map_writes_png_and_geojson(capsys, data_dir):
+    png, gj = data_dir / "map.png", data_dir / "map.geojson"
+    rc, out, _ = run_cli(capsys, "risk", "map", "--data", str(data_dir), "--campus", "tst",
+                         "--png", str(png), "--geojson", str(gj), "--alarm", "buildings:B3",
+                         "--json")
+    assert rc == 0
+    summary = json.loads(out)
+    assert summary["levels"]["buildings"] == {"orange": 2, "red": 2, "yellow": 1}
+    assert summary["raised"] == 1
+    img = cv2.imread(str(png))
+    assert img is not None and img.shape[1] == 1200
+    doc = json.loads(gj.read_text(encoding="utf-8"))
+    assert doc["type"] == "FeatureCollection" and "crs" not in doc
+    feats = {f["id"]: f for f in doc["features"]}
+    assert feats["buildings/B3"]["properties"]["colour"] == "#FF7F00"
+    assert feats["buildings/B3"]["properties"]["raised"] is True
+    assert feats["buildings/B1"]["properties"]["score"] == 270
+    ring = feats["buildings/B1"]["geometry"]["coordinates"][0]
+    area2 = sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(ring, ring[1:]))
+    assert area2 > 0  # RFC 7946: exterior ring counter-clockwise
+
+
+def test_cli_list_csv_and_level(capsys, data_dir):
+    out_csv = data_dir / "list.csv"
+    rc, _, _ = run_cli(capsys, "risk", "list", "--data", str(data_dir), "--campus", "tst",
+                       "--csv", str(out_csv), "--zh")
+    assert rc == 0
+    text = out_csv.read_text(encoding="utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0][0] == "序号" and [r[2] for r in rows[1:3]] == ["ra1", "rp3"]
+    lon, lat = lonlat(30, 30)
+    rc, out, _ = run_cli(capsys, "risk", "level", "--data", str(data_dir), "--campus", "tst",
+                         "--lon", str(lon), "--lat", str(lat), "--floor", "3", "--json")
+    assert json.loads(out)["unit"] == {"layer": "rooms", "fid": "R1"}
+
+
+def test_cli_assess_then_hazard_walk(capsys, data_dir):
+    d = str(data_dir)
+    rc, out, _ = run_cli(capsys, "risk", "assess", "--data", d, "--campus", "tst", "--layer",
+                         "risk_points", "--fid", "rp5", "--method", "lec", "--l", "10",
+                         "--e", "6", "--c", "7", "--assessor", "li", "--measure", "barrier",
+                         "--json")
+    assert rc == 0 and json.loads(out)["level"] == "red" and json.loads(out)["score"] == 420
+    rc, out, _ = run_cli(capsys, "risk", "list", "--data", d, "--campus", "tst", "--json")
+    rp5 = next(r for r in json.loads(out) if r["fid"] == "rp5")
+    assert rp5["level"] == "red" and rp5["measures"] == ["barrier"] and rp5["assessor"] == "li"
+    rc, out, _ = run_cli(capsys, "risk", "hazards", "report", "--data", d, "--campus", "tst",
+                         "--category", "fire exit", "--description", "blocked",
+                         "--reporter", "wang", "--building", "B1", "--floor", "1")
+    hid = json.loads(out)["id"]
+    deadline = (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).isoformat()
+    rc, out, _ = run_cli(capsys, "risk", "hazards", "move", hid, "--data", d, "--to",
+                         "assigned", "--actor", "li", "--assignee", "zhao", "--deadline", deadline)
+    assert rc == 0 and json.loads(out)["status"] == "assigned"
+    rc, out, err = run_cli(capsys, "risk", "hazards", "move", hid, "--data", d, "--to",
+                           "closed", "--actor", "li", "--json")
+    assert rc == 1 and "rectifying" in err and json.loads(out)["allowed"] == ["rectifying",
+                                                                              "reported"]
+    rc, out, _ = run_cli(capsys, "risk", "hazards", "audit", hid, "--data", d)
+    assert [e["to"] for e in json.loads(out)] == ["reported", "assigned"]
+
+
+# --- HTTP ------------------------------------------------------------------------------------
+
+
+def test_api_grade_get_and_post(client):
+    r = client.get("/api/v1/risk/grade?method=lec&l=6&e=3&c=15")
+    assert r.status_code == 200 and r.get_json()["score"] == 270
+    r = client.post("/api/v1/risk/grade", json={"method": "ls", "likelihood": 4,
+                                                "severity": {"personnel": 5, "property": 1}})
+    assert r.get_json()["level"] == "red"
+    r = client.get("/api/v1/risk/grade?method=lec&l=6&e=4&c=15")
+    assert r.status_code == 400 and r.mimetype == "application/problem+json"
+    assert r.get_json()["errors"][0]["field"] == "e"
+    r = client.get("/api/v1/risk/grade?method=lec&l=6&e=3&c=15&colour=red")
+    assert r.status_code == 400 and "colour" in r.get_json()["detail"]
+
+
+def test_api_map_geojson_png_list_and_level(client):
+    r = client.get("/api/v1/risk/campuses/tst/map?alarm=risk_points:rp4")
+    assert r.status_code == 200 and r.mimetype == "application/geo+json"
+    feats = {f["id"]: f["properties"] for f in r.get_json()["features"]}
+    assert feats["buildings/B3"]["level"] == "orange" and feats["risk_points/rp1"]["level"]
+    r = client.get("/api/v1/risk/campuses/tst/map.png?width=800")
+    assert r.status_code == 200 and r.mimetype == "image/png"
+    img = cv2.imdecode(np.frombuffer(r.data, np.uint8), cv2.IMREAD_COLOR)
+    assert img.shape[1] == 800
+    r = client.get("/api/v1/risk/campuses/tst/list?format=csv&lang=zh")
+    assert r.mimetype == "text/csv" and r.data.decode("utf-8-sig").startswith("序号")
+    assert len(client.get("/api/v1/risk/campuses/tst/list").get_json()["risks"]) == 8
+    lon, lat = lonlat(190, 150)
+    r = client.get(f"/api/v1/risk/campuses/tst/level?lon={lon}&lat={lat}")
+    assert r.get_json()["unit"] == {"layer": "risk_areas", "fid": "ra1"}
+    assert client.get("/api/v1/risk/campuses/nope/map").status_code == 404
+    r = client.get(f"/api/v1/risk/campuses/tst/level?lon={lon}")
+    assert r.status_code == 400 and r.get_json()["errors"][0]["field"] == "lat"
+
+
+def test_api_create_risk_and_assess_updates_the_map(client):
+    lon, lat = lonlat(240, 150)  # open ground, no unit
+    r = client.post("/api/v1/risk/campuses/tst/risk_areas", json={
+        "fid": "ra9", "name": "sports field", "category": "sports",
+        "geometry": {"type": "Polygon", "coordinates": [[
+            list(lonlat(210, 110)), list(lonlat(290, 110)), list(lonlat(290, 190)),
+            list(lonlat(210, 190)), list(lonlat(210, 110))]]},
+        "assessment": {"method": "ls", "likelihood": 2, "severity": 3},
+        "measures": ["supervision"], "responsible": "pe teacher"})
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["level"] == "blue"
+    assert client.get(f"/api/v1/risk/campuses/tst/level?lon={lon}&lat={lat}"
+                      ).get_json()["level"] == "blue"
+    r = client.post("/api/v1/risk/campuses/tst/risk_areas/ra9/assessments",
+                    json={"method": "lec", "l": 6, "e": 6, "c": 15, "assessor": "li"})
+    assert r.status_code == 201 and r.get_json()["level"] == "red"
+    assert client.get(f"/api/v1/risk/campuses/tst/level?lon={lon}&lat={lat}"
+                      ).get_json()["level"] == "red"
+    hist = client.get("/api/v1/risk/campuses/tst/risk_areas/ra9/assessments").get_json()
+    assert [a["method"] for a in hist["assessments"]] == ["ls", "lec"]
+    r = client.post("/api/v1/risk/campuses/tst/risk_areas",
+                    json={"fid": "ra10", "level": "purple", "geometry": None})
+    assert r.status_code == 400
+    r = client.post("/api/v1/risk/campuses/tst/buildings", json={"fid": "x"})
+    assert r.status_code == 400 and r.get_json()["errors"][0]["field"] == "layer"
+
+
+def test_api_hazard_lifecycle_409_and_stats(client):
+    r = client.post("/api/v1/risk/hazards", json={
+        "campus": "tst", "category": "electrical", "description": "exposed wires",
+        "reporter": "wang", "photo": "photos/1.jpg",
+        "location": {"building": "B2", "floor": 2}})
+    assert r.status_code == 201
+    hid = r.get_json()["id"]
+    r = client.post(f"/api/v1/risk/hazards/{hid}/transitions",
+                    json={"to": "closed", "actor": "li"})
+    assert r.status_code == 409 and r.mimetype == "application/problem+json"
+    assert r.get_json()["allowed"] == ["assigned"] and r.get_json()["current"] == "reported"
+    deadline = (dt.datetime.now(dt.UTC) + dt.timedelta(days=2)).isoformat()
+    for to, extra in [("assigned", {"assignee": "zhao", "deadline": deadline}),
+                      ("rectifying", {}), ("awaiting_recheck", {}), ("closed", {})]:
+        r = client.post(f"/api/v1/risk/hazards/{hid}/transitions",
+                        json={"to": to, "actor": "li", **extra})
+        assert r.status_code == 200 and r.get_json()["status"] == to
+    audit = client.get(f"/api/v1/risk/hazards/{hid}/audit").get_json()["audit"]
+    assert [e["to"] for e in audit] == ["reported", "assigned", "rectifying",
+                                        "awaiting_recheck", "closed"]
+    led = client.get("/api/v1/risk/hazards?campus=tst&status=closed").get_json()
+    assert led["count"] == 1 and led["hazards"][0]["id"] == hid
+    assert client.get("/api/v1/risk/hazards?status=nope").status_code == 400
+    assert client.get("/api/v1/risk/hazards?bbox=1,2,3").status_code == 400
+    assert client.get("/api/v1/risk/hazards/hz-none").status_code == 404
+    stats = client.get("/api/v1/risk/stats").get_json()
+    assert stats["unassigned"]["closed"] == 1 and stats["unassigned"]["rectification_rate"] == 1
+    r = client.post("/api/v1/risk/hazards/check-overdue")
+    assert r.status_code == 200 and r.get_json() == {"warnings": []}
