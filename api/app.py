@@ -32,6 +32,7 @@ BLUEPRINTS: list[str] = [
     "api.routes.ogc",
     "api.routes.events",
     "api.routes.risk",
+    "api.routes.cameras",
 ]
 
 
