@@ -50,6 +50,7 @@ __all__ = [
     "campus_coverage",
     "coverage_layers",
     "CameraSet",
+    "suggest_cameras",
 ]
 
 log = logging.getLogger(__name__)
@@ -283,6 +284,8 @@ def campus_coverage(campus: Campus, zone: BaseGeometry | None = None) -> Coverag
 
 def _to_wgs(campus: Campus, geoms: list[BaseGeometry]) -> gpd.GeoSeries:
     t = transformer(campus.crs, "EPSG:4326")
+    # RFC 7946: counter-clockwise shells (the local CRS keeps orientation)
+    geoms = [shapely.orient_polygons(g) if not shapely.has_z(g) else g for g in geoms]
 
     def f(xy: np.ndarray) -> np.ndarray:
         x, y = t.transform(xy[:, 0], xy[:, 1])
@@ -338,3 +341,96 @@ def coverage_layers(campus: Campus, zone: BaseGeometry | None = None
                                "area_m2": round(float(res.dori[k].area), 1)} for k in d_names],
                      [res.dori[k] for k in d_names]),
     }
+
+
+def _mount_candidates(campus: Campus, zone_m: BaseGeometry, spacing_m: float,
+                      limit: int) -> list[tuple[float, float, float]]:
+    """Wall mounts along the building outlines in the zone: (x, y, heading) every
+    ``spacing_m`` metres, 0.5 m outside the wall, looking straight out from it."""
+    obs = obstacles(campus)
+    out: list[tuple[float, float, float]] = []
+    if not len(obs):
+        return out
+    idx = obs.tree.query(zone_m, predicate="intersects")
+    for i in idx:
+        ring = obs.footprints[i].exterior  # oriented CCW: outward is to the right
+        n = max(int(ring.length // spacing_m), 1)
+        for k in range(n):
+            d = (k + 0.5) * ring.length / n
+            p = ring.interpolate(d)
+            q = ring.interpolate(min(d + 0.5, ring.length))
+            dx, dy = q.x - p.x, q.y - p.y
+            norm = math.hypot(dx, dy) or 1.0
+            ox, oy = dy / norm, -dx / norm
+            x, y = p.x + 0.5 * ox, p.y + 0.5 * oy
+            if zone_m.covers(shapely.points(x, y)):
+                out.append((x, y, math.degrees(math.atan2(ox, oy)) % 360.0))
+    if len(out) > limit:
+        step = len(out) / limit
+        out = [out[int(j * step)] for j in range(limit)]
+    return out
+
+
+def suggest_cameras(
+    campus: Campus, k: int, *, candidates: list[dict[str, Any]] | None = None,
+    objective: str = "covered", hfov_deg: float = 90.0, tilt_deg: float = -15.0,
+    range_m: float = 50.0, mount_height_m: float = 4.0, cell_m: float = 2.0,
+    keep_existing: bool = True, spacing_m: float = 15.0, max_candidates: int = 400,
+    zone: BaseGeometry | None = None,
+) -> dict[str, Any]:
+    """Greedy placement of ``k`` new cameras of one type (see :mod:`geo.placement`).
+
+    ``candidates`` are ``{"lon", "lat", "heading_deg"?, "height_m"?}``; a candidate without
+    a heading is tried at eight headings. Without candidates, wall mounts every
+    ``spacing_m`` along the building outlines in the zone are tried, looking out from the
+    wall. With ``keep_existing`` the ground the campus cameras already cover counts for
+    nothing. Returns the chosen cameras (lon/lat, heading, gain in m²) and the totals.
+    """
+    from geo.placement import suggest_placement
+
+    zone_m = _zone(campus, zone)
+    t = transformer("EPSG:4326", campus.crs)
+    mounts: list[tuple[float, float, float, float]] = []
+    if candidates:
+        for row, c in enumerate(candidates, 1):
+            if not isinstance(c, dict):
+                raise ValidationError("expected an object with lon, lat", field="candidates",
+                                      row=row)
+            lon, lat = _num(c.get("lon")), _num(c.get("lat"))
+            if lon is None or lat is None or not (-180 <= lon <= 180 and -90 <= lat <= 90):
+                raise ValidationError("lon/lat missing or out of range", field="candidates",
+                                      row=row)
+            x, y = t.transform(lon, lat)
+            h = _num(c.get("height_m")) or mount_height_m
+            hd = _num(c.get("heading_deg"))
+            heads = [hd] if hd is not None else [float(a) for a in range(0, 360, 45)]
+            conv = grid_north_offset(campus.crs, lon, lat)
+            mounts.extend((x, y, h, (a + conv) % 360.0) for a in heads)
+    else:
+        mounts = [(x, y, mount_height_m, hd)
+                  for x, y, hd in _mount_candidates(campus, zone_m, spacing_m, max_candidates)]
+    if not mounts:
+        raise ValidationError("no candidate mount points in the zone; give candidates",
+                              field="candidates")
+    K = CameraModel.intrinsics_from_fov(hfov_deg, 1920, 1080)
+    cams = [CameraModel.from_angles(K, 1920, 1080, (x, y, h), hd, tilt_deg, range_m=range_m)
+            for x, y, h, hd in mounts]
+    existing = visibility_index(campus).cameras if keep_existing else []
+    res, polys = suggest_placement(zone_m, cams, obstacles(campus), k, objective, cell_m,
+                                   existing)
+    inv = transformer(campus.crs, "EPSG:4326")
+    chosen = []
+    for i, gain in zip(res.chosen, res.gains_m2, strict=True):
+        x, y, h, hd = mounts[i]
+        lon, lat = inv.transform(x, y)
+        chosen.append({"lon": round(lon, 7), "lat": round(lat, 7), "height_m": h,
+                       "heading_deg": round((hd - grid_north_offset(campus.crs, lon, lat))
+                                            % 360.0, 1),
+                       "tilt_deg": tilt_deg, "hfov_deg": hfov_deg, "range_m": range_m,
+                       "gain_m2": round(gain, 1)})
+    return {"objective": objective, "k": k, "candidates": len(cams), "chosen": chosen,
+            "covered_new_m2": round(res.covered_m2, 1),
+            "uncovered_before_m2": round(res.ground_m2, 1),
+            "covered_new_pct": round(res.covered_pct, 2),
+            "guarantee": "greedy maximum coverage: at least (1 - 1/e) ≈ 63% of the best "
+                         "possible choice of k among these candidates"}
