@@ -107,7 +107,7 @@ def test_cli_map_writes_png_and_geojson(capsys, data_dir):
     assert feats["buildings/B3"]["properties"]["raised"] is True
     assert feats["buildings/B1"]["properties"]["score"] == 270
     ring = feats["buildings/B1"]["geometry"]["coordinates"][0]
-    area2 = sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(ring, ring[1:]))
+    area2 = sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(ring[:-1], ring[1:], strict=True))
     assert area2 > 0  # RFC 7946: exterior ring counter-clockwise
 
 
