@@ -65,8 +65,9 @@ class MatchParams:
     gap_after_s, gap_speed
         Across a time gap longer than ``gap_after_s`` the route may be longer by
         ``gap_speed × (gap − gap_after_s)``: the bus may have driven a loop unseen.
-    window_m
-        Track length (great-circle) covered by one shortest-path window.
+    window_m, window_points
+        Track length (great-circle) and number of scored points covered by one
+        shortest-path window (one Dijkstra call).
     """
 
     sigma: float = 5.0
@@ -80,7 +81,8 @@ class MatchParams:
     max_gap_s: float | None = None
     gap_after_s: float = 60.0
     gap_speed: float = 10.0
-    window_m: float = 1500.0
+    window_m: float = 3000.0
+    window_points: int = 400
 
     def validated(self) -> MatchParams:
         for name in ("sigma", "beta", "radius", "route_factor", "window_m"):
@@ -314,26 +316,31 @@ class MapMatcher:
         gc = np.hypot(*np.diff(kxy, axis=0).T)
         dt = np.diff(tt[kept])
         trans, tptr, wins, step_win = self._transitions(kxy, gc, dt, cnt, cptr, ce, co)
-        # Viterbi
+        # Viterbi: one small (ni × nj) block per step; loop bounds as Python ints
         m = len(kept)
         back = np.full(len(ce), -1, np.int64)
         score = emis[cptr[0] : cptr[1]].copy()
         starts = [0]
         end_scores: list[_F] = []
+        cl = cptr.tolist()
+        tl = tptr.tolist()
+        ar = np.arange(int(cnt.max()))
+        ninf = -np.inf
         for s in range(m - 1):
-            c0, c1, c2 = cptr[s], cptr[s + 1], cptr[s + 2]
-            ni, nj = c1 - c0, c2 - c1
-            block = trans[tptr[s] : tptr[s + 1]].reshape(ni, nj) + score[:, None]
+            c0, c1, c2 = cl[s], cl[s + 1], cl[s + 2]
+            nj = c2 - c1
+            block = trans[tl[s] : tl[s + 1]].reshape(c1 - c0, nj) + score[:, None]
             best = block.argmax(axis=0)
-            top = block[best, np.arange(nj)]
-            if not np.isfinite(top).any():
+            top = block[best, ar[:nj]]
+            if top.max() == ninf:
                 starts.append(s + 1)
                 end_scores.append(score)
                 score = emis[c1:c2].copy()
                 continue
             back[c1:c2] = best + c0
+            # scores are not renormalised: they fall by a few units per step, far from
+            # float64's range even over millions of points
             score = top + emis[c1:c2]
-            score -= score.max()
         # backtrack each segment
         chosen = np.empty(m, np.int64)
         end_scores.append(score)
@@ -421,7 +428,7 @@ class MapMatcher:
                 ws, acc = s + 1, 0.0
                 continue
             acc += gcl[s]
-            if acc >= p.window_m:
+            if acc >= p.window_m or s + 1 - ws >= p.window_points:
                 bounds.append((ws, s + 1))
                 ws, acc = s + 1, 0.0
         if ws < m - 1:
@@ -446,13 +453,14 @@ class MapMatcher:
             a, b = co[i], co[j]
             srcn = g.dst[ei]
             dstn = g.src[ej]
-            # corridor subgraph around this window's points
-            pts = kxy[s0 : s1 + 1]
-            geom = shapely.linestrings(pts) if len(pts) > 1 else shapely.points(pts[0])
-            if len(pts) > 1 and shapely.length(geom) == 0:
-                geom = shapely.points(pts[0])
-            seg = self._tree.query(geom, predicate="dwithin",
-                                   distance=p.radius + 0.5 * limit + 1.0)
+            # corridor subgraph: every path of length <= maxroute between candidates of a
+            # step lies in an ellipse around its two points; query the ellipses' boxes
+            a0, a1 = kxy[s0:s1], kxy[s0 + 1 : s1 + 1]
+            ext = 2.0 * p.radius + 0.5 * (maxroute[s0:s1] - gc[s0:s1]) + 1.0
+            lo = np.minimum(a0, a1) - ext[:, None]
+            hi = np.maximum(a0, a1) + ext[:, None]
+            boxes = shapely.box(lo[:, 0], lo[:, 1], hi[:, 0], hi[:, 1])
+            seg = np.unique(self._tree.query(boxes)[1])
             pairs = np.unique(self._pair_of_edge[self._sedge[seg]])
             pu = self._pair_key[pairs] // g.n_nodes
             pv = self._pair_key[pairs] % g.n_nodes
