@@ -54,6 +54,8 @@ DORI = ((250.0, "identification"), (125.0, "recognition"), (62.5, "observation")
 LINE_ZONE_BUFFER_M = 5.0
 #: Events this far (m) outside a campus boundary still belong to it (gates, pavements).
 CAMPUS_MARGIN_M = 30.0
+#: Indoors, cameras that see the building's outside within this many metres are listed.
+EXTERIOR_RADIUS_M = 25.0
 
 
 class CameraRanker(Protocol):
@@ -393,6 +395,20 @@ class CampusIndex:
         out.sort(key=lambda d: (not d["linked"], -(d["px_per_m"] or 0.0)))
         return out[:limit]
 
+    def exterior_points(self, b: int, x: float, y: float, *, offset: float = 1.5,
+                        spacing: float = 3.0, radius: float = EXTERIOR_RADIUS_M,
+                        most: int = 12) -> list[tuple[float, float]]:
+        """Ground points just outside building ``b`` (``offset`` m from its walls, every
+        ``spacing`` m) within ``radius`` m of (x, y), nearest first; local metres."""
+        ring = self.b_geoms[b].buffer(offset, quad_segs=2).boundary
+        n = max(1, int(ring.length // spacing))
+        pts = shapely.get_coordinates(shapely.line_interpolate_point(
+            ring, np.arange(n) * spacing))
+        d = np.hypot(pts[:, 0] - x, pts[:, 1] - y)
+        order = np.argsort(d)
+        keep = [i for i in order[:most] if d[i] <= radius] or [int(order[0])]
+        return [(float(pts[i, 0]), float(pts[i, 1])) for i in keep]
+
     def _occludes(self, line: LineString, b: int, cz: float, pz: float) -> bool:
         top = float(self.b_top[b])
         if top <= min(cz, pz):
@@ -685,13 +701,29 @@ class Enricher:
         linked = dev.cameras if dev is not None else ()
         if self._cameras is not None:
             cams = self._cameras(ix.campus, lon, lat, spot.z, limit=self.camera_limit)
+            for c in cams:
+                c["view"] = "spot"
+            if spot.building is not None:
+                # indoors the walls hide the spot: add the cameras that see the outside of
+                # the building right next to it (where responders arrive)
+                seen = {c["camera"] for c in cams}
+                gz = float(ix.b_base[spot.building])
+                for ox, oy in ix.exterior_points(spot.building, spot.x, spot.y):
+                    olon, olat = ix.to_lonlat(ox, oy)
+                    for c in self._cameras(ix.campus, olon, olat, gz, limit=self.camera_limit):
+                        if c["camera"] not in seen:
+                            seen.add(c["camera"])
+                            c["view"] = "exterior"
+                            c["target"] = {"lon": olon, "lat": olat, "z": gz}
+                            cams.append(c)
             have = {c["camera"] for c in cams}
             for c in cams:
                 c["linked"] = c["camera"] in linked
             for cid in linked:
                 if cid not in have:
                     cams.append({"camera": cid, "name": None, "pixel": None, "px_per_m": None,
-                                 "distance_m": None, "dori": None, "ptz": None, "linked": True})
+                                 "distance_m": None, "dori": None, "ptz": None, "linked": True,
+                                 "view": "linked"})
             cams.sort(key=lambda d: (not d["linked"], -(d.get("px_per_m") or 0.0)))
             cams = cams[: self.camera_limit]
         else:

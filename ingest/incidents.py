@@ -1,7 +1,8 @@
 """Incidents: correlation of events, lifecycle with audit, one-key alarm linkage, plans.
 
-Events of the same kind on the same campus within ``radius_m`` metres and ``window_s``
-seconds of an open incident's last event join that incident; otherwise they open a new one.
+Events of the same kind on the same campus and in the same building (or both outdoors)
+within ``radius_m`` metres and ``window_s`` seconds of an open incident's last event join
+that incident; otherwise they open a new one.
 An incident moves open → acknowledged → dispatched → resolved (an open or acknowledged
 incident may also be resolved directly, e.g. a false alarm); any other move is a
 :class:`~geo.errors.Conflict` naming the allowed ones. Every lifecycle change (opened,
@@ -220,6 +221,9 @@ class IncidentEngine:
             snapshot = _copy(inc)
             acc = Accepted(event_id=ev.event_id, incident_id=inc["id"],
                            answer={"event_id": ev.event_id, "incident_id": inc["id"],
+                                   "placed": {k: doc[k] for k in ("campus", "building",
+                                                                  "floor", "room",
+                                                                  "position")},
                                    "incident": snapshot},
                            event_doc=doc, incident=snapshot)
             self.remember_answer(acc)
@@ -229,8 +233,11 @@ class IncidentEngine:
                    xy: tuple[float, float]) -> dict[str, Any] | None:
         best, best_d = None, math.inf
         t = ev.occurred_at
+        bid = (ctx.get("building") or {}).get("id")
         for iid in self._open.get((ctx["campus"], ev.kind), ()):
             inc = self.incidents[iid]
+            if (inc["context"].get("building") or {}).get("id") != bid:
+                continue  # another building (or indoors vs outdoors) is another incident
             last = dt.datetime.fromisoformat(inc["last_event_at"].replace("Z", "+00:00"))
             if abs((t - last).total_seconds()) > self.window_s:
                 continue

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,8 @@ from layers.campus import Campus
 from layers.store import Record, Store
 
 __all__ = ["EventPipeline"]
+
+_RELOAD_FIELDS = ("device_id", "lon/lat", "building", "camera_id", "campus")
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +78,8 @@ class EventPipeline:
         self.enricher = enricher
         self.engine = IncidentEngine(enricher, radius_m=radius_m, window_s=window_s)
         self.max_batch = max_batch
+        self._reload_lock = threading.Lock()
+        self._last_reload = -math.inf
         self.changed = threading.Condition()
         self.version = 0
         self.writer = DurableWriter(store, Journal(journal_path), on_commit=self._notify)
@@ -81,6 +87,22 @@ class EventPipeline:
             self._restore()
 
     # --- lifecycle -------------------------------------------------------------------------
+    def reload_campuses(self, min_interval_s: float = 2.0) -> bool:
+        """Reload every campus from the store (at most every ``min_interval_s``); whether
+        a reload happened."""
+        now = time.monotonic()
+        with self._reload_lock:
+            if now - self._last_reload < min_interval_s:
+                return False
+            self._last_reload = now
+            try:
+                infos = self.store.list_campuses()
+            except Exception:  # noqa: BLE001 - store down: keep what we have
+                return False
+            for info in infos:
+                self.enricher.refresh(self.store.load_campus(info.id))
+            return True
+
     def _restore(self) -> None:
         """Reload the incidents that are not resolved, so correlation and the lifecycle
         continue across restarts."""
@@ -124,7 +146,13 @@ class EventPipeline:
                 ctxs.append(None)
                 continue
             try:
-                ctxs.append(self.enricher.context(ev))
+                try:
+                    ctxs.append(self.enricher.context(ev))
+                except ValidationError as e:
+                    # a device, building or campus added since we loaded: reload, retry
+                    if e.field not in _RELOAD_FIELDS or not self.reload_campuses():
+                        raise
+                    ctxs.append(self.enricher.context(ev))
             except ValidationError as e:
                 for err in e.errors or [RowError(None, "location", e.message)]:
                     errors.append(RowError(i if batch else None, err.field, err.message))

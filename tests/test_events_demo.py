@@ -1,0 +1,126 @@
+"""A one-key alarm on the demo campus (real Helsinki buildings and cameras from OSM)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import shapely
+from events_fixtures import now_iso
+
+from api.app import create_app
+from geo.crs import transformer
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    from ingest.demo import build_demo
+    from layers.store import open_store
+
+    d = tmp_path_factory.mktemp("demo")
+    store = open_store(str(d / "demo.gpkg"))
+    build_demo(store, campus_id="hki")
+    app = create_app({"DATA_DIR": str(d), "TESTING": True}, store=store)
+    yield app, store
+    p = app.extensions["xiaoan"].extras.get("events")
+    if p is not None:
+        p.close()
+    store.close()
+
+
+def test_one_key_alarm_in_demo_campus_comes_back_placed_and_linked(demo):
+    from layers.cameras import camera_models
+
+    app, store = demo
+    campus = store.load_campus("hki")
+    devices = campus["devices"]
+    buttons = devices[devices["kind"] == "alarm_button"]
+    assert len(buttons) > 0
+    client = app.test_client()
+    checked_pixels = 0
+    models = dict(camera_models(campus))
+    to_local = transformer("EPSG:4326", campus.crs)
+    for _, dev in buttons.iterrows():
+        body = {"event_id": f"demo-{dev.fid}", "kind": "alarm", "occurred_at": now_iso(),
+                "device_id": dev.fid, "source": "one-key button"}
+        r = client.post("/api/v1/events", json=body)
+        assert r.status_code == 202, r.get_json()
+        inc = r.get_json()["incident"]
+        ctx = inc["context"]
+        assert ctx["campus"] == "hki"
+        assert ctx["building"]["id"] == dev.building and ctx["floor"] == dev.floor
+        fh = ctx["building"]["floor_height_m"]
+        assert inc["position"]["z"] == pytest.approx(ctx["building"]["base_z"] + dev.floor * fh)
+        assert inc["risk"]["level"] in ("red", "orange", "yellow", "blue")
+        assert inc["risk"]["raised_by_open_alarm"] or inc["risk"]["level"] == "red"
+        assert ctx["jurisdiction"]["station"]
+        assert inc["linkage"]["notify_station"]["station"] == ctx["jurisdiction"]["station"]
+        assert inc["linkage"]["one_key_alarm"] is True
+        linked = list(dev.cameras or [])
+        pop = inc["linkage"]["cameras_to_pop_up"]
+        assert pop[: len(linked)] == linked[: len(pop)]
+        # every camera reported with a pixel sees its target in the camera model
+        for c in ctx["cameras"]:
+            if c["pixel"] is None:
+                continue
+            tgt = c.get("target") or inc["position"]
+            x, y = to_local.transform(tgt["lon"], tgt["lat"])
+            P = np.array([[x, y, tgt["z"]]])
+            m = models[c["camera"]]
+            uv, front = m.project(P)
+            assert front[0] and m.in_view(P, max_range=m.range_m)[0], c
+            assert c["pixel"] == pytest.approx(list(uv[0]), abs=1.5)
+            checked_pixels += 1
+        # the same event again: one event, the same answer
+        again = client.post("/api/v1/events", json=body)
+        assert again.status_code == 202
+        assert again.get_json()["incident_id"] == inc["id"]
+    evs = store.query_records("event")
+    assert len(evs) == len(buttons)
+    assert len({e.id for e in evs}) == len(buttons)
+    json.dumps(evs[0].data)  # stored events are plain JSON
+
+    # A button registered now (CSV import) inside a building whose outside a real camera
+    # sees: the incident pops up that camera, at the pixel the camera model gives.
+    from ingest.enrich import Enricher
+    from layers.cameras import cameras_seeing
+    from layers.devices import read_devices_csv
+
+    ix = Enricher([campus]).index("hki")
+    spot = None
+    for b in range(len(ix.b_recs)):
+        ring = ix.b_geoms[b].buffer(1.5, quad_segs=2).boundary
+        for s in np.arange(0, ring.length, 3.0):
+            p = ring.interpolate(s)
+            lon, lat = ix.to_lonlat(p.x, p.y)
+            if cameras_seeing(campus, lon, lat, float(ix.b_base[b])):
+                q = ix.b_geoms[b].exterior.interpolate(ix.b_geoms[b].exterior.project(p))
+                inside = (q.x + (q.x - p.x) * 2 / 1.5, q.y + (q.y - p.y) * 2 / 1.5)
+                if ix.b_geoms[b].contains(shapely.Point(*inside)):
+                    spot = (b, *ix.to_lonlat(*inside))
+                    break
+        if spot:
+            break
+    assert spot is not None
+    b, lon, lat = spot
+    bid = str(ix.b_recs[b]["fid"])
+    csv = f"device_id,kind,lon,lat,building,floor\ngate-btn,alarm_button,{lon},{lat},{bid},0\n"
+    store.write_layer("hki", "devices", read_devices_csv(csv, "hki"), mode="upsert")
+    body = {"event_id": "demo-gate", "kind": "alarm", "occurred_at": now_iso(),
+            "device_id": "gate-btn"}
+    r = client.post("/api/v1/events", json=body)
+    assert r.status_code == 202, r.get_json()
+    inc = r.get_json()["incident"]
+    assert inc["context"]["building"]["id"] == bid and inc["context"]["floor"] == 0
+    for c in inc["context"]["cameras"]:
+        tgt = c.get("target") or inc["position"]
+        x, y = to_local.transform(tgt["lon"], tgt["lat"])
+        P = np.array([[x, y, tgt["z"]]])
+        m = models[c["camera"]]
+        uv, front = m.project(P)
+        assert front[0] and m.in_view(P, max_range=m.range_m)[0], c
+        assert c["pixel"] == pytest.approx(list(uv[0]), abs=1.5)
+        checked_pixels += 1
+    assert checked_pixels > 0
+    assert inc["linkage"]["cameras_to_pop_up"] == [c["camera"] for c in inc["context"]["cameras"]]
