@@ -223,106 +223,125 @@ def _floor_count(b: gpd.GeoDataFrame) -> np.ndarray:
     return np.where(np.isfinite(floors) & (floors >= 1), floors, from_h).astype(int)
 
 
+_FKEY = 512  # floor keys: building index * _FKEY + (floor + _FOFF); floors -10..200
+_FOFF = 16
+
+
+def _opt_list(values: Any) -> list[Any]:
+    return [None if _opt(v) is None else v for v in values]
+
+
 def _build_model(campus: Campus) -> _Model:
     risks = risk_rows(campus)
     areas = campus["risk_areas"]
     bld = campus["buildings"]
     rooms = campus["rooms"]
     rooms = rooms[rooms.geometry.notna() & ~rooms.geometry.is_empty] if len(rooms) else rooms
-
-    r_geom = risks["geometry"].to_numpy() if len(risks) else np.zeros(0, dtype=object)
-    r_floor = risks["floor"].to_numpy(dtype=float) if len(risks) else np.zeros(0)
-    r_bld = risks["building"].to_numpy(dtype=object) if len(risks) else np.zeros(0, object)
+    n_rk = len(risks)
+    r_geom = risks["geometry"].to_numpy() if n_rk else np.zeros(0, dtype=object)
+    r_floor = risks["floor"].to_numpy(dtype=float) if n_rk else np.zeros(0)
+    r_bld = risks["building"].to_numpy(dtype=object) if n_rk else np.zeros(0, object)
 
     # buildings, and their links to risks: spatial, plus the building a risk names
+    n_b = len(bld)
     b_fid = bld["fid"].astype(str).to_numpy()
     b_geom = bld.geometry.to_numpy()
     b_ui, b_ri = link(b_geom, r_geom)
     b_pos = {f: i for i, f in enumerate(b_fid)}
-    named = np.array([b_pos.get(b, -1) if b is not None else -1 for b in r_bld], dtype=np.intp)
+    named = np.fromiter((b_pos.get(b, -1) if b is not None else -1 for b in r_bld),
+                        dtype=np.intp, count=n_rk)
     has = np.flatnonzero(named >= 0)
-    b_pairs = pd.DataFrame({"b": np.concatenate([b_ui, named[has]]),
-                            "r": np.concatenate([b_ri, has])}).drop_duplicates()
+    pair_key = np.unique(np.concatenate([b_ui, named[has]]).astype(np.int64) * max(n_rk, 1)
+                         + np.concatenate([b_ri, has]))
+    bp_b = (pair_key // max(n_rk, 1)).astype(np.intp)
+    bp_r = (pair_key % max(n_rk, 1)).astype(np.intp)
 
-    # floors: 1..n of each building, plus any other floor a linked risk or room names
-    nfl = _floor_count(bld) if len(bld) else np.zeros(0, dtype=int)
-    fl_b = np.repeat(np.arange(len(bld)), nfl)
-    fl_n = np.concatenate([np.arange(1, n + 1) for n in nfl]) if len(nfl) else np.zeros(0, int)
-    floors = pd.DataFrame({"b": fl_b, "floor": fl_n.astype(float)})
-    extra = pd.DataFrame({"b": b_pairs["b"].to_numpy(),
-                          "floor": r_floor[b_pairs["r"].to_numpy()]}).dropna()
-    if len(rooms):
-        rb = np.array([b_pos.get(str(v), -1) for v in rooms["building"]], dtype=np.intp)
-        rf = pd.to_numeric(rooms["floor"], errors="coerce").to_numpy(dtype=float)
-        extra = pd.concat([extra, pd.DataFrame({"b": rb, "floor": rf})[rb >= 0].dropna()])
-    floors = (pd.concat([floors, extra], ignore_index=True).drop_duplicates()
-              .sort_values(["b", "floor"], kind="stable").reset_index(drop=True))
+    # floors: 1..n of each building, plus any other floor a linked risk or room names,
+    # kept sorted by key (building, floor)
+    nfl = _floor_count(bld) if n_b else np.zeros(0, dtype=int)
+    starts = np.repeat(np.cumsum(nfl) - nfl, nfl)
+    fl_n = np.arange(int(nfl.sum())) - starts + 1
+    keys = [np.repeat(np.arange(n_b), nfl).astype(np.int64) * _FKEY + fl_n + _FOFF]
+    rf_pair = r_floor[bp_r]
+    named_floor = np.isfinite(rf_pair)
+    keys.append(bp_b[named_floor].astype(np.int64) * _FKEY
+                + rf_pair[named_floor].astype(np.int64) + _FOFF)
+    n_r = len(rooms)
+    room_b = np.fromiter((b_pos.get(str(v), -1) for v in rooms["building"]), dtype=np.intp,
+                         count=n_r) if n_r else np.zeros(0, np.intp)
+    room_f = (pd.to_numeric(rooms["floor"], errors="coerce").to_numpy(dtype=float) if n_r
+              else np.zeros(0))
+    ok = (room_b >= 0) & np.isfinite(room_f)
+    keys.append(room_b[ok].astype(np.int64) * _FKEY + room_f[ok].astype(np.int64) + _FOFF)
+    fkeys = np.unique(np.concatenate(keys))
+    fl_b = (fkeys // _FKEY).astype(np.intp)
+    fl_f = (fkeys % _FKEY - _FOFF).astype(float)
+    n_f = len(fkeys)
 
     # the unit table: areas, buildings, floors, rooms
-    n_a, n_b, n_f, n_r = len(areas), len(bld), len(floors), len(rooms)
+    n_a = len(areas)
     off_b, off_f, off_r = n_a, n_a + n_b, n_a + n_b + n_f
-    fl_fid = [f"{b_fid[b]}/{int(f)}" for b, f in zip(floors["b"], floors["floor"], strict=True)]
+    b_name = np.array(_opt_list(bld["name"]), dtype=object)
+    fl_fid = np.array([f"{b}/{int(f)}" for b, f in zip(b_fid[fl_b], fl_f, strict=True)],
+                      dtype=object)
+    a_floor = pd.to_numeric(areas["floor"], errors="coerce").to_numpy(dtype=float)
     units = pd.DataFrame({
-        "layer": ["risk_areas"] * n_a + ["buildings"] * n_b + ["floors"] * n_f + ["rooms"] * n_r,
-        "fid": np.concatenate([
-            areas["fid"].astype(str).to_numpy(), b_fid, np.array(fl_fid, dtype=object),
-            rooms["fid"].astype(str).to_numpy() if n_r else np.zeros(0, object)]),
-        "name": [_opt(v) for v in areas["name"]] + [_opt(v) for v in bld["name"]]
-        + [_opt(bld["name"].iloc[b]) for b in floors["b"]] + [_opt(v) for v in rooms["name"]],
-        "building": [None] * n_a + list(b_fid) + [b_fid[b] for b in floors["b"]]
-        + ([None if _opt(v) is None else str(v) for v in rooms["building"]] if n_r else []),
-        "floor": np.concatenate([
-            pd.to_numeric(areas["floor"], errors="coerce").to_numpy(dtype=float),
-            np.full(n_b, np.nan), floors["floor"].to_numpy(dtype=float),
-            pd.to_numeric(rooms["floor"], errors="coerce").to_numpy(dtype=float) if n_r
-            else np.zeros(0)]),
+        "layer": np.repeat(np.array(UNIT_LAYERS, dtype=object), [n_a, n_b, n_f, n_r]),
+        "fid": np.concatenate([areas["fid"].astype(str).to_numpy(dtype=object),
+                               b_fid.astype(object), fl_fid,
+                               rooms["fid"].astype(str).to_numpy(dtype=object)]),
+        "name": np.concatenate([np.array(_opt_list(areas["name"]), dtype=object), b_name,
+                                b_name[fl_b], np.array(_opt_list(rooms["name"]), dtype=object)]),
+        "building": np.concatenate([np.full(n_a, None, dtype=object), b_fid.astype(object),
+                                    b_fid[fl_b].astype(object),
+                                    np.array([None if _opt(v) is None else str(v)
+                                              for v in rooms["building"]], dtype=object)]),
+        "floor": np.concatenate([a_floor, np.full(n_b, np.nan), fl_f, room_f]),
     })
-    geoms = np.concatenate([areas.geometry.to_numpy(), b_geom,
-                            b_geom[floors["b"].to_numpy()] if n_f else np.zeros(0, object),
-                            rooms.geometry.to_numpy() if n_r else np.zeros(0, object)])
+    geoms = np.concatenate([areas.geometry.to_numpy(), b_geom, b_geom[fl_b],
+                            rooms.geometry.to_numpy()])
     units["geometry"] = geoms
 
-    # pairs: areas and rooms spatially (floor rule), floors from their building's pairs
-    a_ui, a_ri = link(areas.geometry.to_numpy(), r_geom, units["floor"].to_numpy()[:n_a], r_floor)
-    fl = floors.reset_index().rename(columns={"index": "f"})
-    bp = b_pairs.assign(rf=r_floor[b_pairs["r"].to_numpy()] if len(b_pairs) else np.zeros(0))
-    any_floor = bp[bp["rf"].isna()].merge(fl, on="b")[["f", "r"]]
-    one_floor = bp.dropna(subset=["rf"]).merge(fl, left_on=["b", "rf"],
-                                                right_on=["b", "floor"])[["f", "r"]]
-    f_pairs = pd.concat([any_floor, one_floor], ignore_index=True)
+    # pairs: areas and rooms spatially (floor rule); floors from their building's pairs:
+    # a risk with no floor holds for every floor of the building, else for its own floor
+    a_ui, a_ri = link(areas.geometry.to_numpy(), r_geom, a_floor, r_floor)
+    f_start = np.searchsorted(fl_b, np.arange(n_b))
+    f_count = np.bincount(fl_b, minlength=n_b)
+    every = ~named_floor
+    eb, er = bp_b[every], bp_r[every]
+    reps = f_count[eb]
+    within = np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps)
+    any_f = np.repeat(f_start[eb], reps) + within
+    any_r = np.repeat(er, reps)
+    one_key = (bp_b[named_floor].astype(np.int64) * _FKEY
+               + rf_pair[named_floor].astype(np.int64) + _FOFF)
+    one_f = np.searchsorted(fkeys, one_key)
+    one_r = bp_r[named_floor]
     if n_r:
-        r_ui, r_ri = link(rooms.geometry.to_numpy(), r_geom, units["floor"].to_numpy()[off_r:],
-                          r_floor)
+        r_ui, r_ri = link(rooms.geometry.to_numpy(), r_geom, room_f, r_floor)
     else:
         r_ui = r_ri = np.zeros(0, dtype=np.intp)
-    ui = np.concatenate([a_ui, b_pairs["b"].to_numpy() + off_b,
-                         f_pairs["f"].to_numpy() + off_f, r_ui + off_r]).astype(np.intp)
-    ri = np.concatenate([a_ri, b_pairs["r"].to_numpy(), f_pairs["r"].to_numpy(),
-                         r_ri]).astype(np.intp)
+    ui = np.concatenate([a_ui, bp_b + off_b, any_f + off_f, one_f + off_f,
+                         r_ui + off_r]).astype(np.intp)
+    ri = np.concatenate([a_ri, bp_r, any_r, one_r, r_ri]).astype(np.intp)
 
     # hierarchy for lifting raised rooms/floors into their buildings
     n = len(units)
     floor_parent = np.full(n, -1, dtype=np.intp)
-    floor_parent[off_f:off_r] = floors["b"].to_numpy() + off_b
+    floor_parent[off_f:off_r] = fl_b + off_b
     room_floor = np.full(n, -1, dtype=np.intp)
     if n_r:
-        rb = np.array([b_pos.get(str(v), -1) for v in rooms["building"]], dtype=np.intp)
-        floor_parent[off_r:] = np.where(rb >= 0, rb + off_b, -1)
-        fkey = {(int(b), float(f)): i + off_f
-                for i, (b, f) in enumerate(zip(floors["b"], floors["floor"], strict=True))}
-        rf = units["floor"].to_numpy()[off_r:]
-        room_floor[off_r:] = [fkey.get((int(b), float(f)), -1) if b >= 0 and np.isfinite(f)
-                              else -1 for b, f in zip(rb, rf, strict=True)]
+        floor_parent[off_r:] = np.where(room_b >= 0, room_b + off_b, -1)
+        rk = room_b.astype(np.int64) * _FKEY + np.nan_to_num(room_f).astype(np.int64) + _FOFF
+        room_floor[off_r:] = np.where(ok, np.searchsorted(fkeys, rk) + off_f, -1)
 
-    r_rank = risks["rank"].to_numpy(dtype=np.int8) if len(risks) else np.zeros(0, np.int8)
-    r_score = risks["score"].to_numpy(dtype=float) if len(risks) else np.zeros(0)
+    r_rank = risks["rank"].to_numpy(dtype=np.int8) if n_rk else np.zeros(0, np.int8)
+    r_score = risks["score"].to_numpy(dtype=float) if n_rk else np.zeros(0)
     base = max_per_unit(n, ui, r_rank[ri]).astype(np.int8)
     score = max_per_unit(n, ui, r_score[ri], fill=np.nan)
-    key = {(lay, f): i for i, (lay, f) in enumerate(zip(units["layer"], units["fid"],
-                                                          strict=True))}
-    risk_key = ({(lay, f): i for i, (lay, f) in enumerate(zip(risks["layer"], risks["fid"],
-                                                               strict=True))}
-                if len(risks) else {})
+    key = dict(zip(zip(units["layer"], units["fid"], strict=True), range(n), strict=True))
+    risk_key = (dict(zip(zip(risks["layer"], risks["fid"], strict=True), range(n_rk),
+                         strict=True)) if n_rk else {})
     return _Model(units, risks, ui, ri, floor_parent, room_floor, base, score,
                   shapely.STRtree(geoms), key, risk_key)
 
