@@ -27,6 +27,7 @@ COMMANDS = [
     "api.commands.pipes",
     "api.commands.risk",
     "api.commands.camera",
+    "api.commands.ingest",
 ]
 
 

@@ -1,0 +1,71 @@
+"""``xiaoan ingest mqtt``: feed events from an MQTT broker into the store.
+
+    xiaoan ingest mqtt --broker mqtt://127.0.0.1:1883 [--campus ID] [--client-id ID]
+                       [--journal FILE] [--data DIR | --database-url URL]
+
+Subscribes to ``xiaoan/<campus>/<device>/event`` (QoS 1, persistent session) and acknowledges
+a message only once its event is durable. Runs until interrupted (Ctrl-C / SIGTERM).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from api.commands.serve import add_store_args, open_store_from_args
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ingest", help="live event ingest (MQTT)")
+    verbs = p.add_subparsers(dest="ingest_command", metavar="SOURCE", required=True)
+    m = verbs.add_parser("mqtt", help="subscribe to xiaoan/<campus>/<device>/event")
+    m.add_argument("--broker", default="mqtt://127.0.0.1:1883",
+                   help="broker URL mqtt://[user:pass@]host:port (mqtts:// for TLS)")
+    m.add_argument("--campus", default=None, help="only this campus (default: all)")
+    m.add_argument("--client-id", default="xiaoan-ingest",
+                   help="MQTT client id of the persistent session")
+    m.add_argument("--journal", default=None, metavar="FILE",
+                   help="local journal used while the database is down "
+                        "(default: <data dir>/events-mqtt.journal)")
+    m.add_argument("--json", action="store_true", help="print each accepted event as JSON")
+    add_store_args(m)
+    m.set_defaults(func=run_mqtt)
+
+
+def run_mqtt(args: argparse.Namespace) -> int:
+    import json
+    import os
+    import signal
+    import sys
+
+    from ingest.mqtt import MqttIngest, parse_broker_url
+    from ingest.pipeline import EventPipeline
+
+    parse_broker_url(args.broker)  # bad URL → clear error before anything starts
+    store = open_store_from_args(args)
+    data = args.data or os.environ.get("XIAOAN_DATA_DIR") or "xiaoan-data"
+    journal = args.journal or os.path.join(data, "events-mqtt.journal")
+    pipeline = EventPipeline(store, journal_path=journal)
+
+    def show(answer: dict) -> None:
+        if args.json:
+            print(json.dumps({"event_id": answer["event_id"],
+                              "incident_id": answer["incident_id"]}), flush=True)
+
+    sub = MqttIngest(pipeline, args.broker, campus=args.campus, client_id=args.client_id,
+                     on_event=show)
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    print(f"xiaoan ingest mqtt: {sub.topic} on {sub.broker.host}:{sub.broker.port} "
+          f"({len(pipeline.enricher.campus_ids())} campuses)", file=sys.stderr, flush=True)
+    try:
+        sub.run_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sub.client.disconnect()
+        pipeline.close()
+        store.close()
+    return 0
