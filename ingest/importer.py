@@ -25,7 +25,7 @@ from shapely.geometry import Polygon
 from shapely.ops import unary_union
 
 from geo.crs import CoordSys
-from geo.errors import NotFound, RowError, ValidationError
+from geo.errors import CRSError, NotFound, RowError, ValidationError
 from ingest.readers import Progress, ReadResult, read_geojson, read_ogr
 from layers.campus import CampusInfo
 from layers.schema import schema_for, validate_campus_id, validate_layer
@@ -78,18 +78,15 @@ def read_source(
     if fmt == "osm":
         from ingest.osm import read_osm
 
-        if crs not in (None, "") and CoordSys.parse(coord_sys) is CoordSys.WGS84:
+        if crs not in (None, ""):
             from geo.crs import parse_crs
 
             if parse_crs(crs).to_epsg() != 4326:
-                raise ValidationError(
-                    f"OSM data is always WGS-84 lon/lat; drop --crs {crs}", field="crs"
-                )
-        res = read_osm(path, layer, incomplete=incomplete, progress=progress)
-        if CoordSys.parse(coord_sys) is not CoordSys.WGS84:
-            raise ValidationError("OSM data is WGS-84; --coord-sys does not apply",
-                                  field="coord_sys")
-        return res
+                raise CRSError(f"OSM data is always WGS-84 lon/lat; drop --crs {crs}",
+                               field="crs")
+        if CoordSys.parse(coord_sys) not in (CoordSys.WGS84, CoordSys.CGCS2000):
+            raise CRSError("OSM data is WGS-84; --coord-sys does not apply", field="coord_sys")
+        return read_osm(path, layer, incomplete=incomplete, progress=progress)
     if fmt == "json":
         from ingest.readers import load_json
 
