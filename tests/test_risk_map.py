@@ -373,3 +373,39 @@ def test_scene_stacks_floors_coloured_by_level(campus):
     assert [ly.type for ly in layers_] == ["PolygonLayer", "PolygonLayer", "ScatterplotLayer"]
     doc = json.loads(pydeck.Deck(layers=layers_, map_provider=None).to_json())
     assert len(doc["layers"]) == 3
+
+
+# --- through the stores (GeoPackage and PostGIS) ----------------------------------------------
+
+
+def test_map_from_a_store_and_assessment_round_trip(store):
+    from risk_builders import for_store
+
+    from layers.risk import assess, put_risk
+
+    c = build_campus("sto")
+    store.put_campus(c.info)
+    for layer in ("buildings", "rooms", "risk_points", "risk_areas"):
+        store.write_layer("sto", layer, for_store(c[layer], "sto"), mode="replace")
+    loaded = store.load_campus("sto")
+    got = levels_of(risk_map(loaded, all_floors=True))
+    for key, want in EXPECTED.items():
+        assert got[key] == want, key
+    # grade the blue gate point to red and add a new area; the map follows the store
+    doc = assess(store, "sto", "risk_points", "rp5", "ls", {"likelihood": 5, "severity": 4},
+                 assessor="li", measures=["guard at the gate"])
+    assert doc["level"] == "red" and doc["score"] == 20
+    put_risk(store, "sto", "risk_areas", {
+        "fid": "ra3", "name": "roof", "floor": 4, "level": "yellow",
+        "geometry": ll(box(60, 60, 75, 75)).__geo_interface__})
+    again = store.load_campus("sto")
+    rows = {r["fid"]: r for r in control_list(again)}
+    assert rows["rp5"]["level"] == "red" and rows["rp5"]["measures"] == ["guard at the gate"]
+    assert rows["rp5"]["method"] == "ls" and rows["rp5"]["factors"] == "L=5 S=4"
+    got = levels_of(risk_map(again, all_floors=True))
+    assert got[("floors", "B1/4")] == "yellow" and got[("floors", "B1/2")] is None
+    with pytest.raises(ValidationError) as ei:
+        assess(store, "sto", "risk_points", "rp5", "lec", {"l": 6, "e": 3, "c": 16})
+    assert ei.value.field == "c"
+    with pytest.raises(NotFound):
+        assess(store, "sto", "risk_points", "nope", "lec", {"l": 6, "e": 3, "c": 15})
