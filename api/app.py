@@ -33,6 +33,7 @@ BLUEPRINTS: list[str] = [
     "api.routes.events",
     "api.routes.risk",
     "api.routes.cameras",
+    "api.routes.bus",
 ]
 
 
