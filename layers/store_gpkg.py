@@ -406,11 +406,17 @@ class GeoPackageStore(Store):
         args: list[Any] = []
         if bbox is not None:
             # candidates from the GeoPackage R-tree; the exact test follows in shapely
-            sql += (f" JOIN {_q(f'rtree_{layer}_geom')} r ON r.id = t.gpkg_fid"
-                    " AND r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ?")
+            # CROSS JOIN fixes the join order in sqlite: R-tree first, then rows by key.
+            # (With a plain JOIN the planner walks the campus index and probes the R-tree
+            # per row: 100x slower on 5,000 pipes.)
+            sql = (f"SELECT {cols} FROM {_q(f'rtree_{layer}_geom')} r CROSS JOIN {t} t"
+                   " ON t.gpkg_fid = r.id")
+            sql += " WHERE r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ?"
             x0, y0, x1, y1 = bbox
             args += [x1, x0, y1, y0]
-        sql += " WHERE t.campus_id = ?" + extra
+            sql += " AND t.campus_id = ?" + extra
+        else:
+            sql += " WHERE t.campus_id = ?" + extra
         args += [campus_id, *params]
         if order:
             sql += " ORDER BY t.fid"

@@ -16,10 +16,12 @@ import datetime as dt
 import logging
 import math
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Literal
 
 import geopandas as gpd
+import numpy as np
 import shapely
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
@@ -62,6 +64,15 @@ def _geom_in(param: str) -> sa.ColumnElement:
 
 def _geom_out(col: sa.ColumnElement, label: str = "wkb") -> sa.ColumnElement:
     return sa.type_coerce(sa.func.ST_AsEWKB(col), _WKB).label(label)
+
+
+def _is_connection_error(e: sa.exc.DBAPIError) -> bool:
+    """Whether a DB error means the server cannot be reached (not a failing statement)."""
+    if e.connection_invalidated:
+        return True
+    state = getattr(e.orig, "sqlstate", None)
+    # no SQLSTATE: the client could not connect; 08: connection exception; 57P0x: shutdown
+    return state is None or state.startswith("08") or state in ("57P01", "57P02", "57P03")
 
 
 def _point_ewkb(point: tuple | None) -> bytes | None:
@@ -111,10 +122,21 @@ class PostGISStore(Store):
 
     def __init__(self, url: str, *, migrate: bool = True, connect_timeout: int = 10) -> None:
         self.url = url
+        # No pool_pre_ping: it costs a round trip per call. A connection dropped by a
+        # server restart fails one call (as Unavailable) and the pool then reconnects.
         self._engine = sa.create_engine(
             url,
-            pool_pre_ping=True,
+            pool_recycle=1800,
             json_serializer=dumps,
+            connect_args={"connect_timeout": connect_timeout},
+        )
+        # Reads run on a pool of autocommit connections: no BEGIN/ROLLBACK round trips
+        # around a SELECT (an execution_options() copy of the engine would switch the
+        # isolation level at every checkout, which costs round trips too).
+        self._reader = sa.create_engine(
+            url,
+            pool_recycle=1800,
+            isolation_level="AUTOCOMMIT",
             connect_args={"connect_timeout": connect_timeout},
         )
         if migrate:
@@ -154,11 +176,28 @@ class PostGISStore(Store):
 
     def close(self) -> None:
         self._engine.dispose()
+        self._reader.dispose()
 
-    def _begin(self):  # noqa: ANN202 - a context manager yielding a Connection
+    @contextmanager
+    def _begin(self) -> Iterator[sa.Connection]:
+        """A connection in one transaction; connection failures become Unavailable."""
         try:
-            return self._engine.begin()
+            with self._engine.begin() as c:
+                yield c
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as e:
+            if not _is_connection_error(e):
+                raise
+            raise self._unavailable(e) from e
+
+    @contextmanager
+    def _read(self) -> Iterator[sa.Connection]:
+        """A connection for reads (autocommit)."""
+        try:
+            with self._reader.connect() as c:
+                yield c
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as e:
+            if not _is_connection_error(e):
+                raise
             raise self._unavailable(e) from e
 
     # campuses ---------------------------------------------------------------------------
@@ -192,7 +231,7 @@ class PostGISStore(Store):
                           dict(row.props or {}))
 
     def get_campus(self, campus_id: str) -> CampusInfo:
-        with self._begin() as c:
+        with self._read() as c:
             row = c.execute(self._campus_query().where(campuses.c.id == campus_id)).first()
         if row is None:
             raise NotFound(f"no campus {campus_id!r}; list them with `xiaoan campus list`",
@@ -200,7 +239,7 @@ class PostGISStore(Store):
         return self._campus(row)
 
     def list_campuses(self) -> list[CampusInfo]:
-        with self._begin() as c:
+        with self._read() as c:
             rows = c.execute(self._campus_query().order_by(campuses.c.id)).all()
         return [self._campus(r) for r in rows]
 
@@ -271,7 +310,9 @@ class PostGISStore(Store):
         return sa.select(*cols, _geom_out(t.c.geom))
 
     def _frame(self, layer: str, result: Sequence[Any]) -> gpd.GeoDataFrame:
-        return frame_from_rows(layer, [r[:-1] for r in result], [_shape(r[-1]) for r in result])
+        wkb = np.empty(len(result), dtype=object)
+        wkb[:] = [None if r[-1] is None else bytes(r[-1]) for r in result]
+        return frame_from_rows(layer, [r[:-1] for r in result], list(shapely.from_wkb(wkb)))
 
     def read_layer(
         self,
@@ -291,7 +332,7 @@ class PostGISStore(Store):
             q = q.limit(max(int(limit), 0))
         if offset:
             q = q.offset(max(int(offset), 0))
-        with self._begin() as c:
+        with self._read() as c:
             result = c.execute(q).all()
             if not result:
                 self._require_campus(c, campus_id)
@@ -303,7 +344,7 @@ class PostGISStore(Store):
         q = sa.select(sa.func.count()).select_from(t).where(t.c.campus_id == campus_id)
         if bb is not None:
             q = q.where(_bbox_filter(t.c.geom, bb))
-        with self._begin() as c:
+        with self._read() as c:
             n = int(c.execute(q).scalar_one())
             if not n:
                 self._require_campus(c, campus_id)
@@ -312,7 +353,7 @@ class PostGISStore(Store):
     def get_feature(self, campus_id: str, layer: str, fid: str) -> gpd.GeoDataFrame:
         t = layer_table(schema_for(layer).name)
         q = self._layer_select(t, layer).where(t.c.campus_id == campus_id, t.c.fid == str(fid))
-        with self._begin() as c:
+        with self._read() as c:
             result = c.execute(q).all()
             if not result:
                 self._require_campus(c, campus_id)
@@ -388,7 +429,7 @@ class PostGISStore(Store):
 
     def get_record(self, kind: str, record_id: str) -> Record:
         q = self._record_query().where(records.c.kind == kind, records.c.id == record_id)
-        with self._begin() as c:
+        with self._read() as c:
             row = c.execute(q).first()
         if row is None:
             raise NotFound(f"no {kind} record {record_id!r}", field="id")
@@ -435,7 +476,7 @@ class PostGISStore(Store):
             q = q.limit(max(int(limit), 0))
         if offset:
             q = q.offset(max(int(offset), 0))
-        with self._begin() as c:
+        with self._read() as c:
             rows = c.execute(q).all()
         return [self._record(row) for row in rows]
 

@@ -253,9 +253,8 @@ def frame_from_rows(layer: str, rows: Iterable[Sequence[Any]], geoms: Sequence[A
     for i, r in enumerate(data):
         if r[-1] is None:  # props
             df.at[i, "props"] = {}
-    gdf = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(list(geoms), crs="EPSG:4326"),
-                           crs="EPSG:4326")
-    return gdf[list(s.columns)]
+    # geometry goes last, as in schema.columns
+    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(list(geoms), crs="EPSG:4326"))
 
 
 def taken_conflict(layer: str, fids: Sequence[str]) -> Conflict:
