@@ -46,6 +46,7 @@ def helsinki_campus(path: Path = GPKG, campus_osm_id: str | None = None):  # -> 
     """An in-memory :class:`layers.campus.Campus` from the Helsinki GeoPackage: every
     building and every surveillance camera of the extract; the boundary is the named
     campus (``campus_osm_id``) or the extract's building hull."""
+    from layers.cameras import to_local
     from layers.campus import Campus, CampusInfo
     from layers.schema import validate_layer
 
@@ -69,11 +70,11 @@ def helsinki_campus(path: Path = GPKG, campus_osm_id: str | None = None):  # -> 
     info = CampusInfo(id="hki-bench", name="Helsinki centre (bench)", boundary=boundary)
     tmp = Campus(info)
     b_clean, _ = validate_layer("buildings", b_rows, info.id)
-    b_m = [tmp.to_local(g) for g in b_clean.geometry]
+    b_m = list(to_local(tmp, b_clean.geometry.values))
     tree = shapely.STRtree(b_m)
     headings = []
     for g in cams.geometry:
-        p = tmp.to_local(g)
+        p = to_local(tmp, g)
         j = int(tree.nearest(p))
         bg = b_m[j]
         if bg.contains(p) or bg.boundary.distance(p) < 1.0:
@@ -122,7 +123,7 @@ def naive_coverage(index, zone):  # -> float covered area
 
 def main(argv: list[str]) -> int:
     from geo.coverage import coverage
-    from layers.cameras import obstacles, visibility_index
+    from layers.cameras import obstacles, to_local, visibility_index
 
     ap = argparse.ArgumentParser(prog="python -m bench coverage")
     ap.add_argument("--queries", type=int, default=2000, help="point queries (default 2000)")
@@ -135,7 +136,7 @@ def main(argv: list[str]) -> int:
     t0 = time.perf_counter()
     campus = helsinki_campus()
     load_s = time.perf_counter() - t0
-    zone = campus.to_local(campus.info.boundary)
+    zone = to_local(campus, campus.info.boundary)
     obs = obstacles(campus)
     print(f"scene: {len(campus['cameras'])} cameras, {len(campus['buildings'])} buildings "
           f"({len(obs)} footprint parts), zone {zone.area / 1e6:.3f} km²; "

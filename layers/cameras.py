@@ -262,11 +262,22 @@ def cameras_seeing(campus: Campus, lon: float, lat: float, z: float = 0.0,
     return out
 
 
+def to_local(campus: Campus, geom: BaseGeometry) -> BaseGeometry:
+    """A lon/lat geometry in the campus's local metric CRS (2-D)."""
+    t = transformer("EPSG:4326", campus.crs)
+
+    def f(xy: np.ndarray) -> np.ndarray:
+        x, y = t.transform(xy[:, 0], xy[:, 1])
+        return np.column_stack([x, y])
+
+    return shapely.transform(shapely.force_2d(geom), f)
+
+
 def _zone(campus: Campus, zone: BaseGeometry | None) -> BaseGeometry:
     if zone is not None:
-        return campus.to_local(zone)
+        return to_local(campus, zone)
     if campus.info.boundary is not None and not campus.info.boundary.is_empty:
-        return campus.to_local(campus.info.boundary)
+        return to_local(campus, campus.info.boundary)
     raise ValidationError("the campus has no boundary; give a zone polygon", field="zone")
 
 

@@ -119,8 +119,8 @@ def _emit(doc: dict[str, Any], as_json: bool) -> None:
 def run_locate(args: argparse.Namespace) -> int:
     cam = load_camera(args.camera, args.image_size, args.origin)
     g = cam.pixel_to_ground([args.pixel], z=args.plane_z)[0]
-    doc: dict[str, Any] = {"x": round(float(g[0]), 4), "y": round(float(g[1]), 4),
-                           "z": round(float(g[2]), 4)}
+    doc: dict[str, Any] = {"x": round(float(g[0]), 6), "y": round(float(g[1]), 6),
+                           "z": round(float(g[2]), 6)}
     if cam.georef is not None:
         lon, lat, _ = cam.lonlat(g)[0]
         doc["lon"], doc["lat"] = round(float(lon), 8), round(float(lat), 8)
