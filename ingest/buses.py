@@ -662,7 +662,11 @@ class BusEngine:
                 self._start_trip(b, route.route_id)
                 prev_m = None
             b.off = off
-            ev = b.tracker.update(fix.t, off, meas if off < b.tracker.exit_m else None)
+            # off-route is judged while the trip runs: from its first stop to its last (a
+            # bus waiting at a layover or leaving after the last stop is not on a detour)
+            running = len(route.stop_m) == 0 or 0 <= b.passed < len(route.stop_m) - 1
+            ev = b.tracker.update(fix.t, off, meas if off < b.tracker.exit_m else None) \
+                if running or b.tracker.off_route else None
             if ev == "start":
                 ep = b.tracker.episodes[-1]
                 events.append(self._event(b, "bus_off_route", fix.t, fix.lon, fix.lat, {

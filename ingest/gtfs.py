@@ -25,16 +25,20 @@ __all__ = ["Feed", "read_gtfs", "gtfs_seconds", "read_vehicle_positions"]
 REQUIRED = ("stops", "trips", "stop_times", "routes")
 
 
+def _hms(v: Any) -> float:
+    try:
+        h, m, sec = str(v).strip().split(":")
+        return int(h) * 3600 + int(m) * 60 + float(sec)
+    except (ValueError, AttributeError):
+        return float("nan")
+
+
 def gtfs_seconds(values: pd.Series) -> np.ndarray:
     """``HH:MM:SS`` (hours may exceed 23) → seconds after midnight; NaN if blank."""
-    s = values.astype("string").str.strip()
-    parts = s.str.split(":", expand=True)
-    if parts.shape[1] < 3:
-        return np.full(len(s), np.nan)
-    h = pd.to_numeric(parts[0], errors="coerce")
-    m = pd.to_numeric(parts[1], errors="coerce")
-    sec = pd.to_numeric(parts[2], errors="coerce")
-    return (h * 3600 + m * 60 + sec).to_numpy(dtype=float, na_value=np.nan)
+    # timetables repeat the same few thousand times: parse each distinct string once
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    parsed = np.array([_hms(u) for u in uniques] + [np.nan], dtype=float)
+    return parsed[codes]
 
 
 @dataclass
