@@ -114,6 +114,8 @@ class MqttIngest:
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
+        c.on_subscribe = self._on_subscribe
+        self.on_ready: Callable[[], None] | None = None
         self.client = c
         self.keepalive = keepalive
 
@@ -128,6 +130,11 @@ class MqttIngest:
         self.connected.set()
         log.info("MQTT connected to %s:%d, subscribed to %s", self.broker.host,
                  self.broker.port, self.topic)
+
+    def _on_subscribe(self, client: Any, userdata: Any, mid: Any, reasons: Any,
+                      props: Any) -> None:
+        if self.on_ready is not None:
+            self.on_ready()
 
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any,
                        props: Any) -> None:

@@ -54,6 +54,11 @@ def run_mqtt(args: argparse.Namespace) -> int:
     sub = MqttIngest(pipeline, args.broker, campus=args.campus, client_id=args.client_id,
                      on_event=show)
 
+    def ready() -> None:
+        print(f"xiaoan ingest mqtt: subscribed to {sub.topic}", file=sys.stderr, flush=True)
+
+    sub.on_ready = ready
+
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
