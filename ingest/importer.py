@@ -287,6 +287,13 @@ def import_layer(
     if len(clean):
         if info is None:
             boundary, how = _new_boundary(layer, clean)
+            if boundary.is_empty:
+                raise ValidationError(
+                    f"campus {campus_id!r} does not exist and these rows have no geometry to "
+                    "make its boundary from; import its boundary first "
+                    f"(xiaoan import campuses FILE --campus {campus_id})",
+                    field="campus",
+                )
             name = campus_name
             if name is None and layer == "campuses":
                 name = next((n for n in clean["name"] if isinstance(n, str) and n), None)

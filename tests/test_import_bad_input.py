@@ -14,7 +14,7 @@ import pyogrio
 import pytest
 from shapely.geometry import Polygon
 
-from geo.errors import CRSError, ValidationError
+from geo.errors import Conflict, CRSError, ValidationError
 from ingest.importer import import_layer
 
 # A small block in central Helsinki (lon, lat).
@@ -239,3 +239,23 @@ def test_not_geojson_is_refused(store, seeded, tmp_path):
     p.write_text('{"type": "FeatureCollection", "features": [')
     err = refused(store, seeded, str(p))
     assert err.field == "file" and err.errors[0].row == 1
+
+
+def test_replace_and_append_modes(store, seeded, tmp_path):
+    path = write_fc(tmp_path / "two.geojson", good_buildings(2))
+    before = seeded()
+    with pytest.raises(Conflict) as ei:  # the ids b0, b1 exist already
+        import_layer(store, "buildings", path, "hki", mode="append")
+    assert "already taken" in str(ei.value)
+    assert seeded() == before
+    s = import_layer(store, "buildings", path, "hki", mode="replace")
+    assert s["rows_written"] == 2 and store.count("hki", "buildings") == 2
+
+
+def test_rows_without_geometry_cannot_create_a_campus(store, tmp_path):
+    feats = [{"type": "Feature", "id": "d1", "geometry": None,
+              "properties": {"kind": "smoke", "building": "b1", "floor": 2}}]
+    with pytest.raises(ValidationError) as ei:
+        import_layer(store, "devices", write_fc(tmp_path / "d.geojson", feats), "nogeo")
+    assert ei.value.field == "campus" and "import campuses" in ei.value.message
+    assert store.list_campuses() == []
