@@ -79,7 +79,7 @@ class MatchParams:
     route_slack: float = 150.0
     back_tol: float = 5.0
     max_gap_s: float | None = None
-    gap_after_s: float = 60.0
+    gap_after_s: float = 120.0
     gap_speed: float = 10.0
     window_m: float = 3000.0
     window_points: int = 400
