@@ -180,19 +180,21 @@ def client(store):
 
 
 def test_rest_locate_project_and_bad_input(client):
+    from geo.camera import parse_krtd
+
     root = shared_data("cameras", "meva", "old_2018-03")
     krtd = (root / "cameras" / "G341.krtd").read_text()
-    r = client.post("/api/v1/cameras/project",
-                    json={"krtd": krtd, "point": [38.0, 2.0, 0.5]})
+    # the ground point under pixel (700, 800) of G341, by the library, as the reference
+    ref = parse_krtd(krtd).pixel_to_ground([[700.0, 800.0]], z=0.5)[0]
+    r = client.post("/api/v1/cameras/project", json={"krtd": krtd, "point": ref.tolist()})
     assert r.status_code == 200, r.get_json()
     doc = r.get_json()
-    assert set(doc) >= {"u", "v", "in_view"}
-    if doc["in_front"]:
-        back = client.post("/api/v1/cameras/locate",
-                           json={"krtd": krtd, "pixel": [doc["u"], doc["v"]], "plane_z": 0.5})
-        if doc["in_view"]:
-            g = back.get_json()
-            assert np.hypot(g["x"] - 38.0, g["y"] - 2.0) < 1e-3
+    assert doc["in_view"] and doc["in_front"]
+    assert (doc["u"], doc["v"]) == pytest.approx((700.0, 800.0), abs=1e-6)
+    g = client.post("/api/v1/cameras/locate",
+                    json={"krtd": krtd, "pixel": [700.0, 800.0], "plane_z": 0.5}).get_json()
+    assert (g["x"], g["y"], g["z"]) == pytest.approx(tuple(ref), abs=1e-6)
+    assert "lon" not in g  # a bare KRTD is not georeferenced
     bad = client.post("/api/v1/cameras/locate", json={"krtd": krtd, "pixel": [99999, 1]})
     assert bad.status_code == 400 and bad.mimetype == "application/problem+json"
     assert bad.get_json()["errors"][0]["field"] == "pixel"
