@@ -246,7 +246,7 @@ def test_replace_and_append_modes(store, seeded, tmp_path):
     before = seeded()
     with pytest.raises(Conflict) as ei:  # the ids b0, b1 exist already
         import_layer(store, "buildings", path, "hki", mode="append")
-    assert "already taken" in str(ei.value)
+    assert "'b0', 'b1' already exist" in str(ei.value)
     assert seeded() == before
     s = import_layer(store, "buildings", path, "hki", mode="replace")
     assert s["rows_written"] == 2 and store.count("hki", "buildings") == 2
