@@ -147,7 +147,7 @@ class SegmentModel:
         vg = np.concatenate([g_l[bv], g_n[bv]])
         vv = np.concatenate([bv, bv])
         self._group_valves = _group_lists(vg, self.n_groups)
-        self._group_valves = [vv[ix] for ix in self._group_valves]
+        self._group_valves = [np.unique(vv[ix]) for ix in self._group_valves]
         self._group_links = _group_lists(self.segment_group[self.link_segment], self.n_groups)
         self._group_nodes = _group_lists(self.segment_group[self.node_segment], self.n_groups)
         self._group_segments = _group_lists(self.segment_group, self.n_groups)

@@ -8,8 +8,8 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import ROOT, shared_data
+
 from geo.errors import ValidationError
 from ingest.epanet import EpanetSyntaxError, parse_inp, parse_valve_csv, read_inp
 
