@@ -334,14 +334,14 @@ class CampusIndex:
             fx = self.c_fx[cand]
             w, hh = self.c_w[cand], self.c_h[cand]
             with np.errstate(divide="ignore", invalid="ignore"):
-                u = w / 2.0 + fx * xc / zc
-                v = hh / 2.0 - fx * yc / zc
+                u = (w - 1) / 2.0 + fx * xc / zc
+                v = (hh - 1) / 2.0 - fx * yc / zc
             ptz = self.c_ptz[cand] | self.c_pano[cand]
-            inview = (zc > 0) & (u >= 0) & (u < w) & (v >= 0) & (v < hh)
+            inview = (zc > 0) & (u >= -0.5) & (u <= w - 0.5) & (v >= -0.5) & (v <= hh - 0.5)
             ok &= inview | ptz
             # PTZ/panoramic: the point is centred after aiming; density at the current zoom
-            u = np.where(ptz & ~inview, w / 2.0, u)
-            v = np.where(ptz & ~inview, hh / 2.0, v)
+            u = np.where(ptz & ~inview, (w - 1) / 2.0, u)
+            v = np.where(ptz & ~inview, (hh - 1) / 2.0, v)
             depth = np.where(ptz & ~inview, dist, zc)
             with np.errstate(divide="ignore"):
                 ppm = fx / depth
@@ -880,7 +880,7 @@ def builtin_pixel_to_ground(campus: Campus, camera_id: str, u: float,
     r = cams.loc[camera_id]
     w = _f(r.get("image_width"), 1920.0) or 1920.0
     h = _f(r.get("image_height"), 1080.0) or 1080.0
-    if not (0 <= u < w and 0 <= v < h):
+    if not (-0.5 <= u <= w - 0.5 and -0.5 <= v <= h - 0.5):
         raise ValidationError(f"({u}, {v}) is outside the {w:.0f}×{h:.0f} image of camera "
                               f"{camera_id!r}", field="pixel")
     heading = math.radians(_f(r.get("heading_deg"), 0.0) or 0.0) + _convergence(campus)
@@ -889,7 +889,7 @@ def builtin_pixel_to_ground(campus: Campus, camera_id: str, u: float,
     g = r.geometry
     cz = _f(r.get("mount_height_m")) or (g.z if g.has_z else 3.0)
     fx = (w / 2.0) / math.tan(hfov / 2.0)
-    a, b = (u - w / 2.0) / fx, -(v - h / 2.0) / fx
+    a, b = (u - (w - 1) / 2.0) / fx, -(v - (h - 1) / 2.0) / fx
     f = np.array([math.sin(heading) * math.cos(tilt), math.cos(heading) * math.cos(tilt),
                   math.sin(tilt)])
     right = np.array([math.cos(heading), -math.sin(heading), 0.0])

@@ -190,9 +190,7 @@ def read_devices_csv(source: str | Path, campus_id: str) -> gpd.GeoDataFrame:
         geoms.append(geom)
     if errors:
         raise ValidationError(errors=errors, layer="devices")
-    gdf = gpd.GeoDataFrame(rows, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"),
-                           crs="EPSG:4326")
-    return _validated(gdf, campus_id)
+    return _validated(_frame(rows, geoms), campus_id)
 
 
 def read_devices_geojson(source: str | Path, campus_id: str) -> gpd.GeoDataFrame:
@@ -226,9 +224,17 @@ def read_devices_geojson(source: str | Path, campus_id: str) -> gpd.GeoDataFrame
         geoms.append(geom)
     if errors:
         raise ValidationError(errors=errors, layer="devices")
-    gdf = gpd.GeoDataFrame(rows, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"),
-                           crs="EPSG:4326")
-    return _validated(gdf, campus_id)
+    return _validated(_frame(rows, geoms), campus_id)
+
+
+def _frame(rows: list[dict[str, Any]], geoms: list[Any]) -> gpd.GeoDataFrame:
+    # object columns with None for blanks: a float column would turn them into NaN
+    import pandas as pd
+
+    keys = sorted({k for r in rows for k in r})
+    df = pd.DataFrame([[r.get(k) for k in keys] for r in rows], columns=keys, dtype=object)
+    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"),
+                            crs="EPSG:4326")
 
 
 def _validated(gdf: gpd.GeoDataFrame, campus_id: str) -> gpd.GeoDataFrame:
