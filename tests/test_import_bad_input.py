@@ -103,12 +103,13 @@ def test_wrong_geometry_type_names_geometry_and_row(store, seeded, tmp_path):
 
 
 @pytest.mark.filterwarnings("ignore:'crs' was not provided")
-def test_no_crs_shapefile_is_refused_naming_crs(store, seeded, tmp_path):
+@pytest.mark.parametrize("name", ["nocrs.shp", "nocrs.gpkg"])
+def test_no_crs_file_is_refused_naming_crs(store, seeded, tmp_path, name):
     gdf = gpd.GeoDataFrame({"height_m": [12.0]},
                            geometry=[Polygon([(385000, 6672000), (385020, 6672000),
                                               (385020, 6672010), (385000, 6672000)])])
-    path = tmp_path / "nocrs.shp"
-    pyogrio.write_dataframe(gdf, path)
+    path = tmp_path / name
+    pyogrio.write_dataframe(gdf, path, layer="buildings")
     assert pyogrio.read_info(path)["crs"] is None
     err = refused(store, seeded, str(path), exc=CRSError)
     assert err.field == "crs" and "--crs" in err.message
