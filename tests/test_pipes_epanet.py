@@ -8,12 +8,11 @@ import sys
 
 import numpy as np
 import pytest
+import wntr  # the test extra installs it: the independent oracle
 from conftest import ROOT, shared_data
 
 from geo.errors import ValidationError
 from ingest.epanet import EpanetSyntaxError, parse_inp, parse_valve_csv, read_inp
-
-wntr = pytest.importorskip("wntr")
 
 SMALL = """[TITLE]
 tiny test network

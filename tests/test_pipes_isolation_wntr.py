@@ -19,12 +19,11 @@ import warnings
 
 import numpy as np
 import pytest
+import wntr  # the test extra installs it: the independent oracle
 from conftest import shared_data
 
 from geo.segments import SegmentModel
 from ingest.epanet import parse_valve_csv, read_inp
-
-wntr = pytest.importorskip("wntr")
 
 
 def _model(path):
