@@ -3,8 +3,8 @@
 :func:`read_gtfs` loads the tables with pandas; a :class:`Feed` answers what the bus
 engine needs: a trip's stops in order with their scheduled times (seconds after the
 service day's midnight, may exceed 24 h), and a shape's polyline.
-GTFS-realtime protobufs are read by :func:`read_vehicle_positions` when the optional
-``gtfs-realtime-bindings`` package is installed.
+GTFS-realtime VehiclePositions protobufs are decoded by :func:`read_vehicle_positions` in
+pure Python (no protobuf package needed).
 """
 
 from __future__ import annotations
@@ -183,36 +183,101 @@ def read_gtfs(path: str | Path) -> Feed:
     return Feed(tables["routes"], tables["trips"], stops, st, shapes, tables["agency"])
 
 
-def read_vehicle_positions(data: bytes) -> list[dict[str, Any]]:
-    """Vehicle positions from a GTFS-realtime FeedMessage (needs ``gtfs-realtime-bindings``).
+def _fields(buf: bytes) -> dict[int, list[Any]]:
+    """Protocol Buffers wire format → {field number: [values]} (varints as int, fixed32 and
+    fixed64 as raw bytes, length-delimited as bytes)."""
+    out: dict[int, list[Any]] = {}
+    i, n = 0, len(buf)
 
-    Each item: vehicle, trip_id, route_id, lon, lat, t (POSIX s), stop_id, status.
+    def varint() -> int:
+        nonlocal i
+        shift = v = 0
+        while True:
+            if i >= n:
+                raise ValueError("truncated varint")
+            b = buf[i]
+            i += 1
+            v |= (b & 0x7F) << shift
+            if b < 0x80:
+                return v
+            shift += 7
+            if shift > 70:
+                raise ValueError("varint too long")
+
+    while i < n:
+        key = varint()
+        num, wt = key >> 3, key & 7
+        if wt == 0:
+            val: Any = varint()
+        elif wt == 1:
+            val, i = buf[i : i + 8], i + 8
+        elif wt == 2:
+            ln = varint()
+            if i + ln > n:
+                raise ValueError("truncated field")
+            val, i = buf[i : i + ln], i + ln
+        elif wt == 5:
+            val, i = buf[i : i + 4], i + 4
+        else:
+            raise ValueError(f"unsupported wire type {wt}")
+        out.setdefault(num, []).append(val)
+    return out
+
+
+def _first(f: dict[int, list[Any]], num: int, kind: str) -> Any:
+    import struct
+
+    v = f.get(num)
+    if not v:
+        return None
+    x = v[0]
+    if kind == "str":
+        return bytes(x).decode("utf-8", "replace")
+    if kind == "float":
+        return struct.unpack("<f", bytes(x))[0] if len(x) == 4 else None
+    if kind == "msg":
+        return _fields(bytes(x))
+    return int(x)
+
+
+def read_vehicle_positions(data: bytes) -> list[dict[str, Any]]:
+    """Vehicle positions from a GTFS-realtime ``FeedMessage`` (protobuf bytes), decoded
+    in pure Python (only the VehiclePosition fields xiaoan uses).
+
+    Each item: vehicle, trip_id, route_id, lon, lat, bearing, speed, t (POSIX s; the feed
+    header's time where the vehicle has none), stop_id, stop_sequence, status
+    (0 incoming at, 1 stopped at, 2 in transit to).
     """
     try:
-        from google.transit import gtfs_realtime_pb2  # type: ignore[import-not-found]
-    except ImportError as e:
-        raise ValidationError(
-            "reading GTFS-realtime needs the gtfs-realtime-bindings package "
-            "(pip install gtfs-realtime-bindings)", field="gtfs_rt",
-        ) from e
-    msg = gtfs_realtime_pb2.FeedMessage()
-    try:
-        msg.ParseFromString(data)
-    except Exception as e:  # noqa: BLE001 - protobuf's DecodeError
-        raise ValidationError(f"not a GTFS-realtime message: {e}", field="gtfs_rt") from e
-    out = []
-    for ent in msg.entity:
-        if not ent.HasField("vehicle"):
-            continue
-        v = ent.vehicle
-        out.append({
-            "vehicle": v.vehicle.id or ent.id,
-            "trip_id": v.trip.trip_id or None,
-            "route_id": v.trip.route_id or None,
-            "lon": v.position.longitude,
-            "lat": v.position.latitude,
-            "t": float(v.timestamp) if v.timestamp else None,
-            "stop_id": v.stop_id or None,
-            "status": int(v.current_status),
-        })
+        msg = _fields(data)
+        header = _first(msg, 1, "msg") or {}
+        if _first(header, 1, "str") is None:
+            raise ValueError("no gtfs_realtime_version in the header")
+        feed_t = _first(header, 3, "int")
+        out = []
+        for raw in msg.get(2, []):
+            ent = _fields(bytes(raw))
+            v = _first(ent, 4, "msg")
+            if v is None:
+                continue
+            trip = _first(v, 1, "msg") or {}
+            pos = _first(v, 2, "msg") or {}
+            desc = _first(v, 8, "msg") or {}
+            t = _first(v, 5, "int")
+            out.append({
+                "vehicle": _first(desc, 1, "str") or _first(ent, 1, "str"),
+                "label": _first(desc, 2, "str"),
+                "trip_id": _first(trip, 1, "str"),
+                "route_id": _first(trip, 5, "str"),
+                "lat": _first(pos, 1, "float"),
+                "lon": _first(pos, 2, "float"),
+                "bearing": _first(pos, 3, "float"),
+                "speed": _first(pos, 5, "float"),
+                "t": float(t if t is not None else feed_t) if (t or feed_t) else None,
+                "stop_sequence": _first(v, 3, "int"),
+                "stop_id": _first(v, 7, "str"),
+                "status": _first(v, 4, "int") if 4 in v else 2,
+            })
+    except (ValueError, IndexError) as e:
+        raise ValidationError(f"not a GTFS-realtime FeedMessage: {e}", field="gtfs_rt") from e
     return out

@@ -250,3 +250,23 @@ def test_cli_replay_as_a_subprocess_and_bad_avl(avl_cut, tmp_path):
                         "--avl", str(bad)], cwd=ROOT, capture_output=True, text=True,
                        timeout=300)
     assert p.returncode == 2 and "lon" in p.stderr
+
+
+def test_gtfs_realtime_vehicle_positions_decode_without_protobuf_package():
+    from ingest.gtfs import read_gtfs, read_vehicle_positions
+
+    data = shared_data("transit", "usf_bullrunner", "bullrunner-vehicle-positions").read_bytes()
+    vs = read_vehicle_positions(data)
+    assert len(vs) == 10
+    feed = read_gtfs(shared_data("transit", "usf_bullrunner", "bullrunner-gtfs.zip"))
+    routes = set(feed.routes["route_id"])
+    stops = feed.stops[["stop_lon", "stop_lat"]].to_numpy()
+    for v in vs:
+        assert v["route_id"] in routes
+        assert v["t"] == 1505314375.0  # the feed header's time (2017-09-13)
+        # every bus is on the USF campus: within 3 km of some shuttle stop
+        d = np.hypot((stops[:, 0] - v["lon"]) * 98_000, (stops[:, 1] - v["lat"]) * 111_000)
+        assert d.min() < 3000
+    with pytest.raises(ValidationError) as e:
+        read_vehicle_positions(b"\x0f\xff not protobuf")
+    assert e.value.field == "gtfs_rt"
