@@ -292,7 +292,9 @@ def _build_model(campus: Campus) -> _Model:
                                rooms["fid"].astype(str).to_numpy(dtype=object)]),
         "name": np.concatenate([np.array(_opt_list(areas["name"]), dtype=object), b_name,
                                 b_name[fl_b], np.array(_opt_list(rooms["name"]), dtype=object)]),
-        "building": np.concatenate([np.full(n_a, None, dtype=object), b_fid.astype(object),
+        "building": np.concatenate([np.array([None if _opt(v) is None else str(v)
+                                              for v in areas["building"]], dtype=object),
+                                    b_fid.astype(object),
                                     b_fid[fl_b].astype(object),
                                     np.array([None if _opt(v) is None else str(v)
                                               for v in rooms["building"]], dtype=object)]),
