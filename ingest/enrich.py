@@ -56,6 +56,8 @@ LINE_ZONE_BUFFER_M = 5.0
 CAMPUS_MARGIN_M = 30.0
 #: Indoors, cameras that see the building's outside within this many metres are listed.
 EXTERIOR_RADIUS_M = 25.0
+EXTERIOR_SPACING_M = 4.0
+EXTERIOR_SAMPLES = 8
 
 
 class CameraRanker(Protocol):
@@ -395,19 +397,14 @@ class CampusIndex:
         out.sort(key=lambda d: (not d["linked"], -(d["px_per_m"] or 0.0)))
         return out[:limit]
 
-    def exterior_points(self, b: int, x: float, y: float, *, offset: float = 1.5,
-                        spacing: float = 3.0, radius: float = EXTERIOR_RADIUS_M,
-                        most: int = 12) -> list[tuple[float, float]]:
-        """Ground points just outside building ``b`` (``offset`` m from its walls, every
-        ``spacing`` m) within ``radius`` m of (x, y), nearest first; local metres."""
+    def exterior_samples(self, b: int, *, offset: float = 1.5,
+                         spacing: float = EXTERIOR_SPACING_M) -> np.ndarray:
+        """Ground points (n, 2) just outside building ``b``: ``offset`` m from its walls,
+        every ``spacing`` m along them; local metres."""
         ring = self.b_geoms[b].buffer(offset, quad_segs=2).boundary
         n = max(1, int(ring.length // spacing))
-        pts = shapely.get_coordinates(shapely.line_interpolate_point(
+        return shapely.get_coordinates(shapely.line_interpolate_point(
             ring, np.arange(n) * spacing))
-        d = np.hypot(pts[:, 0] - x, pts[:, 1] - y)
-        order = np.argsort(d)
-        keep = [i for i in order[:most] if d[i] <= radius] or [int(order[0])]
-        return [(float(pts[i, 0]), float(pts[i, 1])) for i in keep]
 
     def _occludes(self, line: LineString, b: int, cz: float, pz: float) -> bool:
         top = float(self.b_top[b])
@@ -518,6 +515,8 @@ class Enricher:
         self._idx: dict[str, CampusIndex] = {}
         self._static: dict[tuple[str, str], dict[str, Any]] = {}
         self._risk_cache: dict[tuple[Any, frozenset[str]], dict[str, Any]] = {}
+        self._samples: dict[tuple[str, int], np.ndarray] = {}
+        self._sample_cams: dict[tuple[str, int, int], list[dict[str, Any]]] = {}
         self.devices = DeviceRegistry()
         self.camera_limit = camera_limit
         self._cameras = cameras if cameras is not None else _external_cameras()
@@ -540,6 +539,9 @@ class Enricher:
             self.devices.add_campus(campus)
             self._static = {k: v for k, v in self._static.items() if k[0] != campus.id}
             self._risk_cache.clear()
+            self._samples = {k: v for k, v in self._samples.items() if k[0] != campus.id}
+            self._sample_cams = {k: v for k, v in self._sample_cams.items()
+                                 if k[0] != campus.id}
             if _rebuild:
                 self._rebuild_city()
 
@@ -707,15 +709,10 @@ class Enricher:
                 # indoors the walls hide the spot: add the cameras that see the outside of
                 # the building right next to it (where responders arrive)
                 seen = {c["camera"] for c in cams}
-                gz = float(ix.b_base[spot.building])
-                for ox, oy in ix.exterior_points(spot.building, spot.x, spot.y):
-                    olon, olat = ix.to_lonlat(ox, oy)
-                    for c in self._cameras(ix.campus, olon, olat, gz, limit=self.camera_limit):
-                        if c["camera"] not in seen:
-                            seen.add(c["camera"])
-                            c["view"] = "exterior"
-                            c["target"] = {"lon": olon, "lat": olat, "z": gz}
-                            cams.append(c)
+                for c in self._exterior_cameras(ix, spot):
+                    if c["camera"] not in seen:
+                        seen.add(c["camera"])
+                        cams.append(dict(c))
             have = {c["camera"] for c in cams}
             for c in cams:
                 c["linked"] = c["camera"] in linked
@@ -749,6 +746,32 @@ class Enricher:
             "_xy": (spot.x, spot.y),  # local metres; dropped before the context is stored
         }
         return ctx
+
+    def _exterior_cameras(self, ix: CampusIndex, spot: _Spot) -> list[dict[str, Any]]:
+        """Cameras seeing the ground just outside the spot's building, nearest samples
+        first; each sample point's answer is cached (many devices share a building)."""
+        assert spot.building is not None and self._cameras is not None
+        b = spot.building
+        samples = self._samples.get((ix.id, b))
+        if samples is None:
+            samples = self._samples[(ix.id, b)] = ix.exterior_samples(b)
+        d = np.hypot(samples[:, 0] - spot.x, samples[:, 1] - spot.y)
+        order = np.argsort(d)
+        keep = [int(i) for i in order[:EXTERIOR_SAMPLES] if d[i] <= EXTERIOR_RADIUS_M]
+        gz = float(ix.b_base[b])
+        out: list[dict[str, Any]] = []
+        for i in keep or [int(order[0])]:
+            key = (ix.id, b, i)
+            got = self._sample_cams.get(key)
+            if got is None:
+                olon, olat = ix.to_lonlat(float(samples[i, 0]), float(samples[i, 1]))
+                got = self._cameras(ix.campus, olon, olat, gz, limit=self.camera_limit)
+                for c in got:
+                    c["view"] = "exterior"
+                    c["target"] = {"lon": olon, "lat": olat, "z": gz}
+                self._sample_cams[key] = got
+            out.extend(got)
+        return out
 
     def _risk_for(self, ix: CampusIndex, ctx: dict[str, Any],
                   open_units: Iterable[str]) -> dict[str, Any]:

@@ -39,7 +39,7 @@ def ev(**kw):
     (ev(device_id="d", z=3), "z"),
     (ev(device_id="d", room="R1"), "room"),
     (ev(device_id="d", occurred_at="yesterday"), "occurred_at"),
-    (ev(device_id="d", occurred_at=now_iso(301)), "occurred_at"),
+    (ev(device_id="d", occurred_at=now_iso(3600)), "occurred_at"),
     (ev(device_id="d", kind="Smoke!"), "kind"),
     (ev(device_id="d", event_id=""), "event_id"),
     (ev(device_id="d", severity="apocalyptic"), "severity"),
