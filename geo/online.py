@@ -51,7 +51,7 @@ class _Step:
 class OnlineMatcher:
     """Fixed-lag Viterbi over a stream of fixes (local metric x/y, seconds)."""
 
-    def __init__(self, matcher: MapMatcher, lag: int = 4) -> None:
+    def __init__(self, matcher: MapMatcher, lag: int = 8) -> None:
         self.m = matcher
         self.lag = max(int(lag), 1)
         self._steps: list[_Step] = []
