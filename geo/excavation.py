@@ -347,14 +347,16 @@ def excavate(
             for a, b in stretches:
                 za, zb = -crown_depth_along(line, d, np.array([a, b])) - d / 2.0
                 pa, pb = line2d.interpolate(a), line2d.interpolate(b)
-                pts.append([[pa.x, pa.y, float(za)], [pb.x, pb.y, float(zb)]])
+                pts.append([[float(pa.x), float(pa.y), float(za)],
+                            [float(pb.x), float(pb.y), float(zb)]])
             hits.append({**base,
-                         "hit_length_m": round(sum(b - a for a, b in stretches), 4),
-                         "contact_length_m": round(sum(b - a for a, b in contact), 4),
-                         "stretches": [[round(a, 4), round(b, 4)] for a, b in stretches],
+                         "hit_length_m": round(float(sum(b - a for a, b in stretches)), 4),
+                         "contact_length_m": round(float(sum(b - a for a, b in contact)), 4),
+                         "stretches": [[round(float(a), 4), round(float(b), 4)]
+                                       for a, b in stretches],
                          "points": pts})
         elif gap < c:
-            warns.append({**base, "gap_m": round(gap, 3),
+            warns.append({**base, "gap_m": round(float(gap), 3),
                           "reason": f"crown {gap:.2f} m below the dig bottom, within the "
                                     f"{c:.2f} m clearance"})
     hits.sort(key=lambda h: -h["hit_length_m"])
@@ -383,7 +385,11 @@ def cross_section(
         d = float(p["diameter_m"])
         line = _as_3d(p["geometry"], d, p.get("depth_m"))
         x = shapely.intersection(shapely.force_2d(line), section)
+        if x.is_empty:
+            continue
         for q in shapely.get_parts(x):
+            if q.is_empty:
+                continue
             if q.geom_type != "Point":
                 q = q.interpolate(0.5, normalized=True)
             s_pipe = shapely.force_2d(line).project(q)

@@ -92,14 +92,16 @@ def utility_network(
     nodes = campus.local("pipe_nodes")
     if len(nodes):
         nodes = nodes[(nodes["utility"] == utility) | nodes["utility"].isna()]
-    srcs = nodes[nodes["kind"] != "valve"] if len(nodes) else nodes
+    # every node feature names the snapped node it sits on; valves are junctions as nodes
+    srcs = nodes
     lines = [shapely.line_merge(g) if g.geom_type == "MultiLineString" else g
              for g in pipes.geometry]
     net = build_network(
         lines, [str(f) for f in pipes["fid"]], tolerance=tolerance,
         node_points=list(srcs.geometry) if len(srcs) else None,
         node_ids=[str(f) for f in srcs["fid"]] if len(srcs) else None,
-        node_kinds=list(srcs["kind"]) if len(srcs) else None,
+        node_kinds=[k if k != "valve" else "junction" for k in srcs["kind"]]
+        if len(srcs) else None,
         crs=str(campus.crs),
     )
     net.link_attrs["diameter"] = pipes["diameter_m"].to_numpy(dtype=float)
