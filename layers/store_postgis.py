@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
 
 _WKB = sa.LargeBinary
+_RECORDS_LOCK = 0x7869616F7265  # advisory lock key serialising record writes
 
 
 def _ewkb(geom: Any) -> bytes | None:
@@ -398,6 +399,9 @@ class PostGISStore(Store):
         stmt = stmt.returning(r.c.seq)
         written: list[bool] = []
         with self._begin() as c:
+            # One record writer at a time: seq values then become visible in commit order,
+            # so a reader polling with after_seq never skips a seq that commits late.
+            c.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _RECORDS_LOCK})
             for rec, text, point in checked:
                 seq = c.execute(stmt, {
                     "kind": rec.kind, "id": rec.id, "campus_id": rec.campus_id, "data": text,

@@ -496,14 +496,34 @@ def test_seq_stays_increasing_under_concurrent_writers(store: Store):
         except BaseException as e:  # noqa: BLE001 - reported below
             errors.append(e)
 
+    # a follower polls the feed with after_seq while the writers run: it must see every
+    # record exactly once (a seq that became visible after a higher one would be skipped)
+    seen: list[str] = []
+    done = threading.Event()
+
+    def follower() -> None:
+        last = 0
+        while True:
+            finished = done.is_set()
+            for r in store.query_records("event", after_seq=last):
+                seen.append(r.id)
+                last = r.seq
+            if finished:
+                return
+
     threads = [threading.Thread(target=writer, args=(t,)) for t in range(4)]
+    poll = threading.Thread(target=follower)
+    poll.start()
     for th in threads:
         th.start()
     for th in threads:
         th.join()
+    done.set()
+    poll.join()
     assert errors == []
     got = store.query_records("event")
     assert len(got) == 40
+    assert sorted(seen) == sorted(r.id for r in got)
     seqs = [r.seq for r in got]
     assert seqs == sorted(seqs) and len(set(seqs)) == 40
     for t in range(4):  # each writer's own records came out in the order it wrote them
