@@ -102,7 +102,8 @@ def local_crs_for(lon: float, lat: float, configured: str | None = None) -> str:
     """
     if configured:
         crs = parse_crs(configured, field="local_crs")
-        if not crs.is_projected:
+        metres = all(a.unit_name in ("metre", "meter") for a in crs.axis_info)
+        if not crs.is_projected or not metres:
             raise CRSError(f"{configured!r} is not a projected CRS in metres", field="local_crs")
         epsg = crs.to_epsg()
         if epsg in _GK_RANGE:
