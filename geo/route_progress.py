@@ -36,6 +36,7 @@ __all__ = [
     "stop_visits",
     "passage_times",
     "SegmentTimes",
+    "horizon_errors",
 ]
 
 _F = NDArray[np.float64]
