@@ -56,7 +56,12 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{os.cpu_count()} cores ({cpu}), {ram}, {platform.system()} {platform.release()}"
+    try:
+        load = "load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
+    except OSError:
+        load = "load unknown"
+    return (f"{os.cpu_count()} cores ({cpu}), {ram}, {platform.system()} {platform.release()}, "
+            f"{load}")
 
 
 def _object_frame(rows: list[dict], geoms: list) -> gpd.GeoDataFrame:
