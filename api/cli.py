@@ -28,6 +28,7 @@ COMMANDS = [
     "api.commands.risk",
     "api.commands.camera",
     "api.commands.ingest",
+    "api.commands.scene",
 ]
 
 
