@@ -492,19 +492,22 @@ SERVER = textwrap.dedent(
 
 
 @pytest.fixture
-def served(campus):
-    """The filled store served over HTTP on 127.0.0.1 by a child process.
+def served(campus, tmp_path):
+    """The filled store served over HTTP on 127.0.0.1 (a free port) by a child process.
 
     A child process, not a thread: pyogrio holds the GIL while GDAL reads features, so a
-    server thread in this process could never answer GDAL's next-page request.
+    server thread in this process could never answer GDAL's next-page request (tried: it
+    hangs on the second page).
     """
     _, written, store = campus
-    proc = subprocess.Popen([sys.executable, "-c", SERVER, store.url], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "server.log"
+    with open(log, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-c", SERVER, store.url],
+                                stdout=subprocess.PIPE, stderr=err, text=True)
     try:
         line = proc.stdout.readline()
         if not line.strip():
-            raise RuntimeError(f"server did not start: {proc.stderr.read()[-2000:]}")
+            raise RuntimeError(f"server did not start: {log.read_text()[-2000:]}")
         yield f"http://127.0.0.1:{int(line)}/", written
     finally:
         proc.terminate()
