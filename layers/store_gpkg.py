@@ -305,7 +305,7 @@ class GeoPackageStore(Store):
             row = c.execute(f"SELECT {self._CAMPUS_COLS} FROM {CAMPUS_TABLE} WHERE id = ?",
                             (campus_id,)).fetchone()
         if row is None:
-            raise NotFound(f"no campus {campus_id!r}; list them with `xiaoan campus list`",
+            raise NotFound(f"no campus {campus_id!r}",
                            field="campus")
         return self._campus(row)
 
@@ -329,7 +329,8 @@ class GeoPackageStore(Store):
         if c.execute(f"SELECT 1 FROM {CAMPUS_TABLE} WHERE id = ?", (campus_id,)).fetchone() \
                 is None:
             raise NotFound(
-                f"no campus {campus_id!r}; create it first (e.g. `xiaoan campus add`)",
+                f"no campus {campus_id!r}; create it first, e.g. by importing its boundary "
+                f"(xiaoan import campuses FILE --campus {campus_id})",
                 field="campus",
             )
 

@@ -235,7 +235,7 @@ class PostGISStore(Store):
         with self._read() as c:
             row = c.execute(self._campus_query().where(campuses.c.id == campus_id)).first()
         if row is None:
-            raise NotFound(f"no campus {campus_id!r}; list them with `xiaoan campus list`",
+            raise NotFound(f"no campus {campus_id!r}",
                            field="campus")
         return self._campus(row)
 
@@ -259,7 +259,8 @@ class PostGISStore(Store):
             q = q.with_for_update(read=True)
         if c.execute(q).first() is None:
             raise NotFound(
-                f"no campus {campus_id!r}; create it first (e.g. `xiaoan campus add`)",
+                f"no campus {campus_id!r}; create it first, e.g. by importing its boundary "
+                f"(xiaoan import campuses FILE --campus {campus_id})",
                 field="campus",
             )
 
