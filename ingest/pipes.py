@@ -217,8 +217,11 @@ def read_pipes(
     pipes, skipped = validate_layer("pipes", out, campus_id, skip_invalid=skip_invalid)
     nodes, vskipped = _valves(campus_id, path, valves_layer, valves_path, crs, utils,
                               skip_invalid)
-    summary = {"pipes": len(pipes), "valves": len(nodes), "depth_defaulted": d_def,
-               "diameter_defaulted": m_def, "depth_field": dcol, "diameter_field": mcol,
+    kept = [p if isinstance(p, dict) else {} for p in pipes["props"]]
+    summary = {"pipes": len(pipes), "valves": len(nodes),
+               "depth_defaulted": sum(1 for p in kept if p.get("depth_defaulted")),
+               "diameter_defaulted": sum(1 for p in kept if p.get("diameter_defaulted")),
+               "depth_field": dcol, "diameter_field": mcol,
                "diameter_unit": "mm" if mm else "m",
                "skipped": [e.to_dict() for e in skipped],
                "skipped_valves": [e.to_dict() for e in vskipped]}
