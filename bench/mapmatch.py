@@ -101,6 +101,25 @@ def run_xiaoan(tr: KubickaTrack, graph: RoadGraph, matcher: MapMatcher, rate: in
     row.add(tr.route, r.edges, graph.length)
 
 
+def run_online(tr: KubickaTrack, graph: RoadGraph, matcher: MapMatcher, rate: int, row: Row):
+    from geo.online import OnlineMatcher
+
+    t = tr.track[::rate]
+    x, y = graph.to_local(t[:, 0], t[:, 1])
+    t0 = time.process_time()
+    om = OnlineMatcher(matcher)
+    xs, ys, ts = x.tolist(), y.tolist(), t[:, 2].tolist()
+    live = 0
+    for i in range(len(xs)):
+        live += om.push(xs[i], ys[i], ts[i]) is not None
+    om.finish()
+    row.seconds += time.process_time() - t0
+    row.points += len(t)
+    row.matched += live
+    row.breaks += om.breaks
+    row.add(tr.route, om.edges, graph.length)
+
+
 def params_for(rate: int) -> MatchParams:
     return MatchParams()
 
@@ -228,6 +247,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--peer-every", type=int, default=1,
                     help="peers run on every Nth track only (they are slow); 1: all")
     ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--online", action="store_true",
+                    help="also run xiaoan's fixed-lag online matcher (fix by fix)")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
     if not args.data.exists():
@@ -252,6 +273,9 @@ def main(argv: list[str]) -> int:
                 row = res.setdefault(("xiaoan", rate, subset), Row([]))
                 run_xiaoan(tr, graph, MapMatcher(graph, params_for(rate))
                            if rate != 1 else matcher, rate, row)
+            if args.online:
+                run_online(tr, graph, matcher, rate,
+                           res.setdefault(("xiaoan online", rate, "all"), Row([])))
         if args.verbose:
             print(f"{tr.name}: {len(tr.track)} pts, {graph.n_edges} edges, build {build:.2f}s, "
                   f"mismatch@1 {res[('xiaoan', 1, 'all')].mismatch[-1]:.4f} "
@@ -297,6 +321,8 @@ def _print(res: dict[tuple[str, int, str], Row], subsets: dict[str, int], peers:
     print(sep)
     for rate in RATES:
         print(line("xiaoan", rate, "all", None))
+        if ("xiaoan online", rate, "all") in res:
+            print(line("xiaoan online", rate, "all", None))
     if peers:
         which = ("all tracks" if subsets["every"] == 1 else
                  f"every {subsets['every']}th track ({subsets['peer']} tracks: the peers are "
