@@ -71,6 +71,8 @@ RECORD_TABLE = "xiaoan_records"
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _CHUNK = 500  # ids per IN (...) list, well under sqlite's parameter limit
 
+_SQL_TYPES = {"str": "TEXT", "float": "REAL", "int": "INTEGER", "bool": "BOOLEAN",
+              "json": "TEXT"}  # the GeoPackage column types GDAL itself writes
 _DTYPES = {"str": object, "float": "float64", "int": "int64", "bool": "bool", "json": object}
 
 
@@ -236,6 +238,11 @@ class GeoPackageStore(Store):
         c = self._conn
         for layer in LAYER_NAMES:
             t = _q(layer)
+            # a field added to a layer schema since the file was made: add its column
+            have = {r[1] for r in c.execute(f"PRAGMA table_info({t})")}
+            for col, kind in column_kinds(schema_for(layer)):
+                if col not in have:
+                    c.execute(f"ALTER TABLE {t} ADD COLUMN {_q(col)} {_SQL_TYPES[kind]}")
             c.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {_q(layer + '_campus_fid')} "
                       f"ON {t} (campus_id, fid)")
         # geometries may be 2D or 3D: z "optional" (2) in GeoPackage terms

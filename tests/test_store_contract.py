@@ -579,6 +579,22 @@ def test_geopackage_layers_open_in_gdal_as_standard_layers(tmp_path):
     s2.close()
 
 
+def test_geopackage_made_before_a_field_existed_gets_the_column(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.gpkg"
+    open_store(str(path)).close()
+    con = sqlite3.connect(path)
+    con.execute('ALTER TABLE "buildings" DROP COLUMN "use"')  # as if "use" were new
+    con.commit()
+    con.close()
+    s = open_store(str(path))
+    s.put_campus(campus_info())
+    s.write_layer("hki", "buildings", sample_layer("buildings", 1))
+    assert s.read_layer("hki", "buildings").iloc[0]["use"] == "use-0"
+    s.close()
+
+
 def test_unreachable_postgis_is_unavailable_without_the_password():
     url = "postgresql+psycopg://xiaoan:Secr3t-pw@127.0.0.1:1/xiaoan"
     with pytest.raises(Unavailable) as e:
