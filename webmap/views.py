@@ -1,0 +1,130 @@
+"""The web map (Flask blueprint ``bp`` under ``/map/``): one page per user, one layout.
+
+- ``/map/`` planner, ``/map/coordinator``, ``/map/crew``, ``/map/dispatch`` (``?campus=ID``,
+  default the first campus);
+- ``/map/vendor/deck.js``: pydeck's deck.gl bundle, served from the installed package (no
+  CDN: campus networks are closed);
+- ``/map/data/{campus}/scene`` and ``/risk-floors``: the 3-D layers as JSON records;
+- ``POST /map/data/{campus}/dig`` ``{"polygon": [[lon, lat], ...], "depth": m}``: hits,
+  warnings and a cross-section (PNG as base64); ``GET /map/data/{campus}/isolate/{pipe}``.
+
+Everything else the pages show comes from the REST API (risk, cameras, incidents and the
+SSE stream, hazards, buses).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+from flask import Blueprint, Response, abort, render_template, request, send_file
+
+from api.service import current_service
+from geo.errors import ValidationError
+
+__all__ = ["bp", "PAGES"]
+
+bp = Blueprint("webmap", __name__, url_prefix="/map", template_folder="templates",
+               static_folder="static", static_url_path="/static")
+
+PAGES: dict[str, str] = {"planner": "Planner", "coordinator": "Coordinator",
+                         "crew": "Pipe crew", "dispatch": "Bus dispatch"}
+_lock = threading.Lock()
+
+
+def _json(obj: Any, status: int = 200) -> Response:
+    return Response(json.dumps(obj, ensure_ascii=False, allow_nan=False, default=str),
+                    status=status, mimetype="application/json")
+
+
+def _campus_id() -> str:
+    cid = request.args.get("campus")
+    if cid:
+        return cid
+    ids = current_service().campuses.ids()
+    return ids[0] if ids else ""
+
+
+def _page(name: str) -> str:
+    return render_template(f"{name}.html", page=name, pages=PAGES, campus=_campus_id())
+
+
+@bp.get("/")
+def planner() -> str:
+    return _page("planner")
+
+
+@bp.get("/coordinator")
+def coordinator() -> str:
+    return _page("coordinator")
+
+
+@bp.get("/crew")
+def crew() -> str:
+    return _page("crew")
+
+
+@bp.get("/dispatch")
+def dispatch() -> str:
+    return _page("dispatch")
+
+
+@bp.get("/vendor/deck.js")
+def deck_js() -> Response:
+    from scenes.export import deck_bundle_path
+
+    resp = send_file(deck_bundle_path(), mimetype="text/javascript", max_age=3600)
+    return resp
+
+
+def _cached(campus_id: str, key: str, build: Any) -> Any:
+    """Per-campus cache, dropped when the registry reloads the campus."""
+    svc = current_service()
+    campus = svc.campuses.get(campus_id)
+    cache: dict[tuple[str, str], tuple[Any, Any]] = svc.extras.setdefault("webmap", {})
+    hit = cache.get((campus_id, key))
+    if hit is not None and hit[0] is campus:
+        return hit[1]
+    with _lock:
+        value = build(campus)
+        cache[(campus_id, key)] = (campus, value)
+    return value
+
+
+@bp.get("/data/<campus_id>/scene")
+def scene(campus_id: str) -> Response:
+    from webmap.data import scene_data
+
+    return _json(_cached(campus_id, "scene", scene_data))
+
+
+@bp.get("/data/<campus_id>/risk-floors")
+def risk_floors(campus_id: str) -> Response:
+    from webmap.data import risk_floors as build
+
+    return _json(_cached(campus_id, "risk-floors", build))
+
+
+@bp.post("/data/<campus_id>/dig")
+def dig(campus_id: str) -> Response:
+    from webmap.data import dig as run
+
+    doc = request.get_json(silent=True)
+    if not isinstance(doc, dict):
+        raise ValidationError("expected a JSON object {polygon, depth}", field="body")
+    depth = doc.get("depth")
+    if isinstance(depth, bool) or not isinstance(depth, (int, float)):
+        raise ValidationError(f"expected the dig depth in metres, got {depth!r}", field="depth")
+    return _json(run(current_service().campuses.get(campus_id), doc.get("polygon"),
+                     float(depth)))
+
+
+@bp.get("/data/<campus_id>/isolate/<path:pipe>")
+def isolate(campus_id: str, pipe: str) -> Response:
+    from webmap.data import isolation
+
+    campus = current_service().campuses.get(campus_id)
+    if pipe not in campus["pipes"].index:
+        abort(404, f"no pipe {pipe!r} on campus {campus_id!r}")
+    return _json(isolation(campus, pipe))
