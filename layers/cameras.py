@@ -153,6 +153,7 @@ class CameraSet:
     index: VisibilityIndex
     problems: dict[str, str] = field(default_factory=dict)
     _coverage: CoverageResult | None = None
+    _layers: dict[str, gpd.GeoDataFrame] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -321,13 +322,25 @@ def coverage_layers(campus: Campus, zone: BaseGeometry | None = None
     """GeoDataFrames (EPSG:4326) of ``frustums`` (3-D side faces, MultiPolygon Z),
     ``footprints`` (ground seen ignoring buildings), ``visible`` (ground really seen),
     ``coverage`` (their union within the zone), ``blind_spots`` (one row per part) and
-    ``dori`` (one row per class, cumulative)."""
+    ``dori`` (one row per class, cumulative). The whole-campus layers are cached."""
     cs = _camera_set(campus)
-    res = campus_coverage(campus, zone)
+    if zone is None and cs._layers is not None:
+        return cs._layers
+    out = _coverage_layers(campus, cs, campus_coverage(campus, zone))
+    if zone is None:
+        cs._layers = out
+    return out
+
+
+def _coverage_layers(campus: Campus, cs: CameraSet, res: CoverageResult
+                     ) -> dict[str, gpd.GeoDataFrame]:
     cams = cs.index.cameras
     rows, fps, frs, vis_rows, vis = [], [], [], [], []
+    inv = transformer(campus.crs, "EPSG:4326")
     for i, cam in enumerate(cams):
         h, t, _ = cam.angles
+        lon, lat = inv.transform(float(cam.C[0]), float(cam.C[1]))
+        h = (h - grid_north_offset(campus.crs, lon, lat)) % 360.0  # back to true north
         base = {"camera": cs.fids[i], "name": cs.names[i], "heading_deg": round(h, 1),
                 "tilt_deg": round(t, 1), "hfov_deg": round(cam.hfov_deg, 1),
                 "range_m": cam.range_m}

@@ -173,6 +173,22 @@ def test_sighting_reports_pixel_density_and_pixel():
     assert dori_class(s.px_per_m) == "detection"  # 960/20.9 ≈ 46 px/m
 
 
+def test_ptz_camera_sees_what_it_can_be_aimed_at_and_reports_the_aim():
+    from geo.camera import PTZLimits
+
+    ptz = _cam(heading_deg=0, tilt_deg=-20, range_m=80, id="ptz",
+               ptz=PTZLimits(pan_min_deg=-90, pan_max_deg=90, tilt_min_deg=-80,
+                             tilt_max_deg=0, zoom_min=1, zoom_max=20))
+    idx = VisibilityIndex([ptz], Obstacles([box(20, -5, 25, 5)], [12.0]))
+    (s,) = idx.cameras_seeing(-30, 5)  # west: outside the current view, inside the pan range
+    assert not s.in_current_view and s.ptz is not None and s.ptz.ok
+    assert s.ptz.pan_deg == pytest.approx(-math.degrees(math.atan2(30, 5)))
+    assert s.pixel == pytest.approx((959.5, 539.5))
+    assert idx.cameras_seeing(0, -30) == []  # behind: beyond the pan limits
+    assert idx.cameras_seeing(40, 0) == []  # east, behind a 12 m building
+    assert idx.naive_cameras_seeing(-30, 5) == [0] and idx.naive_cameras_seeing(40, 0) == []
+
+
 # --- coverage and DORI --------------------------------------------------------------------
 
 
