@@ -240,3 +240,36 @@ def test_rest_campus_coverage_seeing_layers_and_placement(client):
     assert gains == sorted(gains, reverse=True) and gains[0] > 0
     bad = client.post("/api/v1/cameras/hki/placement", json={"k": 0})
     assert bad.status_code == 400 and bad.get_json()["errors"][0]["field"] == "k"
+
+
+def test_calibrated_model_in_props_keeps_its_pixels_on_a_campus():
+    """A MEVA camera (KRTD, georeferenced ENU frame) stored on a campus row as
+    props["model"] is re-expressed in the campus's UTM frame: a landmark given by lon/lat
+    still lands on its annotated pixel."""
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    from geo.camera import Georef, camera_to_json, parse_krtd
+    from layers.cameras import camera_models, cameras_seeing
+    from layers.campus import Campus, CampusInfo
+    from layers.schema import validate_layer
+
+    root = shared_data("cameras", "meva", "old_2018-03")
+    lat0, lon0, alt0 = (float(v) for v in (root / "geo_origin.txt").read_text().split())
+    g = Georef(lat=lat0, lon=lon0, alt=alt0)
+    cam = parse_krtd((root / "cameras" / "G328.krtd").read_text(), georef=g, range_m=150)
+    (clon, clat, _), = cam.lonlat(cam.C)
+    boundary = Point(lon0, lat0).buffer(0.003)
+    info = CampusInfo(id="meva", name="MEVA site", boundary=boundary)
+    rows = gpd.GeoDataFrame({"fid": ["G328"], "name": ["G328"], "camera_type": ["fixed"],
+                             "props": [{"model": camera_to_json(cam)}]},
+                            geometry=[Point(clon, clat)], crs="EPSG:4326")
+    clean, _ = validate_layer("cameras", rows, "meva")
+    campus = Campus(info, {"cameras": clean})
+    (fid, local), = camera_models(campus)
+    assert fid == "G328" and local.width == 1920 and local.dist.size == 4
+    # landmark 0 (73.2599, 115.363, 1.39131) is annotated in G328 at (1345.39, 891.212)
+    lon, lat, _ = g.to_lonlat(73.2599, 115.363, 0.0)
+    (seen,) = cameras_seeing(campus, float(lon), float(lat), z=1.39131)
+    assert seen["camera"] == "G328"
+    assert np.hypot(seen["pixel"][0] - 1345.39, seen["pixel"][1] - 891.212) < 1.0
