@@ -169,8 +169,6 @@ class SegmentModel:
         # vertex n_units is a super-source tied to every unit that holds a source
         self._ea = np.concatenate([ua, np.full(len(su), self.n_units)]).astype(np.int64)
         self._eb = np.concatenate([ub, su]).astype(np.int64)
-        self._unit_nodes = _group_lists(self.node_unit, self.n_units)
-        self._unit_links = _group_lists(self.link_unit, self.n_units)
         self.supplied_units = self._supplied(np.zeros(self.n_units + 1, dtype=bool))
 
     # ------------------------------------------------------------------------------------
@@ -203,11 +201,8 @@ class SegmentModel:
         removed[: self.n_units] = self.unit_group == g
         if self.sources_known:
             lost = self.supplied_units & ~self._supplied(removed) & ~removed[: self.n_units]
-            lost_units = np.flatnonzero(lost)
-            cut_links = (np.concatenate([self._unit_links[u] for u in lost_units])
-                         if len(lost_units) else np.zeros(0, dtype=np.int64))
-            cut_nodes = (np.concatenate([self._unit_nodes[u] for u in lost_units])
-                         if len(lost_units) else np.zeros(0, dtype=np.int64))
+            cut_links = np.flatnonzero(lost[self.link_unit]).astype(np.int64)
+            cut_nodes = np.flatnonzero(lost[self.node_unit]).astype(np.int64)
         else:
             cut_links = cut_nodes = np.zeros(0, dtype=np.int64)
         inop = np.flatnonzero(self._inop & (self.segment_group[self.link_segment[
@@ -220,8 +215,8 @@ class SegmentModel:
             inoperable_valves=inop,
             isolated_links=self._group_links[g],
             isolated_nodes=self._group_nodes[g],
-            cut_off_links=np.sort(cut_links),
-            cut_off_nodes=np.sort(cut_nodes),
+            cut_off_links=cut_links,
+            cut_off_nodes=cut_nodes,
             sources_known=self.sources_known,
         )
 
