@@ -60,11 +60,7 @@
     }
   }
 
-  function fly(lon, lat) {
-    const vs = Object.assign({}, XA.deck.viewState || XA.deck.props.initialViewState,
-      { longitude: lon, latitude: lat, zoom: 18.5, transitionDuration: 600 });
-    XA.deck.setProps({ initialViewState: vs });
-  }
+  function fly(lon, lat) { XA.fly(lon, lat, 18.5); }
 
   async function suggest() {
     const k = parseInt(document.getElementById("k").value, 10) || 5;
@@ -99,7 +95,7 @@
       id: "risk", data: data.riskFloors, getPolygon: (d) => d.polygon, extruded: true,
       getElevation: (d) => d.elevation, getFillColor: (d) => d.fill, wireframe: true,
       getLineColor: [40, 40, 40, 255], pickable: true, autoHighlight: true,
-    }), { tip: (o) => `<b>${XA.esc(o.name)}</b><br>${XA.esc(o.level || "not assessed")} ${XA.esc(o.level_zh || "")}` });
+    }), { tip: (o) => `<b>${XA.esc(o.name)}</b><br>${XA.esc(o.level || "not assessed")}` });
     XA.add("riskAreas", "Risk areas and points", () => [
       new L.PolygonLayer({ id: "riskAreas:areas", data: data.riskAreas, getPolygon: (d) => d.polygon,
         getFillColor: (d) => d.color.slice(0, 3).concat(90), getLineColor: (d) => d.color,
@@ -107,7 +103,7 @@
       new L.ScatterplotLayer({ id: "riskAreas:points", data: data.riskPoints, getPosition: (d) => d.position,
         getFillColor: (d) => d.color, getLineColor: [0, 0, 0, 255], stroked: true, getRadius: 1.5,
         radiusMinPixels: 5, lineWidthMinPixels: 1, pickable: true }),
-    ], { tip: (o) => `<b>${XA.esc(o.p.name)}</b><br>${XA.esc(o.p.level)} ${XA.esc(o.p.level_zh || "")}` });
+    ], { tip: (o) => `<b>${XA.esc(o.p.name)}</b><br>${XA.esc(o.p.level)}` });
     XA.add("visible", "Ground seen by cameras", () => new L.PolygonLayer({
       id: "visible", data: data.visible, getPolygon: (d) => d.polygon,
       getFillColor: [0, 200, 120, 80], stroked: false }));

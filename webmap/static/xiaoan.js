@@ -147,6 +147,14 @@
     which.forEach((w) => defs[w]());
   };
 
+  /* centre the view on lon/lat (keeps pitch and bearing) */
+  XA.fly = function (lon, lat, zoom) {
+    const cur = XA.viewState || XA.deck.props.initialViewState;
+    const vs = Object.assign({}, cur, { longitude: lon, latitude: lat, zoom: zoom || 18 });
+    XA.viewState = vs;
+    XA.deck.setProps({ initialViewState: vs });
+  };
+
   /* load the campus scene and start deck.gl */
   XA.start = async function (which, setup) {
     XA.status("loading…");
@@ -166,6 +174,7 @@
       onHover: tooltip,
       onClick: (info, ev) => { for (const h of XA.clickHooks) if (h(info, ev)) break; },
       onAfterRender: () => { state.frames += 1; },
+      onViewStateChange: ({ viewState }) => { XA.viewState = viewState; },
       onError: (e) => { state.errors.push(String(e && e.message || e)); XA.status(String(e)); },
       layers: [],
     });

@@ -1,0 +1,120 @@
+/* Pipe crew: draw a dig, set its depth, see the pipes it hits and the cross-section;
+   click a pipe to see how to isolate a burst on it. */
+"use strict";
+(function () {
+  const L = deck;
+  const C = encodeURIComponent(XA.campus);
+  const crew = (window.xiaoan.crew = { points: [], drawing: false, result: null, isolation: null });
+
+  function showPoints() {
+    document.getElementById("dig-points").textContent = crew.points.length
+      ? `${crew.points.length} corner(s) drawn` : "";
+    XA.render();
+  }
+
+  crew.addPoint = function (lon, lat) { crew.points.push([lon, lat]); showPoints(); };
+  crew.clear = function () {
+    crew.points = []; crew.result = null;
+    document.getElementById("hits").innerHTML = "";
+    document.getElementById("section").hidden = true;
+    showPoints();
+  };
+  crew.setDepth = function (m) { document.getElementById("depth").value = m; };
+
+  crew.dig = async function () {
+    if (crew.points.length < 3) { XA.status("draw at least three corners"); return null; }
+    const depth = parseFloat(document.getElementById("depth").value);
+    const ring = crew.points.concat([crew.points[0]]);
+    XA.status("checking the dig…");
+    const r = await XA.api(`/map/data/${C}/dig`, { json: { polygon: ring, depth: depth } });
+    crew.result = r;
+    const ul = document.getElementById("hits");
+    ul.innerHTML = "";
+    if (!r.hits.length && !r.warnings.length) ul.innerHTML = "<li>no pipe hit or within clearance</li>";
+    r.hits.forEach((h) => {
+      ul.insertAdjacentHTML("beforeend", `<li class="hit" data-pipe="${XA.esc(h.id)}">HIT <b>${XA.esc(h.id)}</b> ${XA.esc(h.utility)} Ø${h.diameter_m} m, ${h.hit_length_m.toFixed(2)} m of pipe</li>`);
+    });
+    r.warnings.forEach((w) => {
+      ul.insertAdjacentHTML("beforeend", `<li class="warn" data-pipe="${XA.esc(w.id)}">near <b>${XA.esc(w.id)}</b> ${XA.esc(w.utility)}: ${XA.esc(w.reason || "")}</li>`);
+    });
+    const img = document.getElementById("section");
+    img.src = "data:image/png;base64," + r.section_png;
+    img.hidden = false;
+    XA.status("");
+    XA.render();
+    return r;
+  };
+
+  crew.isolate = async function (pipe) {
+    XA.status("isolating…");
+    const r = await XA.api(`/map/data/${C}/isolate/${encodeURIComponent(pipe)}`);
+    crew.isolation = r;
+    const v = (r.close_valves || []).map((x) => `<li>${XA.esc(x.id || x.valve || JSON.stringify(x))}</li>`).join("");
+    document.getElementById("isolation").innerHTML =
+      `<p>Break on <b>${XA.esc(pipe)}</b> (${XA.esc(r.utility)})</p>` +
+      `<p>Close ${(r.close_valves || []).length} valve(s):</p><ul>${v}</ul>` +
+      `<p>${(r.isolated_links || []).length} pipe(s) isolated, ${(r.cut_off_links || []).length} cut off</p>` +
+      `<p>Buildings out of service: ${(r.buildings_out_of_service || []).map(XA.esc).join(", ") || "none"}</p>`;
+    XA.status("");
+    XA.render();
+    return r;
+  };
+
+  function isoFeatures(role) {
+    const g = crew.isolation && crew.isolation.geojson;
+    return g ? g.features.filter((f) => role.includes(f.properties.role)) : [];
+  }
+
+  XA.start(["ground", "buildings", "pipes", "valves"], async () => {
+    XA.registry.buildings.build = ((orig) => () => orig().clone({ getFillColor: [176, 190, 205, 60] }))(XA.registry.buildings.build);
+    XA.add("isolation", "Isolation", () => [
+      new L.GeoJsonLayer({ id: "isolation:pipes", data: isoFeatures(["isolated", "cut_off"]),
+        getLineColor: (f) => f.properties.role === "isolated" ? [255, 0, 255, 255] : [255, 120, 255, 160],
+        getLineWidth: 6, lineWidthUnits: "pixels", parameters: { depthTest: false } }),
+      new L.GeoJsonLayer({ id: "isolation:valves", data: isoFeatures(["close", "already_closed"]),
+        pointType: "circle", getFillColor: (f) => f.properties.role === "close" ? [255, 0, 255, 255] : [60, 60, 60, 255],
+        getLineColor: [255, 255, 255, 255], getPointRadius: 8, pointRadiusUnits: "pixels", lineWidthMinPixels: 2,
+        stroked: true, parameters: { depthTest: false } }),
+    ], { noToggle: true });
+    XA.add("dig", "Dig", () => {
+      const depth = parseFloat(document.getElementById("depth").value) || 1;
+      const out = [
+        new L.ScatterplotLayer({ id: "dig:corners", data: crew.points, getPosition: (p) => [p[0], p[1], 0.1],
+          getFillColor: [255, 255, 255, 255], radiusMinPixels: 4, getRadius: 0.3 }),
+      ];
+      if (crew.points.length >= 2) {
+        out.push(new L.PathLayer({ id: "dig:outline", data: [crew.points.concat(crew.points.length >= 3 ? [crew.points[0]] : [])],
+          getPath: (p) => p.map((q) => [q[0], q[1], 0.1]), getColor: [255, 255, 255, 255], getWidth: 2, widthUnits: "pixels" }));
+      }
+      if (crew.points.length >= 3) {
+        out.push(new L.PolygonLayer({ id: "dig:pit", data: [crew.points],
+          getPolygon: (p) => p.map((q) => [q[0], q[1], -depth]), extruded: true, getElevation: depth,
+          getFillColor: [255, 255, 255, 70], getLineColor: [255, 255, 255, 255], wireframe: true }));
+      }
+      if (crew.result) {
+        const stretches = crew.result.hits.flatMap((h) => (h.points || []).map((ab) => ({ path: ab, id: h.id })));
+        out.push(new L.PathLayer({ id: "dig:hits", data: stretches, getPath: (d) => d.path,
+          getColor: [255, 0, 0, 255], getWidth: 8, widthUnits: "pixels", parameters: { depthTest: false } }));
+      }
+      return out;
+    }, { noToggle: true });
+    XA.clickHooks.push((info) => {
+      if (crew.drawing && info.coordinate) { crew.addPoint(info.coordinate[0], info.coordinate[1]); return true; }
+      if (info.object && info.layer && info.layer.id === "pipes") { crew.isolate(info.object.fid).catch((e) => XA.status(String(e))); return true; }
+      return false;
+    });
+    const drawBtn = document.getElementById("draw");
+    drawBtn.onclick = () => {
+      crew.drawing = !crew.drawing;
+      drawBtn.classList.toggle("on", crew.drawing);
+      drawBtn.textContent = crew.drawing ? "Drawing… (click to stop)" : "Draw";
+    };
+    document.getElementById("clear").onclick = () => crew.clear();
+    document.getElementById("run-dig").onclick = () => crew.dig().catch((e) => XA.status(String(e)));
+    document.getElementById("depth").onchange = () => XA.render();
+    document.getElementById("utility-legend").innerHTML = Object.entries(XA.scene.utility_colours)
+      .map(([u, c]) => `<span><i style="background:${c}"></i>${XA.esc(u)}</span>`).join("");
+    // start looking along the street from a steeper angle: pipes lie under the roads
+    XA.deck.setProps({ initialViewState: Object.assign({}, XA.deck.props.initialViewState, { pitch: 60 }) });
+  }).catch((e) => XA.status(String(e)));
+})();
