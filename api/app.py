@@ -34,6 +34,7 @@ BLUEPRINTS: list[str] = [
     "api.routes.risk",
     "api.routes.cameras",
     "api.routes.bus",
+    "api.routes.pipes",
     "webmap.views",
 ]
 
