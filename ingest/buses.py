@@ -662,9 +662,11 @@ class BusEngine:
                 self._start_trip(b, route.route_id)
                 prev_m = None
             b.off = off
-            # off-route is judged while the trip runs: from its first stop to its last (a
-            # bus waiting at a layover or leaving after the last stop is not on a detour)
-            running = len(route.stop_m) == 0 or 0 <= b.passed < len(route.stop_m) - 1
+            # off-route is judged while the trip runs: from leaving its first stop to its
+            # last stop (a bus at a layover or leaving after the last stop is not on a detour)
+            far = max(meas, prev_m) if prev_m is not None else meas
+            running = len(route.stop_m) == 0 or (
+                route.stop_m[0] + 50.0 < far and b.passed < len(route.stop_m) - 1)
             ev = b.tracker.update(fix.t, off, meas if off < b.tracker.exit_m else None) \
                 if running or b.tracker.off_route else None
             if ev == "start":
