@@ -206,7 +206,11 @@ def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[Any, Any]:
     x, y, scalar = _arrays(lon, lat)
     z = np.sqrt(x * x + y * y) + 0.00002 * np.sin(y * _X_PI)
     theta = np.arctan2(y, x) + 0.000003 * np.cos(x * _X_PI)
-    return _out(z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006, scalar)
+    # Like GCJ-02, BD-09 only exists inside China: points outside are left as they are.
+    outside = _out_of_china(x, y)
+    bx = np.where(outside, x, z * np.cos(theta) + 0.0065)
+    by = np.where(outside, y, z * np.sin(theta) + 0.006)
+    return _out(bx, by, scalar)
 
 
 def bd09_to_gcj02(
@@ -214,6 +218,8 @@ def bd09_to_gcj02(
 ) -> tuple[Any, Any]:
     """BD-09 → GCJ-02: the usual approximate inverse, refined by fixed-point iteration."""
     bx, by, scalar = _arrays(lon, lat)
+    if np.all(_out_of_china(bx, by)):
+        return _out(bx, by, scalar)
     x, y = bx - 0.0065, by - 0.006
     z = np.sqrt(x * x + y * y) - 0.00002 * np.sin(y * _X_PI)
     theta = np.arctan2(y, x) - 0.000003 * np.cos(x * _X_PI)

@@ -320,3 +320,12 @@ def test_transformer_is_cached_per_thread_and_distinct_across_threads():
     for _, x, y in got:
         np.testing.assert_array_equal(x, expected[0])
         np.testing.assert_array_equal(y, expected[1])
+
+
+def test_bd09_leaves_points_outside_china_unchanged():
+    # Helsinki: BD-09 is a Chinese obfuscation; applying its shift abroad would move the
+    # point by ~700 m.
+    lon, lat = 24.9490, 60.1720
+    assert gcj02_to_bd09(lon, lat) == (lon, lat)
+    assert bd09_to_gcj02(lon, lat) == (lon, lat)
+    assert to_wgs84(lon, lat, "bd09") == (lon, lat)
