@@ -83,6 +83,7 @@ def test_excavate_isolate_topology_segments(client):
 def test_bad_excavation_requests_name_the_field_and_store_nothing(client, body, query, field):
     c, store = client
     dig, _, _ = _dig(store)
+    body = dict(body)  # the parameter dict is shared by both stores' runs
     if body.pop("bow", False):
         x0, y0, x1, y1 = shapely.geometry.shape(dig).bounds
         dig = {"type": "Polygon", "coordinates": [[[x0, y0], [x1, y1], [x1, y0], [x0, y1],
