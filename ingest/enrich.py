@@ -56,8 +56,8 @@ LINE_ZONE_BUFFER_M = 5.0
 CAMPUS_MARGIN_M = 30.0
 #: Indoors, cameras that see the building's outside within this many metres are listed.
 EXTERIOR_RADIUS_M = 25.0
-EXTERIOR_SPACING_M = 4.0
-EXTERIOR_SAMPLES = 8
+EXTERIOR_SPACING_M = 5.0
+EXTERIOR_SAMPLES = 6
 
 
 class CameraRanker(Protocol):
@@ -702,7 +702,10 @@ class Enricher:
             room = {"id": spot.room, "name": r.get("name") if r else None}
         linked = dev.cameras if dev is not None else ()
         if self._cameras is not None:
-            cams = self._cameras(ix.campus, lon, lat, spot.z, limit=self.camera_limit)
+            indoors = spot.building is not None and spot.z < float(ix.b_top[spot.building])
+            # indoors the building's own walls hide the spot from every outdoor camera
+            cams = [] if indoors else self._cameras(ix.campus, lon, lat, spot.z,
+                                                    limit=self.camera_limit)
             for c in cams:
                 c["view"] = "spot"
             if spot.building is not None:

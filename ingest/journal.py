@@ -141,10 +141,14 @@ class DurableWriter:
         Most records grouped into one transaction.
     on_commit
         Called after each successful store commit (e.g. to wake SSE streams).
+    upsert_delay_s
+        While events keep arriving, replaced records (incident snapshots) are coalesced
+        and written at most this often; callers that wrote only those wait for them.
     """
 
     def __init__(self, store: Store, journal: Journal, *, retry_s: float = 0.5,
-                 max_group: int = 2000, on_commit: Callable[[], None] | None = None) -> None:
+                 max_group: int = 2000, on_commit: Callable[[], None] | None = None,
+                 upsert_delay_s: float = 0.2) -> None:
         self.store = store
         self.journal = journal
         self.retry_s = retry_s
@@ -155,6 +159,10 @@ class DurableWriter:
         self._stop = False
         self.store_ok = not journal.pending()
         self.stats = {"committed": 0, "journaled": 0, "replayed": 0, "commits": 0}
+        self.upsert_delay_s = upsert_delay_s
+        self._pending_up: dict[tuple[str, str], Record] = {}
+        self._waiting_up: list[WriteBatch] = []
+        self._last_up_flush = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="xiaoan-writer", daemon=True)
         self._thread.start()
 
@@ -191,7 +199,11 @@ class DurableWriter:
         while True:
             with self._cv:
                 if not self._queue and not self._stop:
-                    wait = self.retry_s if self.journal.pending() else 1.0
+                    if self._pending_up:
+                        wait = max(0.0, self.upsert_delay_s
+                                   - (time.monotonic() - self._last_up_flush))
+                    else:
+                        wait = self.retry_s if self.journal.pending() else 1.0
                     self._cv.wait(wait)
                 group: list[WriteBatch] = []
                 n = 0
@@ -199,12 +211,17 @@ class DurableWriter:
                     b = self._queue.pop(0)
                     group.append(b)
                     n += len(b.inserts) + len(b.upserts)
+                idle = not group and not self._queue  # a quiet moment
                 stopping = self._stop and not self._queue
             if self.journal.pending() and time.monotonic() - last_try >= self.retry_s:
                 last_try = time.monotonic()
                 self._replay()
             if group:
                 self._write_group(group)
+            # incident snapshots are derived state: coalesce them while events pour in
+            if self._pending_up and (idle or stopping or time.monotonic() - self._last_up_flush
+                                     >= self.upsert_delay_s):
+                self._flush_upserts()
             if stopping:
                 if self.journal.pending():
                     self._replay()
@@ -212,45 +229,88 @@ class DurableWriter:
 
     def _write_group(self, group: list[WriteBatch]) -> None:
         inserts = [r for b in group for r in b.inserts]
-        upserts = _latest([r for b in group for r in b.upserts])
+        for b in group:
+            for r in b.upserts:
+                self._pending_up.pop((r.kind, r.id), None)
+                self._pending_up[(r.kind, r.id)] = r
+            if not b.inserts:
+                self._waiting_up.append(b)
+        if not inserts:
+            return
         if not self.journal.pending():
             try:
-                written = self.store.put_records(inserts, if_absent=True) if inserts else []
-                if upserts:
-                    self.store.put_records(upserts)
+                written = self.store.put_records(inserts, if_absent=True)
             except Exception as e:  # noqa: BLE001 - classified below
                 if not _is_unavailable(e):
                     log.exception("event write failed")
                     for b in group:
-                        b.error = e
-                        b.done.set()
+                        if b.inserts:
+                            b.error = e
+                            b.done.set()
                     return
                 log.warning("store unavailable (%s); journaling %d records locally",
-                            type(e).__name__, len(inserts) + len(upserts))
+                            type(e).__name__, len(inserts))
                 self.store_ok = False
             else:
                 self.store_ok = True
-                self.stats["committed"] += len(inserts) + len(upserts)
+                self.stats["committed"] += len(inserts)
                 self.stats["commits"] += 1
                 i = 0
                 for b in group:
-                    b.written = written[i:i + len(b.inserts)]
-                    i += len(b.inserts)
+                    if b.inserts:
+                        b.written = written[i:i + len(b.inserts)]
+                        i += len(b.inserts)
+                        b.done.set()
+                if self.on_commit is not None:
+                    self.on_commit()
+                return
+        self._to_journal(inserts, [b for b in group if b.inserts])
+
+    def _flush_upserts(self) -> None:
+        ups = list(self._pending_up.values())
+        waiting = self._waiting_up
+        self._pending_up = {}
+        self._waiting_up = []
+        self._last_up_flush = time.monotonic()
+        if not self.journal.pending():
+            try:
+                self.store.put_records(ups)
+            except Exception as e:  # noqa: BLE001 - classified below
+                if not _is_unavailable(e):
+                    log.exception("incident write failed")
+                    for b in waiting:
+                        b.error = e
+                        b.done.set()
+                    return
+                self.store_ok = False
+            else:
+                self.stats["committed"] += len(ups)
+                self.stats["commits"] += 1
+                for b in waiting:
+                    b.written = []
                     b.done.set()
                 if self.on_commit is not None:
                     self.on_commit()
                 return
+        self._to_journal([], waiting, ups)
+
+    def _to_journal(self, inserts: list[Record], batches: list[WriteBatch],
+                    upserts: list[Record] | None = None) -> None:
+        if upserts is None:  # keep the store's order: pending snapshots go along
+            upserts = list(self._pending_up.values())
+            batches = batches + self._waiting_up
+            self._pending_up, self._waiting_up = {}, []
         try:
             self.journal.append(inserts, upserts)
         except OSError as e:
             log.error("journal write failed: %s", e)
-            for b in group:
+            for b in batches:
                 b.error = Unavailable("neither the store nor the local journal can take the "
                                       "event now; retry later")
                 b.done.set()
             return
         self.stats["journaled"] += len(inserts) + len(upserts)
-        for b in group:
+        for b in batches:
             b.journaled = True
             b.written = [True] * len(b.inserts)
             b.done.set()

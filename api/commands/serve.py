@@ -41,5 +41,13 @@ def run(args: argparse.Namespace) -> int:
     store = open_store_from_args(args)
     app = create_app(store=store)
     print(f"xiaoan serving on http://{args.host}:{args.port}/", flush=True)
-    app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
+    try:
+        import waitress
+    except ImportError:  # Werkzeug's development server: fine for one user
+        app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
+        return 0
+    # a production WSGI server: many threads, so that concurrent event posts share one
+    # durable commit (see ingest.journal); SSE streams each hold a thread
+    waitress.serve(app, host=args.host, port=args.port, threads=64, connection_limit=1000,
+                   channel_timeout=300, ident="xiaoan")
     return 0
