@@ -1,0 +1,331 @@
+"""The web map in a real headless Chromium (Debian ``chromium`` + ``chromium-driver``,
+driven by selenium), against the app serving the demo campus on 127.0.0.1.
+
+Each page must load with no console error, send no request off this machine, and draw
+with WebGL (SwiftShader); an event posted to the API must show up on the coordinator page
+within 2 s; the crew's dig tool must return hits; the offline scene file must render from
+``file://`` with no network request at all. Screenshots go to ``artifacts/screenshots/``
+(and, with ``XIAOAN_DOCS_SCREENSHOTS=1``, to ``docs/screenshots/`` for the README).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "artifacts" / "screenshots"
+DOCS_SHOTS = ROOT / "docs" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+PAGES = {"planner": "/map/", "coordinator": "/map/coordinator", "crew": "/map/crew",
+         "dispatch": "/map/dispatch"}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from werkzeug.serving import make_server
+
+    from api.app import create_app
+    from ingest.demo import build_demo
+    from layers.store import open_store
+
+    d = tmp_path_factory.mktemp("webmap-data")
+    store = open_store(None, str(d))
+    build_demo(store, campus_id="hki")
+    app = create_app({"DATA_DIR": str(d)}, store=store)
+    srv = make_server("127.0.0.1", 0, app, threaded=True)
+    srv.daemon_threads = True
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    base = f"http://127.0.0.1:{srv.server_port}"
+    yield {"base": base, "store": store, "dir": d}
+    srv.shutdown()
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def driver():
+    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+        pytest.skip("headless Chromium not installed (apt-get install chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="xiaoan-chromium-")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--enable-unsafe-swiftshader",
+              "--use-angle=swiftshader", "--disable-background-networking",
+              "--disable-component-update", "--disable-sync", "--no-first-run",
+              "--disable-default-apps", "--window-size=1280,760", f"--user-data-dir={profile}"):
+        opts.add_argument(a)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    drv = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    drv.set_script_timeout(60)
+    yield drv
+    drv.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def _drain(drv):
+    drv.get_log("browser")
+    drv.get_log("performance")
+
+
+def _requests(drv) -> list[str]:
+    urls = []
+    for e in drv.get_log("performance"):
+        m = json.loads(e["message"])["message"]
+        if m["method"] == "Network.requestWillBeSent":
+            urls.append(m["params"]["request"]["url"])
+    return urls
+
+
+def _errors(drv) -> list[str]:
+    return [e["message"] for e in drv.get_log("browser") if e["level"] == "SEVERE"]
+
+
+_STATUS_JS = "const s = document.getElementById('status'); return s && s.textContent"
+
+
+def _wait(drv, js: str, timeout: float = 30.0):
+    end = time.monotonic() + timeout
+    while True:
+        v = drv.execute_script(js)
+        if v:
+            return v
+        if time.monotonic() > end:
+            status = drv.execute_script(_STATUS_JS)
+            raise AssertionError(f"timed out waiting for: {js}; page status: {status!r}")
+        time.sleep(0.1)
+
+
+def _open(drv, url: str) -> None:
+    drv.get("about:blank")
+    _drain(drv)
+    drv.get(url)
+    _wait(drv, "return window.xiaoan && window.xiaoan.ready && window.xiaoan.frames > 0")
+
+
+def _map_pixels(drv, name: str) -> np.ndarray:
+    import cv2
+
+    time.sleep(0.5)  # let the last layers draw
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    png = drv.get_screenshot_as_png()
+    (ARTIFACTS / f"{name}.png").write_bytes(png)
+    if os.environ.get("XIAOAN_DOCS_SCREENSHOTS"):
+        _docs_shot(png, name)
+    img = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+    return img[45:, 330:]  # the map, right of the panel and below the header
+
+
+def _docs_shot(png: bytes, name: str) -> None:
+    import io
+
+    from PIL import Image
+
+    DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
+    im = Image.open(io.BytesIO(png)).convert("RGB").quantize(colors=128, method=2)
+    im.save(DOCS_SHOTS / f"{name}.png", optimize=True)
+
+
+def _assert_drawn(img: np.ndarray) -> None:
+    # a blank or failed WebGL canvas is one flat colour; the campus has thousands
+    colours = np.unique(img.reshape(-1, 3) // 8, axis=0)
+    assert len(colours) > 200, f"the map looks empty ({len(colours)} colours)"
+    assert float(img.std()) > 15
+
+
+def _local_only(urls: list[str], base: str) -> None:
+    assert urls, "no request recorded"
+    off = [u for u in urls if not (u.startswith(base + "/") or u.startswith(("data:", "blob:")))]
+    assert not off, f"requests leaving {base}: {off[:5]}"
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_page_loads_draws_and_stays_on_this_machine(server, driver, page):
+    base = server["base"]
+    _open(driver, base + PAGES[page])
+    layers = driver.execute_script("return window.xiaoan.layers")
+    assert "buildings" in layers or "risk" in layers
+    if page == "planner":
+        for want in ("risk", "riskAreas:points", "visible", "blind", "frustums", "hazards"):
+            assert want in layers
+        assert driver.execute_script("return window.xiaoan.planner.blind.length") > 0
+        assert driver.execute_script("return window.xiaoan.planner.riskFloors.length") > 100
+        assert "blind spots" in driver.find_element("id", "coverage").text
+    img = _map_pixels(driver, page)
+    _assert_drawn(img)
+    assert _errors(driver) == []
+    _local_only(_requests(driver), base)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def test_posted_event_appears_on_the_coordinator_page_within_2s(server, driver):
+    base = server["base"]
+    _open(driver, base + PAGES["coordinator"])
+    _wait(driver, "return window.xiaoan.live === true")
+    r = requests.post(base + "/api/v1/events", json={
+        "event_id": f"browser-{time.time_ns()}", "kind": "smoke", "occurred_at": _now(),
+        "device_id": "syn-dev-01"}, timeout=30)
+    assert r.status_code == 202, r.text
+    inc = r.json()["incident_id"]
+    t0 = time.monotonic()
+    js = f"return window.xiaoan.incidents.some(f => f.properties.incident_id === {inc!r})"
+    while not driver.execute_script(js):
+        assert time.monotonic() - t0 < 2.0, "the incident did not arrive within 2 s"
+        time.sleep(0.05)
+    assert "incidents:markers" in driver.execute_script("return window.xiaoan.layers")
+    li = driver.find_element("css selector", f'#incidents li[data-incident="{inc}"]')
+    assert "smoke" in li.text
+    # the panel: building, floor, cameras, station, responsible; then acknowledge
+    li.click()
+    _wait(driver, f"return window.xiaoan.selected && window.xiaoan.selected.id === {inc!r}")
+    facts = driver.find_element("id", "inc-facts").text
+    for want in ("building", "floor", "cameras", "station", "responsible"):
+        assert want in facts
+    driver.find_element("css selector", '#incident-panel button[data-action="ack"]').click()
+    _wait(driver, "return window.xiaoan.selected.status === 'acknowledged'", 10)
+    assert requests.get(f"{base}/api/v1/incidents/{inc}", timeout=10).json()["status"] == \
+        "acknowledged"
+    driver.execute_script(f"window.xiaoan.selectIncident({inc!r})")
+    time.sleep(0.5)
+    _map_pixels(driver, "coordinator-incident")
+    assert _errors(driver) == []
+
+
+def _pipe_point(server, utility: str = "water"):
+    from layers.store import open_store
+
+    s = open_store(None, str(server["dir"]))
+    try:
+        c = s.load_campus("hki")
+    finally:
+        s.close()
+    p = c["pipes"]
+    row = p[p["utility"] == utility].iloc[10]
+    q = row.geometry.interpolate(0.5, normalized=True)
+    return row["fid"], q.x, q.y, float(row["depth_m"])
+
+
+def test_crew_dig_returns_hits_and_a_pipe_click_its_isolation(server, driver):
+    base = server["base"]
+    fid, lon, lat, crown = _pipe_point(server)
+    _open(driver, base + PAGES["crew"])
+    dl, dn = 2.0 / (111320 * np.cos(np.radians(lat))), 2.0 / 111320
+    res = driver.execute_async_script(f"""
+        const done = arguments[arguments.length - 1];
+        const c = window.xiaoan.crew;
+        c.clear();
+        [[{lon - dl}, {lat - dn}], [{lon + dl}, {lat - dn}], [{lon + dl}, {lat + dn}],
+         [{lon - dl}, {lat + dn}]].forEach(p => c.addPoint(p[0], p[1]));
+        c.setDepth({crown + 0.5});
+        c.dig().then(r => done({{hits: r.hits.map(h => h.id), png: r.section_png.length}}))
+         .catch(e => done({{error: String(e)}}));""")
+    assert "error" not in res, res
+    assert fid in res["hits"] and res["png"] > 1000
+    assert driver.find_element("css selector", f'#hits li[data-pipe="{fid}"]')
+    assert driver.find_element("id", "section").get_attribute("hidden") is None
+    # shallower than the crown: the same outline hits nothing of that pipe
+    shallow = driver.execute_async_script(f"""
+        const done = arguments[arguments.length - 1];
+        const c = window.xiaoan.crew; c.setDepth({max(crown - 0.6, 0.2)});
+        c.dig().then(r => done(r.hits.map(h => h.id))).catch(e => done(['error ' + e]));""")
+    assert fid not in shallow
+    driver.execute_script(f"window.xiaoan.crew.setDepth({crown + 0.5})")
+    driver.execute_async_script("const d = arguments[arguments.length-1];"
+                                "window.xiaoan.crew.dig().then(() => d(1));")
+    iso = driver.execute_async_script(f"""
+        const done = arguments[arguments.length - 1];
+        window.xiaoan.crew.isolate({fid!r}).then(r => done({{valves: r.close_valves.length,
+            html: document.getElementById('isolation').textContent}}))
+         .catch(e => done({{error: String(e)}}));""")
+    assert "error" not in iso, iso
+    assert iso["valves"] >= 1 and "valve" in iso["html"]
+    driver.execute_script(f"XA.fly({lon}, {lat}, 18.6)")
+    _map_pixels(driver, "crew-dig")
+    assert _errors(driver) == []
+
+
+def test_dispatch_shows_a_live_bus_its_eta_and_an_off_route_alert(server, driver):
+    base = server["base"]
+    from layers.store import open_store
+
+    s = open_store(None, str(server["dir"]))
+    try:
+        route = s.load_campus("hki")["bus_routes"].geometry.iloc[0]
+    finally:
+        s.close()
+    _open(driver, base + PAGES["dispatch"])
+    t0 = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)
+    fixes = []
+    n = 30
+    for k in range(n):  # 70 % of the route, with a ~120 m detour in the middle
+        p = route.interpolate(0.7 * k / (n - 1), normalized=True)
+        lat = p.y + (0.0011 if 12 <= k <= 18 else 0.0)
+        fixes.append({"bus": "b7", "lon": p.x, "lat": lat, "route": "S1",
+                      "t": (t0 + dt.timedelta(seconds=15 * k)).isoformat()
+                      .replace("+00:00", "Z")})
+    r = requests.post(f"{base}/api/v1/buses/hki/fixes", json={"fixes": fixes}, timeout=30)
+    assert r.status_code == 200 and r.json()["accepted"] == n, r.text
+    _wait(driver, "return window.xiaoan.dispatch.buses.some(b => b.bus === 'b7')", 10)
+    _wait(driver, "return window.xiaoan.dispatch.alerts.some(a => a.bus === 'b7')", 10)
+    assert "b7" in driver.find_element("id", "alerts").text
+    assert "b7" in driver.find_element("id", "eta").text  # next stops with ETAs
+    n_path = driver.execute_async_script(
+        "const d = arguments[arguments.length-1];"
+        "window.xiaoan.dispatch.replay('b7').then(d).catch(e => d(-1));")
+    assert n_path == n
+    _wait(driver, "return window.xiaoan.layers.includes('trips')")
+    time.sleep(8.5)  # the replay runs for 8 s
+    _map_pixels(driver, "dispatch-replay")
+    assert _errors(driver) == []
+
+
+def test_planner_suggests_camera_placements(server, driver):
+    _open(driver, server["base"] + PAGES["planner"])
+    driver.find_element("id", "k").clear()
+    driver.find_element("id", "k").send_keys("3")
+    driver.find_element("id", "suggest").click()
+    _wait(driver, "return window.xiaoan.planner.suggestions.length === 3", 60)
+    assert len(driver.find_elements("css selector", "#suggestions li")) == 3
+    assert _errors(driver) == []
+
+
+def test_offline_scene_file_renders_with_no_network_request(server, driver, tmp_path):
+    from api.cli import main
+
+    out = tmp_path / "hki-scene.html"
+    assert main(["scene", "export", "--campus", "hki", "--out", str(out),
+                 "--data", str(server["dir"])]) == 0
+    driver.get("about:blank")
+    _drain(driver)
+    driver.get(out.as_uri())
+    _wait(driver, "return !!window.xiaoanDeck && document.querySelector('canvas') !== null")
+    time.sleep(3)
+    png = driver.get_screenshot_as_png()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "offline-scene.png").write_bytes(png)
+    import cv2
+
+    _assert_drawn(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR))
+    urls = _requests(driver)
+    net = [u for u in urls if not u.startswith(("file:", "data:", "blob:"))]
+    assert net == [], net
+    assert _errors(driver) == []
