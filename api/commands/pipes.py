@@ -302,9 +302,10 @@ def _topology_file(args: argparse.Namespace) -> dict[str, Any]:
     if not g.crs.is_projected:
         g = g.to_crs(g.estimate_utm_crs())
     ok = g.geometry.notna() & ~g.geometry.is_empty & (g.geometry.length > 0)
-    skipped = [str(x) for x in g.index[~ok]]
+    allids = g["id"] if "id" in g.columns else g.index.to_series()
+    skipped = [str(x) for x in allids[~ok]]
     g = g[ok]
-    ids = [str(x) for x in (g["id"] if "id" in g.columns else g.index)]
+    ids = [str(x) for x in allids[ok]]
     lines = [x.geoms[0] if x.geom_type == "MultiLineString" else x for x in g.geometry]
     net = build_network(lines, ids, tolerance=args.tolerance, crs=str(g.crs))
     vp = vi = vpipe = None
