@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import shapely
@@ -77,6 +78,13 @@ class Obstacles:
         self.footprints = np.asarray(fp, dtype=object)
         self.tops = tops
         self.ids = ids
+        # convex footprints without holes: their shadow from above is one convex hull
+        if len(fp):
+            hull_area = shapely.area(shapely.convex_hull(self.footprints))
+            self.convex = (shapely.get_num_interior_rings(self.footprints) == 0) & (
+                shapely.area(self.footprints) >= (1 - 1e-9) * hull_area)
+        else:
+            self.convex = np.zeros(0, dtype=bool)
         self.tree = shapely.STRtree(fp)
 
     def __len__(self) -> int:
@@ -100,7 +108,7 @@ def prism_shadow(cam_xyz: ArrayLike, footprint: BaseGeometry, top: float, z: flo
     """Ground shadow (on the plane at height ``z``) of one prism seen from ``cam_xyz``,
     including the footprint itself. Walls at or above the camera cast out to ``far``."""
     sh = _shadows(np.asarray(cam_xyz, dtype=float), np.array([footprint], dtype=object),
-                  np.array([float(top)]), z, far)
+                  np.array([float(top)]), z, far)  # (no convex shortcut: the reference path)
     return _union(sh)
 
 
@@ -113,13 +121,32 @@ def _union(pieces: NDArray[np.object_]) -> BaseGeometry:
 
 
 def _shadows(C: Array, fps: NDArray[np.object_], tops: Array, z: float,
-             far: float) -> NDArray[np.object_]:
-    """Shadow pieces (quads, projected roofs, footprints) of prisms ``fps``, vectorised."""
+             far: float, convex: NDArray[np.bool_] | None = None) -> NDArray[np.object_]:
+    """Shadow pieces (quads, projected roofs, footprints) of prisms ``fps``, vectorised.
+
+    A convex prism lower than the camera casts the convex hull of its base and its roof
+    projected from the camera (the perspective image of a convex solid is the hull of its
+    vertices' images): one piece instead of one per wall.
+    """
     hc = C[2] - z
     keep = tops > z
     fps, tops = fps[keep], tops[keep]
     if not len(fps) or hc <= 0:
         return np.asarray(fps, dtype=object)
+    hulls: list[Any] = []
+    if convex is not None:
+        cvx = convex[keep] & (tops < C[2] - 1e-6)
+        if cvx.any():
+            xy, bi = shapely.get_coordinates(fps[cvx], return_index=True)
+            k = (hc / (C[2] - tops[cvx]))[bi]
+            lifted = C[:2] + (xy - C[:2]) * k[:, None]
+            idx = np.concatenate([bi, bi])
+            order = np.argsort(idx, kind="stable")
+            mp = shapely.multipoints(np.vstack([xy, lifted])[order], indices=idx[order])
+            hulls = list(shapely.convex_hull(mp))
+            fps, tops = fps[~cvx], tops[~cvx]
+            if not len(fps):
+                return np.asarray(hulls, dtype=object)
     rings, ring_b = shapely.get_rings(fps, return_index=True)
     xy, ci = shapely.get_coordinates(rings, return_index=True)
     same = ci[:-1] == ci[1:]
@@ -142,7 +169,7 @@ def _shadows(C: Array, fps: NDArray[np.object_], tops: Array, z: float,
         return np.asarray(C[:2] + v * k[:, None], dtype=float)
 
     quads = np.stack([a, b, lift(b, top_e), lift(a, top_e), a], axis=1)
-    pieces = list(shapely.polygons(quads))
+    pieces = hulls + list(shapely.polygons(quads))
     low = tops < C[2] - 1e-6
     if low.any():
         k = hc / (C[2] - tops[low])
@@ -172,7 +199,8 @@ def visible_ground(
     if len(blockers):
         rng = cam.range_m if max_range is None else float(max_range)
         pieces.append(_shadows(cam.C, obstacles.footprints[blockers], obstacles.tops[blockers],
-                               z, far=10.0 * rng + 100.0))
+                               z, far=10.0 * rng + 100.0,
+                               convex=obstacles.convex[blockers]))
     if hosts:
         pieces.append(obstacles.footprints[sorted(hosts)])
     if not pieces:

@@ -246,3 +246,13 @@ def test_greedy_placement_on_real_camera_polygons_matches_the_exact_optimum_boun
     opt = optimal_placement(M, area, 4)
     assert opt.covered_m2 >= g.covered_m2 >= (1 - 1 / math.e) * opt.covered_m2
     assert g.gains_m2 == sorted(g.gains_m2, reverse=True)  # submodular: shrinking gains
+
+
+def test_convex_building_shortcut_matches_the_wall_by_wall_shadow():
+    cams, obs = _random_scene(12, n_cams=15, n_bldg=40)
+    assert obs.convex.all()
+    walls = Obstacles(obs.footprints, obs.tops)
+    walls.convex[:] = False
+    for cam in cams:
+        a, b = visible_ground(cam, obs), visible_ground(cam, walls)
+        assert a.symmetric_difference(b).area < 1e-6 * max(b.area, 1.0)
