@@ -214,6 +214,15 @@ def main(argv: list[str]) -> int:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"machine: {os.cpu_count()} CPUs, load average {load:.1f} during the run "
           "(wall times stretch when the load exceeds the CPUs; CPU times do not)")
-    ok = min(ours_cov, ours_cpu) < 2.0 and ours_q < 1e-3 and agree == n_naive
-    print("targets met" if ok else "TARGETS NOT MET")
+    def verdict(wall: float, cpu: float, target: float) -> str:
+        if wall < target:
+            return "met"
+        if cpu < target:
+            return "met in CPU time only (wall time stretched by the machine's load)"
+        return "NOT met"
+
+    print(f"target whole-campus coverage < 2 s: {verdict(ours_cov, ours_cpu, 2.0)}")
+    print(f"target point query < 1 ms: {verdict(ours_q, q_cpu, 1e-3)}")
+    print(f"naive and indexed answers agree: {agree}/{n_naive}")
+    ok = min(ours_cov, ours_cpu) < 2.0 and min(ours_q, q_cpu) < 1e-3 and agree == n_naive
     return 0 if ok else 1
