@@ -78,7 +78,9 @@ def parse_inp(text: str, *, crs: str | None = None) -> PipeNetwork:
     link_line: dict[str, int] = {}
     status_rows: list[tuple[str, str, int]] = []
     coords: dict[str, tuple[float, float]] = {}
+    coord_line: dict[str, int] = {}
     vertices: dict[str, list[tuple[float, float]]] = {}
+    vertex_line: dict[str, int] = {}
     for lineno, raw in enumerate(text.splitlines(), start=1):
         line = raw.split(";", 1)[0].strip()
         if not line:
@@ -164,10 +166,12 @@ def parse_inp(text: str, *, crs: str | None = None) -> PipeNetwork:
         elif section == "COORDINATES":
             need(3, "Node X-Coord Y-Coord")
             coords[tok[0]] = (_num(tok[1], lineno, "x"), _num(tok[2], lineno, "y"))
+            coord_line.setdefault(tok[0], lineno)
         elif section == "VERTICES":
             need(3, "Link X-Coord Y-Coord")
             vertices.setdefault(tok[0], []).append(
                 (_num(tok[1], lineno, "x"), _num(tok[2], lineno, "y")))
+            vertex_line.setdefault(tok[0], lineno)
     ni = {n: i for i, n in enumerate(node_ids)}
     ends = np.zeros((len(links), 2), dtype=np.int64)
     for k, (lid, _kind, n1, n2, ln) in enumerate(links):
@@ -185,7 +189,10 @@ def parse_inp(text: str, *, crs: str | None = None) -> PipeNetwork:
             closed[lid] = False
     for nid in coords:
         if nid not in ni:
-            raise _err(0, "node", f"[COORDINATES] names unknown node {nid!r}")
+            raise _err(coord_line[nid], "node", f"[COORDINATES] names unknown node {nid!r}")
+    for lid in vertices:
+        if lid not in link_line:
+            raise _err(vertex_line[lid], "link", f"[VERTICES] names unknown link {lid!r}")
     xy = np.array([coords.get(n, (np.nan, np.nan)) for n in node_ids], dtype=float)
     xy = xy.reshape(-1, 2)
     link_ids = [lk[0] for lk in links]

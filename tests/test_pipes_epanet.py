@@ -85,6 +85,8 @@ def test_small_network_fields():
     (("J3  11  0", "J1  11  0"), "id"),
     (("P3  J2  J3  100  150  100  0  Closed", "P3  J2  J3  100  150  100  0  Shut"), "status"),
     (("P1  R1  J1  100  200  100  0  Open", "P1  R1  J1  100  -2  100  0  Open"), "diameter"),
+    (("T1 3 0", "T9 3 0"), "node"),
+    (("P2 0.5 0.5", "P7 0.5 0.5"), "link"),
 ])
 def test_syntax_error_names_the_line(edit, field):
     line = [ln.strip() for ln in SMALL.splitlines()].index(edit[0]) + 1
