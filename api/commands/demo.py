@@ -49,10 +49,7 @@ def run(args: argparse.Namespace) -> int:
         store.close()
         return 0
     from api.app import create_app
+    from api.commands.serve import serve_app
 
-    app = create_app(store=store)
-    host = args.host
-    shown = f"[{host}]" if ":" in host else host
-    print(f"xiaoan demo serving on http://{shown}:{args.port}/", flush=True)
-    app.run(host=host, port=args.port, threaded=True, use_reloader=False)
+    serve_app(create_app(store=store), args.host, args.port, "xiaoan demo serving")
     return 0

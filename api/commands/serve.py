@@ -39,15 +39,40 @@ def run(args: argparse.Namespace) -> int:
     from api.app import create_app
 
     store = open_store_from_args(args)
-    app = create_app(store=store)
-    print(f"xiaoan serving on http://{args.host}:{args.port}/", flush=True)
+    serve_app(create_app(store=store), args.host, args.port, "xiaoan serving")
+    return 0
+
+
+def serve_app(app, host: str, port: int, label: str) -> None:  # app: Flask
+    """Bind ``host:port`` (a clear error if it is taken), print the URL, then serve."""
+    from geo.errors import XiaoanError
+
     try:
         import waitress
-    except ImportError:  # Werkzeug's development server: fine for one user
-        app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
-        return 0
-    # a production WSGI server: many threads, so that concurrent event posts share one
-    # durable commit (see ingest.journal); SSE streams each hold a thread
-    waitress.serve(app, host=args.host, port=args.port, threads=64, connection_limit=1000,
-                   channel_timeout=300, ident="xiaoan")
-    return 0
+    except ImportError:  # pragma: no cover - waitress is a dependency
+        waitress = None
+    try:
+        if waitress is not None:
+            # a production WSGI server: many threads, so that concurrent event posts share
+            # one durable commit (see ingest.journal); SSE streams each hold a thread
+            server = waitress.create_server(
+                app, host=host, port=port, threads=64, connection_limit=1000,
+                channel_timeout=300, ident="xiaoan")
+        else:
+            from werkzeug.serving import make_server
+
+            server = make_server(host, port, app, threaded=True)
+    except OSError as e:
+        raise XiaoanError(
+            f"cannot listen on {host}:{port} ({e.strerror or e}); stop the program that uses "
+            "it or pass another --port", field="port") from e
+    shown = f"[{host}]" if ":" in host else host
+    print(f"{label} on http://{shown}:{port}/  (web map: http://{shown}:{port}/map/)",
+          flush=True)
+    try:
+        if waitress is not None:
+            server.run()
+        else:
+            server.serve_forever()
+    except KeyboardInterrupt:
+        pass
