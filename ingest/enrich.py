@@ -850,6 +850,7 @@ class Enricher:
                         continue
                     ctx["_key"] = key
                     self._static[key] = ctx
+                    self.risk(ctx, frozenset())  # the risk with no alarm open, cached
                     n += 1
         return n
 

@@ -123,22 +123,53 @@ class IncidentEngine:
         self.remember = remember
         self._lock = threading.RLock()
         self.incidents: dict[str, dict[str, Any]] = {}
-        self._open: dict[tuple[str, str], list[str]] = {}
+        # open incidents by (campus, kind, building) — outdoors by (campus, kind, None,
+        # grid cell) with cells of radius_m — so that correlation looks only nearby
+        self._open: dict[tuple[Any, ...], list[str]] = {}
+        self._okey: dict[str, tuple[Any, ...]] = {}
         self._xy: dict[str, tuple[float, float]] = {}
+        self._last_t: dict[str, dt.datetime] = {}
         self._units: Counter[str] = Counter()
+        self._units_b: dict[str | None, Counter[str]] = {}
         self._open_fs: frozenset[str] | None = None
+        self._rel: dict[str | None, frozenset[str]] = {}
         self._seen: OrderedDict[str, Accepted] = OrderedDict()
 
     # --- state ---------------------------------------------------------------------------
     @property
     def open_units(self) -> frozenset[str]:
-        """Risk units with an incident that is not resolved (one shared frozenset per
-        state, so that risk answers can be cached on it)."""
+        """Risk units with an incident that is not resolved."""
         with self._lock:
             fs = self._open_fs
             if fs is None:
                 fs = self._open_fs = frozenset(u for u, n in self._units.items() if n > 0)
             return fs
+
+    def open_units_at(self, building: str | None) -> frozenset[str]:
+        """The open alarm units that can change the risk in ``building`` (or outdoors):
+        one shared frozenset per state, so that risk answers can be cached on it."""
+        fs = self._rel.get(building)
+        if fs is None:
+            c = self._units_b.get(building) or Counter()
+            fs = self._rel[building] = frozenset(u for u, n in c.items() if n > 0)
+        return fs
+
+    def _key(self, campus: str, kind: str, building: str | None,
+             xy: tuple[float, float]) -> tuple[Any, ...]:
+        if building is not None:
+            return (campus, kind, building)
+        r = self.radius_m
+        return (campus, kind, None, math.floor(xy[0] / r), math.floor(xy[1] / r))
+
+    def _unit_delta(self, inc: dict[str, Any], d: int) -> None:
+        u = inc.get("risk_unit")
+        if not u:
+            return
+        b = (inc["context"].get("building") or {}).get("id")
+        self._units[u] += d
+        self._units_b.setdefault(b, Counter())[u] += d
+        self._open_fs = None
+        self._rel.pop(b, None)
 
     def load(self, incidents: Iterable[dict[str, Any]]) -> None:
         """Restore incidents (e.g. from the store after a restart)."""
@@ -146,22 +177,36 @@ class IncidentEngine:
             for inc in incidents:
                 self._index(inc)
 
-    def _index(self, inc: dict[str, Any]) -> None:
+    def _index(self, inc: dict[str, Any], xy: tuple[float, float] | None = None) -> None:
         iid = inc["id"]
         self.incidents[iid] = inc
-        if inc["status"] != "resolved":
-            key = (inc["campus"], inc["kind"])
-            if iid not in self._open.setdefault(key, []):
-                self._open[key].append(iid)
-                if inc.get("risk_unit"):
-                    self._units[inc["risk_unit"]] += 1
-                    self._open_fs = None
-            if iid not in self._xy:
-                try:
-                    ix = self.enricher.index(inc["campus"])
-                    self._xy[iid] = ix.to_local(inc["position"]["lon"], inc["position"]["lat"])
-                except ValidationError:
-                    pass
+        if inc["status"] == "resolved" or iid in self._okey:
+            return
+        if xy is None:
+            try:
+                ix = self.enricher.index(inc["campus"])
+            except ValidationError:
+                return
+            xy = ix.to_local(inc["position"]["lon"], inc["position"]["lat"])
+        self._xy[iid] = xy
+        self._last_t[iid] = dt.datetime.fromisoformat(
+            inc["last_event_at"].replace("Z", "+00:00"))
+        key = self._key(inc["campus"], inc["kind"],
+                        (inc["context"].get("building") or {}).get("id"), xy)
+        self._okey[iid] = key
+        self._open.setdefault(key, []).append(iid)
+        self._unit_delta(inc, +1)
+
+    def _unindex(self, iid: str) -> None:
+        key = self._okey.pop(iid, None)
+        if key is None:
+            return
+        lst = self._open.get(key, [])
+        if iid in lst:
+            lst.remove(iid)
+        if not lst:
+            self._open.pop(key, None)
+        self._unit_delta(self.incidents[iid], -1)
 
     def get(self, incident_id: str) -> dict[str, Any]:
         inc = self.incidents.get(incident_id)
@@ -206,11 +251,13 @@ class IncidentEngine:
                 if len(inc["events"]) < MAX_EVENTS_LISTED:
                     inc["events"].append(ev.event_id)
                 inc["last_event_at"] = max(inc["last_event_at"], _iso(ev.occurred_at))
+                self._last_t[inc["id"]] = max(self._last_t[inc["id"]], ev.occurred_at)
                 inc["updated_at"] = now
                 if SEVERITIES.index(ev.severity) > SEVERITIES.index(inc["severity"]):
                     inc["severity"] = ev.severity
             # the risk at the spot counts this incident's own open alarm (indexed above)
-            inc["risk"] = self.enricher.risk(dict(ctx, _xy=xy, _key=rkey), self.open_units)
+            inc["risk"] = self.enricher.risk(dict(ctx, _xy=xy, _key=rkey), self.open_units_at(
+                (ctx.get("building") or {}).get("id")))
             doc = ev.to_dict()
             doc["campus"] = ctx["campus"]
             doc["incident_id"] = inc["id"]
@@ -234,17 +281,20 @@ class IncidentEngine:
         best, best_d = None, math.inf
         t = ev.occurred_at
         bid = (ctx.get("building") or {}).get("id")
-        for iid in self._open.get((ctx["campus"], ev.kind), ()):
-            inc = self.incidents[iid]
-            if (inc["context"].get("building") or {}).get("id") != bid:
-                continue  # another building (or indoors vs outdoors) is another incident
-            last = dt.datetime.fromisoformat(inc["last_event_at"].replace("Z", "+00:00"))
-            if abs((t - last).total_seconds()) > self.window_s:
+        key = self._key(ctx["campus"], ev.kind, bid, xy)
+        if bid is not None:
+            cands: Iterable[str] = self._open.get(key, ())
+        else:  # outdoors: this grid cell and its neighbours
+            c, k, _, cx, cy = key
+            cands = [i for dx in (-1, 0, 1) for dy in (-1, 0, 1)
+                     for i in self._open.get((c, k, None, cx + dx, cy + dy), ())]
+        for iid in cands:
+            if abs((t - self._last_t[iid]).total_seconds()) > self.window_s:
                 continue
-            ox, oy = self._xy.get(iid, (math.inf, math.inf))
+            ox, oy = self._xy[iid]
             d = math.hypot(xy[0] - ox, xy[1] - oy)
             if d <= self.radius_m and d < best_d:
-                best, best_d = inc, d
+                best, best_d = self.incidents[iid], d
         return best
 
     def _open_incident(self, ev: Event, ctx: dict[str, Any], xy: tuple[float, float],
@@ -279,8 +329,7 @@ class IncidentEngine:
             "audit": [{"at": now, "action": "opened", "to": "open", "by": ev.source,
                        "event_id": ev.event_id}],
         }
-        self._xy[iid] = xy
-        self._index(inc)
+        self._index(inc, xy)
         return inc
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -308,14 +357,9 @@ class IncidentEngine:
             inc["audit"].append({"at": at, "action": "transition", "from": cur, "to": to,
                                  "by": by, "note": note})
             if to == "resolved":
-                key = (inc["campus"], inc["kind"])
-                if incident_id in self._open.get(key, []):
-                    self._open[key].remove(incident_id)
-                    if inc.get("risk_unit"):
-                        self._units[inc["risk_unit"]] -= 1
-                        self._open_fs = None
-                inc["risk"] = self.enricher.risk(
-                    dict(inc["context"]), self.open_units)
+                self._unindex(incident_id)
+                b = (inc["context"].get("building") or {}).get("id")
+                inc["risk"] = self.enricher.risk(dict(inc["context"]), self.open_units_at(b))
             return _copy(inc)
 
     def start_plan(self, incident_id: str, *, radius_m: float | None = None,

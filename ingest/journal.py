@@ -183,6 +183,14 @@ class DurableWriter:
             raise b.error
         return b
 
+    def flush(self, timeout: float = 60.0) -> None:
+        """Wait until everything handed in so far, incident snapshots included, is
+        durable."""
+        with self._cv:
+            if not self._queue and not self._pending_up and not self._waiting_up:
+                return
+        self.write([], [], timeout=timeout)
+
     def close(self, timeout: float = 10.0) -> None:
         """Finish queued writes (to the store or the journal) and stop."""
         with self._cv:
@@ -199,7 +207,7 @@ class DurableWriter:
         while True:
             with self._cv:
                 if not self._queue and not self._stop:
-                    if self._pending_up:
+                    if self._pending_up or self._waiting_up:
                         wait = max(0.0, self.upsert_delay_s
                                    - (time.monotonic() - self._last_up_flush))
                     else:
@@ -219,8 +227,8 @@ class DurableWriter:
             if group:
                 self._write_group(group)
             # incident snapshots are derived state: coalesce them while events pour in
-            if self._pending_up and (idle or stopping or time.monotonic() - self._last_up_flush
-                                     >= self.upsert_delay_s):
+            due = time.monotonic() - self._last_up_flush >= self.upsert_delay_s
+            if (self._pending_up or self._waiting_up) and (idle or stopping or due):
                 self._flush_upserts()
             if stopping:
                 if self.journal.pending():
