@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import os
 import socket
 import subprocess
@@ -144,6 +145,10 @@ def bench_ours(campuses, n_events: int, rng) -> dict[str, Any]:
     t = time.perf_counter()
     enr.warm()
     out["warm_s"] = time.perf_counter() - t
+    # the indexes and caches live as long as the process: keep them out of the cyclic
+    # GC's full scans, which otherwise pause a single event for milliseconds
+    gc.collect()
+    gc.freeze()
     sample = [ids[i] for i in rng.integers(0, len(ids), size=n_events)]
     evs = _events(sample)
     open_units: frozenset[str] = frozenset()  # no alarm open in the event's building
@@ -153,12 +158,14 @@ def bench_ours(campuses, n_events: int, rng) -> dict[str, Any]:
         enr.enrich(e, open_units)
     dt_batch = time.perf_counter() - t
     out["batch_eps"] = len(evs) / dt_batch
-    lat = []
+    lat, cpu = [], []
     for e in evs[:20000]:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         enr.enrich(e, open_units)
         lat.append((time.perf_counter() - t0) * 1e3)
+        cpu.append((time.thread_time() - c0) * 1e3)
     out["p50_ms"], out["p99_ms"] = _pct(lat, 50), _pct(lat, 99)
+    out["cpu_p99_ms"] = _pct(cpu, 99)
     # enrich + correlate into incidents (what ingest does before the durable write)
     eng = IncidentEngine(enr)
     evs2 = _events(sample[: min(len(sample), 50000)])
@@ -184,15 +191,19 @@ def bench_ours(campuses, n_events: int, rng) -> dict[str, Any]:
         t0 = time.perf_counter()
         enr.enrich(e, open_units)
         lat_ll.append((time.perf_counter() - t0) * 1e3)
+    cpu_ll = []
     out["ll_n"] = len(ll)
     out["ll_eps"] = len(ll) / (sum(lat_ll) / 1e3)
     out["ll_p50_ms"], out["ll_p99_ms"] = _pct(lat_ll, 50), _pct(lat_ll, 99)
     lat_ll2 = []
     for e in ll:  # the same spots again: building exterior views are now cached
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         enr.enrich(e, open_units)
         lat_ll2.append((time.perf_counter() - t0) * 1e3)
+        cpu_ll.append((time.thread_time() - c0) * 1e3)
     out["ll2_p50_ms"], out["ll2_p99_ms"] = _pct(lat_ll2, 50), _pct(lat_ll2, 99)
+    out["ll2_cpu_p99_ms"] = _pct(cpu_ll, 99)
+    out["load"] = os.getloadavg()[0]
     out["_sample"] = sample
     return out
 
@@ -415,20 +426,25 @@ def main(argv: list[str]) -> int:
         else:
             print("  baseline skipped: set XIAOAN_TEST_DATABASE_URL", flush=True)
     print()
-    print("enrichment (in process)                    events/s     p50 ms    p99 ms")
+    print("enrichment (in process)                    events/s     p50 ms    p99 ms  "
+          "p99 CPU ms")
     print(f"  ours, device events (batch of {len(ours['_sample']):,})     "
-          f"{ours['batch_eps']:>10,.0f}  {ours['p50_ms']:>8.3f}  {ours['p99_ms']:>8.3f}")
+          f"{ours['batch_eps']:>10,.0f}  {ours['p50_ms']:>8.3f}  {ours['p99_ms']:>8.3f}  "
+          f"{ours['cpu_p99_ms']:>8.3f}")
     print(f"  ours, enrich + correlate into incidents {ours['ingest_eps']:>10,.0f}")
     print(f"  ours, lon/lat events, first time ({ours['ll_n']})  {ours['ll_eps']:>10,.0f}  "
           f"{ours['ll_p50_ms']:>8.3f}  {ours['ll_p99_ms']:>8.3f}")
     print(f"  ours, lon/lat events, same spots again        {'':>10}  "
-          f"{ours['ll2_p50_ms']:>8.3f}  {ours['ll2_p99_ms']:>8.3f}")
+          f"{ours['ll2_p50_ms']:>8.3f}  {ours['ll2_p99_ms']:>8.3f}  "
+          f"{ours['ll2_cpu_p99_ms']:>8.3f}")
     if base:
         print(f"  baseline: a PostGIS query per event ({base['n']:,}) {base['eps']:>10,.0f}  "
               f"{base['p50_ms']:>8.3f}  {base['p99_ms']:>8.3f}")
         print(f"  ratio ours/baseline: throughput × {ours['batch_eps'] / base['eps']:,.0f}, "
               f"p50 latency ÷ {base['p50_ms'] / ours['p50_ms']:,.0f}")
-    print("  targets: ≥ 20,000 events/s in process, p99 < 2 ms")
+    print("  targets: ≥ 20,000 events/s in process, p99 < 2 ms. Wall-clock p99 includes "
+          f"time the OS gave to other processes (load average {ours['load']:.1f} on "
+          f"{os.cpu_count()} cores); 'p99 CPU' is this thread's CPU time per event.")
     if not args.skip_http:
         print()
         print("HTTP ingest on loopback (xiaoan serve subprocess, embedded GeoPackage store; "
