@@ -167,6 +167,12 @@ def test_page_loads_draws_and_stays_on_this_machine(server, driver, page):
         assert driver.execute_script("return window.xiaoan.planner.blind.length") > 0
         assert driver.execute_script("return window.xiaoan.planner.riskFloors.length") > 100
         assert "blind spots" in driver.find_element("id", "coverage").text
+        # placement suggestions through the page's button
+        driver.find_element("id", "k").clear()
+        driver.find_element("id", "k").send_keys("3")
+        driver.find_element("id", "suggest").click()
+        _wait(driver, "return window.xiaoan.planner.suggestions.length === 3", 60)
+        assert len(driver.find_elements("css selector", "#suggestions li")) == 3
     img = _map_pixels(driver, page)
     _assert_drawn(img)
     assert _errors(driver) == []
@@ -218,8 +224,9 @@ def _pipe_point(server, utility: str = "water"):
         c = s.load_campus("hki")
     finally:
         s.close()
-    p = c["pipes"]
-    row = p[p["utility"] == utility].iloc[10]
+    p = c.local("pipes")
+    p = p[p["utility"] == utility]
+    row = c["pipes"].loc[p.geometry.length.idxmax()]  # the longest: away from junctions
     q = row.geometry.interpolate(0.5, normalized=True)
     return row["fid"], q.x, q.y, float(row["depth_m"])
 
@@ -228,7 +235,7 @@ def test_crew_dig_returns_hits_and_a_pipe_click_its_isolation(server, driver):
     base = server["base"]
     fid, lon, lat, crown = _pipe_point(server)
     _open(driver, base + PAGES["crew"])
-    dl, dn = 2.0 / (111320 * np.cos(np.radians(lat))), 2.0 / 111320
+    dl, dn = 3.0 / (111320 * np.cos(np.radians(lat))), 3.0 / 111320
     res = driver.execute_async_script(f"""
         const done = arguments[arguments.length - 1];
         const c = window.xiaoan.crew;
@@ -258,11 +265,12 @@ def test_crew_dig_returns_hits_and_a_pipe_click_its_isolation(server, driver):
          .catch(e => done({{error: String(e)}}));""")
     assert "error" not in iso, iso
     assert iso["valves"] >= 1 and "valve" in iso["html"]
-    driver.execute_script(f"XA.fly({lon}, {lat}, 18.6)")
+    driver.execute_script(f"XA.fly({lon}, {lat}, 18.2)")
     _map_pixels(driver, "crew-dig")
     assert _errors(driver) == []
 
 
+@pytest.mark.slow
 def test_dispatch_shows_a_live_bus_its_eta_and_an_off_route_alert(server, driver):
     base = server["base"]
     from layers.store import open_store
@@ -290,24 +298,15 @@ def test_dispatch_shows_a_live_bus_its_eta_and_an_off_route_alert(server, driver
     assert "b7" in driver.find_element("id", "eta").text  # next stops with ETAs
     n_path = driver.execute_async_script(
         "const d = arguments[arguments.length-1];"
-        "window.xiaoan.dispatch.replay('b7').then(d).catch(e => d(-1));")
+        "window.xiaoan.dispatch.replay('b7', 1500).then(d).catch(e => d(-1));")
     assert n_path == n
     _wait(driver, "return window.xiaoan.layers.includes('trips')")
-    time.sleep(8.5)  # the replay runs for 8 s
+    _wait(driver, "return window.xiaoan.dispatch.time >= window.xiaoan.dispatch.end", 10)
     _map_pixels(driver, "dispatch-replay")
     assert _errors(driver) == []
 
 
-def test_planner_suggests_camera_placements(server, driver):
-    _open(driver, server["base"] + PAGES["planner"])
-    driver.find_element("id", "k").clear()
-    driver.find_element("id", "k").send_keys("3")
-    driver.find_element("id", "suggest").click()
-    _wait(driver, "return window.xiaoan.planner.suggestions.length === 3", 60)
-    assert len(driver.find_elements("css selector", "#suggestions li")) == 3
-    assert _errors(driver) == []
-
-
+@pytest.mark.slow
 def test_offline_scene_file_renders_with_no_network_request(server, driver, tmp_path):
     from api.cli import main
 

@@ -66,7 +66,7 @@
   }
 
   XA.start(["ground", "buildings", "pipes", "valves"], async () => {
-    XA.registry.buildings.build = ((orig) => () => orig().clone({ getFillColor: [176, 190, 205, 60] }))(XA.registry.buildings.build);
+    XA.registry.buildings.build = ((orig) => () => orig().clone({ getFillColor: [176, 190, 205, 28], getLineColor: [90, 100, 115, 120] }))(XA.registry.buildings.build);
     XA.add("isolation", "Isolation", () => [
       new L.GeoJsonLayer({ id: "isolation:pipes", data: isoFeatures(["isolated", "cut_off"]),
         getLineColor: (f) => f.properties.role === "isolated" ? [255, 0, 255, 255] : [255, 120, 255, 160],

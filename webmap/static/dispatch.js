@@ -70,7 +70,7 @@
     ds.stream = es;
   }
 
-  ds.replay = async function (bus) {
+  ds.replay = async function (bus, ms) {
     const fc = await XA.api(`/api/v1/buses/${C}/${encodeURIComponent(bus)}/track`);
     const line = fc.features.find((f) => f.geometry && f.geometry.type === "LineString");
     if (!line) return 0;
@@ -79,7 +79,7 @@
     ds.trips = [{ bus: bus, path: line.geometry.coordinates, timestamps: ts.map((t) => t - t0) }];
     ds.end = ts[ts.length - 1] - t0;
     const start = performance.now();
-    const dur = 8000;
+    const dur = ms || 8000;
     const step = () => {
       const f = Math.min((performance.now() - start) / dur, 1);
       ds.time = f * ds.end;
@@ -119,7 +119,7 @@
   XA.start(["ground", "buildings", "routes"], async () => {
     XA.add("trips", "Replay", () => new L.TripsLayer({
       id: "trips", data: ds.trips, getPath: (d) => d.path, getTimestamps: (d) => d.timestamps,
-      getColor: [255, 200, 0], widthMinPixels: 5, trailLength: Math.max(ds.end, 1) * 0.3,
+      getColor: [255, 200, 0], widthMinPixels: 5, trailLength: Math.max(ds.end, 1),
       currentTime: ds.time, capRounded: true, jointRounded: true }), { noToggle: true });
     XA.add("buses", "Buses", () => new L.ScatterplotLayer({
       id: "buses", data: ds.buses, getPosition: (b) => {
