@@ -2,11 +2,12 @@
 
 The frustum is the pyramid of rays through the image border, cut at the camera's range.
 Its ground footprint is the part of a horizontal plane that projects into the image and
-lies within range: the image border is sampled densely (so lens distortion bends the
-edges as it does in the image), each border ray is cast onto the plane, rays at or above
-the horizon are sent to a far point at their azimuth, and the result is cut by the disk
-where the range sphere meets the plane. A camera whose top image edge looks above the
-horizon therefore gets a footprint closed by the range arc.
+lies within range: the image border is taken in normalised image coordinates (sampled
+densely when the lens distorts, so the edges bend as they do in the image), clipped there
+by half-planes that keep the rays below the horizon whose ground hit lies within a square
+a few ranges wide (each such condition is linear in normalised coordinates), cast onto the
+plane, and cut by the disk where the range sphere meets the plane. A camera whose top
+image edge looks above the horizon therefore gets a footprint closed by the range arc.
 
 World frame as in :mod:`geo.camera` (x east, y north, z up, metres). numpy + shapely only.
 """
@@ -40,51 +41,35 @@ def border_pixels(cam: CameraModel, samples: int = 32) -> Array:
     return np.vstack([top, right, bottom, left])
 
 
-def _densify_horizon(cam: CameraModel, px: Array, rays: Array) -> tuple[Array, Array]:
-    """Insert the points where the border crosses the horizon (found by bisection along
-    each straddling border segment, all segments at once), so that the footprint's sides
-    run out to the range arc at the right azimuth."""
-    below = rays[:, 2] < -1e-9
-    if below.all() or not below.any():
-        return px, rays
-    n = len(px)
-    nxt = np.roll(np.arange(n), -1)
-    cross = np.flatnonzero(below != below[nxt])
-    a, b = px[cross], px[nxt[cross]]
-    a_below = below[cross]
-    # lo: parameter on the below-horizon side, hi: on the other side
-    lo, hi = np.where(a_below, 0.0, 1.0), np.where(a_below, 1.0, 0.0)
-    if not (cam.dist.size and np.any(cam.dist)):
-        # pinhole: the unnormalised ray R^T K^-1 [u v 1] is affine along an edge → exact
-        Kinv_t = (cam.R.T @ np.linalg.inv(cam.K))[2]
-        za = a @ Kinv_t[:2] + Kinv_t[2]
-        zb = b @ Kinv_t[:2] + Kinv_t[2]
-        ts = za / (za - zb)
-        step = np.where(a_below, -1e-7, 1e-7)
-        lo, hi = np.clip(ts + step, 0, 1), np.clip(ts - step, 0, 1)
-    else:
-        for _ in range(30):
-            mid = (lo + hi) / 2
-            r = cam.pixel_to_ray(a + (b - a) * mid[:, None], check=False)
-            is_below = r[:, 2] < -1e-9
-            lo = np.where(is_below, mid, lo)
-            hi = np.where(is_below, hi, mid)
-    p_lo = a + (b - a) * lo[:, None]
-    p_hi = a + (b - a) * hi[:, None]
-    r_lo = cam.pixel_to_ray(p_lo, check=False)
-    r_hi = cam.pixel_to_ray(p_hi, check=False)
-    # splice two points (the crossing's two sides, below-side nearest its own vertex)
-    # after each straddling vertex, all at once
-    first_p = np.where(a_below[:, None], p_lo, p_hi)
-    second_p = np.where(a_below[:, None], p_hi, p_lo)
-    first_r = np.where(a_below[:, None], r_lo, r_hi)
-    second_r = np.where(a_below[:, None], r_hi, r_lo)
-    pos = np.arange(n, dtype=float)
-    keys = np.concatenate([pos, cross + 0.25, cross + 0.5])
-    order = np.argsort(keys, kind="stable")
-    all_p = np.vstack([px, first_p, second_p])[order]
-    all_r = np.vstack([rays, first_r, second_r])[order]
-    return all_p, all_r
+def _normalised_border(cam: CameraModel, samples: int) -> Array:
+    """The image border in normalised (undistorted) image coordinates x/z, y/z."""
+    px = border_pixels(cam, samples)
+    if cam.dist.size and np.any(cam.dist):
+        r = cam._rays_camera(px)
+        return np.asarray(r[:, :2] / r[:, 2:3], dtype=float)
+    K = cam.K
+    y = (px[:, 1] - K[1, 2]) / K[1, 1]
+    x = (px[:, 0] - K[0, 2] - K[0, 1] * y) / K[0, 0]
+    return np.column_stack([x, y])
+
+
+def _clip(P: Array, a: float, b: float, c: float) -> Array:
+    """Sutherland-Hodgman: the part of closed polygon ``P`` (n, 2) where a·x + b·y + c <= 0."""
+    if not len(P):
+        return P
+    g = P @ np.array([a, b]) + c
+    inside = g <= 0
+    if inside.all():
+        return P
+    if not inside.any():
+        return P[:0]
+    nxt = np.roll(np.arange(len(P)), -1)
+    cross = inside != inside[nxt]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(cross, g / (g - g[nxt]), 0.0)
+    X = P + t[:, None] * (P[nxt] - P)
+    keep = np.column_stack([inside, cross]).ravel()
+    return np.asarray(np.stack([P, X], axis=1).reshape(-1, 2)[keep], dtype=float)
 
 
 def ground_footprint(
@@ -92,6 +77,12 @@ def ground_footprint(
     samples: int | None = None,
 ) -> Polygon | MultiPolygon:
     """The ground (plane at height ``z``) seen by ``cam`` within ``max_range`` metres.
+
+    The image border, in normalised image coordinates, is clipped by half-planes that are
+    linear there: below the horizon, and ground offsets (along and across the heading)
+    within a square a few ranges wide; what is left maps onto the plane with every edge
+    where it belongs, and the range disk cuts it. A camera whose top edge looks above the
+    horizon so gets a footprint closed by the range arc, exactly.
 
     Parameters
     ----------
@@ -114,24 +105,29 @@ def ground_footprint(
     if hc <= 0 or rng <= hc:
         return Polygon()
     r_ground = math.sqrt(rng * rng - hc * hc)
-    far = 4.0 * r_ground + 10.0
+    far = 2.0 * r_ground + 10.0
     if samples is None:
         samples = 32 if cam.dist.size and np.any(cam.dist) else 1
-    px = border_pixels(cam, samples)
-    rays = cam.pixel_to_ray(px, check=False)
-    px, rays = _densify_horizon(cam, px, rays)
-    dz = rays[:, 2]
-    below = dz < -1e-9
-    if not below.any():
+    P = _normalised_border(cam, samples)
+    R = cam.R
+    # world ray of normalised (x, y): x·R[0] + y·R[1] + R[2]; each test below is linear in it
+    fwd = R[2, :2].copy()
+    if np.hypot(*fwd) < 1e-9:
+        fwd = R[1, :2].copy()
+    fwd /= np.hypot(*fwd)
+    side = np.array([fwd[1], -fwd[0]])
+    dz = R[:, 2]  # d_z = x·dz[0] + y·dz[1] + dz[2]
+    P = _clip(P, dz[0], dz[1], dz[2] + 1e-9)  # below the horizon
+    for axis in (fwd, -fwd, side, -side):
+        h = R[:, :2] @ axis  # horizontal offset along axis, per unit ray
+        # hit offset along axis <= far  <=>  hc·h(d) + far·d_z <= 0  (for d_z < 0)
+        co = hc * h + far * dz
+        P = _clip(P, co[0], co[1], co[2])
+    if len(P) < 3:
         return Polygon()
-    horiz = np.hypot(rays[:, 0], rays[:, 1])
-    keep = below | (horiz > 1e-9)
-    rays, dz, horiz, below = rays[keep], dz[keep], horiz[keep], below[keep]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        s = np.where(below, hc / -dz, np.inf)
-        dist_h = s * horiz
-        scale = np.where(below & (dist_h <= far), s, far / np.where(horiz > 0, horiz, 1.0))
-    pts = cam.C[:2] + rays[:, :2] * scale[:, None]
+    d = np.column_stack([P, np.ones(len(P))]) @ R
+    s = hc / -d[:, 2]
+    pts = cam.C[:2] + d[:, :2] * s[:, None]
     poly = Polygon(pts)
     if not poly.is_valid:
         poly = shapely.make_valid(poly)

@@ -256,3 +256,23 @@ def test_convex_building_shortcut_matches_the_wall_by_wall_shadow():
     for cam in cams:
         a, b = visible_ground(cam, obs), visible_ground(cam, walls)
         assert a.symmetric_difference(b).area < 1e-6 * max(b.area, 1.0)
+
+
+@pytest.mark.parametrize("tilt,roll,dist", [(-15, 0, None), (-5, 12, None), (-25, -8, None),
+                                            (-10, 0, [-0.25, 0.05, 0.0, 0.0])])
+def test_footprint_matches_a_brute_force_ground_grid(tilt, roll, dist):
+    """Every ground cell centre that projects into the image within range is inside the
+    footprint, and the areas agree (top edge above the horizon in all cases)."""
+    K = CameraModel.intrinsics_from_fov(90, 1920, 1080)
+    cam = CameraModel.from_angles(K, 1920, 1080, (0, 0, 5), 30, tilt, roll, dist=dist,
+                                  range_m=45)
+    fp = ground_footprint(cam)
+    step = 0.5
+    g = np.arange(-50, 50, step) + step / 2
+    gx, gy = np.meshgrid(g, g)
+    pts = np.column_stack([gx.ravel(), gy.ravel(), np.zeros(gx.size)])
+    seen = cam.in_view(pts, max_range=45)
+    inside = shapely.contains_xy(fp, pts[:, 0], pts[:, 1])
+    edge = shapely.distance(fp.exterior, shapely.points(pts[:, :2])) < 0.6
+    assert np.all((seen == inside) | edge)
+    assert fp.area == pytest.approx(seen.sum() * step * step, rel=0.02)
