@@ -48,14 +48,15 @@ def _brute_hit_length(pipe, poly, bottom_at, ds=0.002):
     d = pipe["diameter_m"]
     zone = d / 2 + CLEARANCES[pipe["utility"]].clearance_m
     inside = shapely.distance(shapely.points(xyz[:, :2]), poly) <= zone
+    xyz = xyz[inside]
     crown_depth = -(xyz[:, 2] + d / 2)
-    return np.count_nonzero(inside & (crown_depth < bottom_at(xyz[:, :2]))) * ds
+    return np.count_nonzero(crown_depth < bottom_at(xyz[:, :2])) * ds
 
 
 def test_hit_length_matches_brute_force_on_random_sloped_pipes_flat_dig():
     rng = np.random.default_rng(20240611)
     worst, hits = 0.0, 0
-    for _ in range(12):
+    for _ in range(30):
         poly = _random_dig(rng)
         depth = float(rng.uniform(0.6, 3.5))
         pipes = _random_pipes(rng)
@@ -64,14 +65,14 @@ def test_hit_length_matches_brute_force_on_random_sloped_pipes_flat_dig():
             want = _brute_hit_length(p, poly, lambda xy, d=depth: np.full(len(xy), d))
             worst = max(worst, abs(want - got.get(p["id"], 0.0)))
             hits += want > 0
-    assert hits >= 20  # the random cases do hit things
+    assert hits >= 50  # the random cases do hit things
     assert worst <= 0.01
 
 
 def test_hit_length_matches_brute_force_with_a_depth_per_vertex():
     rng = np.random.default_rng(7)
     worst, hits = 0.0, 0
-    for _ in range(8):
+    for _ in range(16):
         poly = _random_dig(rng)
         a, b, c = rng.uniform(1.0, 2.5), rng.uniform(-0.08, 0.08), rng.uniform(-0.08, 0.08)
 
@@ -95,7 +96,7 @@ def test_hit_length_matches_brute_force_with_a_depth_per_vertex():
             want = _brute_hit_length(p, poly, bottom_at)
             worst = max(worst, abs(want - got.get(p["id"], 0.0)))
             hits += want > 0
-    assert hits >= 10
+    assert hits >= 20
     assert worst <= 0.01
 
 
