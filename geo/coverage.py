@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
-from shapely.geometry import MultiPolygon, Point, Polygon
+from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from geo.camera import CameraModel
+from geo.frustum import disk
 from geo.visibility import VisibilityIndex, density_radius
 
 __all__ = ["DORI", "dori_class", "CoverageResult", "coverage", "dori_polygon"]
@@ -54,7 +55,7 @@ def dori_polygon(cam: CameraModel, visible: BaseGeometry, px_per_m: float,
     cx, cy = float(cam.C[0]), float(cam.C[1])
     if max(abs(x0 - cx), abs(x1 - cx)) ** 2 + max(abs(y0 - cy), abs(y1 - cy)) ** 2 <= r * r:
         return visible  # the whole visible ground is dense enough
-    return shapely.intersection(visible, Point(cx, cy).buffer(r, quad_segs=16))
+    return shapely.intersection(visible, disk(cx, cy, r))
 
 
 @dataclass

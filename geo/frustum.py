@@ -19,13 +19,22 @@ import math
 import numpy as np
 import shapely
 from numpy.typing import NDArray
-from shapely.geometry import MultiPolygon, Point, Polygon
+from shapely.geometry import MultiPolygon, Polygon
 
 from geo.camera import CameraModel
 
-__all__ = ["border_pixels", "ground_footprint", "frustum_points", "frustum_faces"]
+__all__ = ["border_pixels", "ground_footprint", "frustum_points", "frustum_faces", "disk"]
 
 Array = NDArray[np.float64]
+
+_UNIT = np.column_stack([np.cos(np.linspace(0, 2 * np.pi, 65)),
+                         np.sin(np.linspace(0, 2 * np.pi, 65))])
+
+
+def disk(x: float, y: float, r: float) -> Polygon:
+    """A 64-gon inscribed in the circle of radius ``r`` about (x, y) (as
+    ``Point.buffer(r, quad_segs=16)``, without its overhead)."""
+    return Polygon(_UNIT * r + (x, y))
 
 
 def border_pixels(cam: CameraModel, samples: int = 32) -> Array:
@@ -131,8 +140,7 @@ def ground_footprint(
     poly = Polygon(pts)
     if not poly.is_valid:
         poly = shapely.make_valid(poly)
-    disk = Point(cam.C[0], cam.C[1]).buffer(r_ground, quad_segs=16)
-    out = poly.intersection(disk)
+    out = poly.intersection(disk(float(cam.C[0]), float(cam.C[1]), r_ground))
     polys = [g for g in getattr(out, "geoms", [out]) if g.geom_type == "Polygon" and g.area > 0]
     if not polys:
         return Polygon()

@@ -182,10 +182,11 @@ def _shadows(C: Array, fps: NDArray[np.object_], tops: Array, z: float,
 
 def visible_ground(
     cam: CameraModel, obstacles: Obstacles, z: float = 0.0, max_range: float | None = None,
-    footprint: BaseGeometry | None = None,
+    footprint: BaseGeometry | None = None, hosts: set[int] | None = None,
 ) -> Polygon | MultiPolygon:
     """The part of the camera's ground footprint it really sees past the buildings.
 
+    ``hosts``: indices of the buildings the camera is mounted on (found if not given).
     Returns a (Multi)Polygon in world x/y metres (ground under buildings excluded).
     """
     fp = ground_footprint(cam, z, max_range) if footprint is None else footprint
@@ -193,7 +194,8 @@ def visible_ground(
         return fp
     hull = shapely.convex_hull(shapely.union(fp, shapely.points(cam.C[0], cam.C[1])))
     idx = obstacles.tree.query(hull, predicate="intersects")
-    hosts = obstacles.hosts_of(float(cam.C[0]), float(cam.C[1]))
+    if hosts is None:
+        hosts = obstacles.hosts_of(float(cam.C[0]), float(cam.C[1]))
     blockers = np.array([i for i in idx if int(i) not in hosts], dtype=int)
     pieces = []
     if len(blockers):
@@ -417,7 +419,8 @@ class VisibilityIndex:
         """Each camera's visible ground (cached for ``z = 0``)."""
         if z == 0.0 and self._visible is not None:
             return self._visible
-        vis = [visible_ground(c, self.obstacles, z) for c in self.cameras]
+        vis = [visible_ground(c, self.obstacles, z, hosts=h)
+               for c, h in zip(self.cameras, self.hosts, strict=True)]
         if z == 0.0:
             self._visible = vis
         return vis
