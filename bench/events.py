@@ -265,15 +265,14 @@ def bench_postgis(campuses, sample: list[str], url: str, n: int) -> dict[str, An
                      WHERE ST_DWithin(c.geom, d.geom, c.range_m)
                      ORDER BY c.geom <-> d.geom LIMIT 5) s)
                 FROM devices d WHERE d.id = %s"""
-            cur.execute("PREPARE q AS " + q.replace("%s", "$1"))
             for d in sample[:200]:
-                cur.execute("EXECUTE q(%s)", (d,))
+                cur.execute(q, (d,), prepare=True)
                 cur.fetchall()
             lat = []
             t = time.perf_counter()
             for d in sample[:n]:
                 t0 = time.perf_counter()
-                cur.execute("EXECUTE q(%s)", (d,))
+                cur.execute(q, (d,), prepare=True)
                 row = cur.fetchone()
                 lat.append((time.perf_counter() - t0) * 1e3)
                 assert row is not None
