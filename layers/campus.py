@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
+import shapely
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import transform as _shp_transform
 
 from geo.crs import local_crs_for, transformer
 from geo.errors import NotFound
@@ -55,6 +56,16 @@ class CampusInfo:
             "bbox": list(self.boundary.bounds) if self.boundary is not None else None,
             "props": self.props,
         }
+
+
+def _reproject(geom: BaseGeometry, t: Any) -> BaseGeometry:
+    has_z = bool(shapely.has_z(geom))
+
+    def fn(coords: Any) -> Any:
+        out = t.transform(*coords.T)
+        return np.column_stack(out)
+
+    return shapely.transform(geom, fn, include_z=has_z)
 
 
 class Campus(Mapping[str, gpd.GeoDataFrame]):
@@ -113,13 +124,11 @@ class Campus(Mapping[str, gpd.GeoDataFrame]):
     # geometry conversion ------------------------------------------------------------------
     def to_local(self, geom: BaseGeometry) -> BaseGeometry:
         """A lon/lat geometry in the local metric CRS (Z kept)."""
-        t = transformer("EPSG:4326", self.crs)
-        return _shp_transform(t.transform, geom)
+        return _reproject(geom, transformer("EPSG:4326", self.crs))
 
     def to_wgs84(self, geom: BaseGeometry) -> BaseGeometry:
         """A local metric geometry back to lon/lat (Z kept)."""
-        t = transformer(self.crs, "EPSG:4326")
-        return _shp_transform(t.transform, geom)
+        return _reproject(geom, transformer(self.crs, "EPSG:4326"))
 
     def xy_to_local(self, lon: Any, lat: Any) -> tuple[Any, Any]:
         return transformer("EPSG:4326", self.crs).transform(lon, lat)

@@ -521,10 +521,15 @@ def validate_layer(
         raise ValidationError(errors=errors, layer=layer)
     keep = [r for j, r in enumerate(out_rows) if (j + row_offset) not in bad_rows]
     table = (
-        pd.DataFrame(keep, columns=list(s.columns))
+        # object dtype keeps None for blank optional numbers (a float column would turn
+        # them into NaN, which validation rightly rejects when the rows come back)
+        pd.DataFrame(keep, columns=list(s.columns), dtype=object)
         if keep
         else empty_layer(layer).drop(columns="geometry")
     )
+    for f in s.fields:
+        if f.kind in ("float", "int") and len(table) and table[f.name].notna().all():
+            table[f.name] = table[f.name].astype("float64" if f.kind == "float" else "int64")
     out = gpd.GeoDataFrame(
         table,
         geometry=gpd.GeoSeries([r["geometry"] for r in keep], crs="EPSG:4326"),
