@@ -30,6 +30,9 @@ ARTIFACTS = ROOT / "artifacts" / "screenshots"
 DOCS_SHOTS = ROOT / "docs" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
+# the screenshot of each page that goes into the README
+DOCS_NAMES = {"planner": "planner", "coordinator-incident": "coordinator", "crew-dig": "crew",
+              "dispatch-replay": "dispatch"}
 PAGES = {"planner": "/map/", "coordinator": "/map/coordinator", "crew": "/map/crew",
          "dispatch": "/map/dispatch"}
 
@@ -122,12 +125,13 @@ def _open(drv, url: str) -> None:
 def _map_pixels(drv, name: str) -> np.ndarray:
     import cv2
 
+    drv.execute_script("const p = document.getElementById('panel'); if (p) p.scrollTop = 0;")
     time.sleep(0.5)  # let the last layers draw
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     png = drv.get_screenshot_as_png()
     (ARTIFACTS / f"{name}.png").write_bytes(png)
-    if os.environ.get("XIAOAN_DOCS_SCREENSHOTS"):
-        _docs_shot(png, name)
+    if os.environ.get("XIAOAN_DOCS_SCREENSHOTS") and name in DOCS_NAMES:
+        _docs_shot(png, DOCS_NAMES[name])
     img = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
     return img[45:, 330:]  # the map, right of the panel and below the header
 
@@ -158,6 +162,11 @@ def _local_only(urls: list[str], base: str) -> None:
 @pytest.mark.parametrize("page", list(PAGES))
 def test_page_loads_draws_and_stays_on_this_machine(server, driver, page):
     base = server["base"]
+    if page == "planner":  # a hazard in the ledger, to be shown on the map
+        r = requests.post(base + "/api/v1/risk/hazards", json={
+            "category": "fire", "description": "blocked fire exit", "reporter": "browser test",
+            "campus": "hki", "location": {"lon": 24.9495, "lat": 60.1712}}, timeout=30)
+        assert r.status_code == 201, r.text
     _open(driver, base + PAGES[page])
     layers = driver.execute_script("return window.xiaoan.layers")
     assert "buildings" in layers or "risk" in layers
@@ -167,6 +176,8 @@ def test_page_loads_draws_and_stays_on_this_machine(server, driver, page):
         assert driver.execute_script("return window.xiaoan.planner.blind.length") > 0
         assert driver.execute_script("return window.xiaoan.planner.riskFloors.length") > 100
         assert "blind spots" in driver.find_element("id", "coverage").text
+        assert driver.execute_script("return window.xiaoan.planner.hazards.length") >= 1
+        assert "blocked fire exit" in driver.find_element("id", "hazards").text
         # placement suggestions through the page's button
         driver.find_element("id", "k").clear()
         driver.find_element("id", "k").send_keys("3")

@@ -61,7 +61,7 @@
     const f = byId.get(id);
     if (f) {
       const [lon, lat] = f.geometry.coordinates;
-      XA.fly(lon, lat, 17.6);
+      XA.fly(lon, lat, 17.2);
     }
   }
 
