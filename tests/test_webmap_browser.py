@@ -246,6 +246,20 @@ def test_crew_dig_returns_hits_and_a_pipe_click_its_isolation(server, driver):
     base = server["base"]
     fid, lon, lat, crown = _pipe_point(server)
     _open(driver, base + PAGES["crew"])
+    # real clicks on the WebGL map in draw mode: deck.gl picking gives the coordinates
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    driver.find_element("id", "draw").click()
+    canvas = driver.find_element("css selector", "#map canvas")
+    for dx, dy in ((-40, -20), (40, -20), (0, 40)):
+        ActionChains(driver).move_to_element_with_offset(canvas, dx, dy).click().perform()
+        time.sleep(0.3)
+    pts = _wait(driver, "const p = window.xiaoan.crew.points; return p.length === 3 && p", 10)
+    bb = requests.get(base + "/campuses", timeout=10).json()[0]["bbox"]
+    for lon_, lat_ in pts:  # the middle of the map is on the campus
+        assert bb[0] - 0.003 < lon_ < bb[2] + 0.003 and bb[1] - 0.003 < lat_ < bb[3] + 0.003
+    assert "3 corner" in driver.find_element("id", "dig-points").text
+    driver.find_element("id", "draw").click()
     dl, dn = 3.0 / (111320 * np.cos(np.radians(lat))), 3.0 / 111320
     res = driver.execute_async_script(f"""
         const done = arguments[arguments.length - 1];
