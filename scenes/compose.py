@@ -6,8 +6,8 @@ Looking underground: with no basemap nothing hides what lies below z = 0, so pip
 depth show through the ground from any pitch. The MapView's ``nearZMultiplier`` is lowered
 and ``farZMultiplier`` raised so that objects a few metres below the surface and tall
 buildings at steep pitch are not clipped by the camera's near/far planes, and the
-controller allows pitch up to 85° (deck.gl's MapView does not allow a negative pitch, so
-"below" is seen by tilting nearly level and orbiting).
+controller allows pitch up to 85°. The pitch stays at or above 0 (the map controller's
+minimum); what lies below is seen by tilting nearly level and orbiting.
 """
 
 from __future__ import annotations
