@@ -217,6 +217,10 @@ def test_posted_event_appears_on_the_coordinator_page_within_2s(server, driver):
     facts = driver.find_element("id", "inc-facts").text
     for want in ("building", "floor", "cameras", "station", "responsible"):
         assert want in facts
+    # the cameras to pop up are drawn with sight lines to the spot
+    cams = driver.execute_script("return window.xiaoan.selected.linkage.cameras_to_pop_up")
+    assert cams and all(c in facts for c in cams)
+    assert "linked:cameras" in driver.execute_script("return window.xiaoan.layers")
     driver.find_element("css selector", '#incident-panel button[data-action="ack"]').click()
     _wait(driver, "return window.xiaoan.selected.status === 'acknowledged'", 10)
     assert requests.get(f"{base}/api/v1/incidents/{inc}", timeout=10).json()["status"] == \

@@ -7,6 +7,7 @@
     dispatched: [40, 120, 255, 255], resolved: [150, 150, 150, 200] };
   const byId = new Map();   // incident id -> marker Feature
   let selected = null;
+  const linked = { cams: [], station: [] };
   window.xiaoan.incidents = [];   // marker Features, newest first (read by the tests)
 
   function upsert(f) {
@@ -58,6 +59,12 @@
     const pl = document.getElementById("inc-plan");
     pl.innerHTML = inc.plan ? `<pre>${XA.esc(JSON.stringify(inc.plan, null, 1)).slice(0, 1500)}</pre>` : "";
     window.xiaoan.selected = inc;
+    // the cameras to pop up, each with a sight line to the spot, and the police station
+    const pos = [inc.position.lon, inc.position.lat, inc.position.z || 0];
+    const want = new Set(inc.linkage.cameras_to_pop_up || []);
+    linked.cams = XA.scene.cameras.filter((c) => want.has(c.fid)).map((c) => ({ c: c, to: pos }));
+    linked.station = j.station_lon != null ? [{ position: [j.station_lon, j.station_lat, 0.5], name: j.station }] : [];
+    XA.render();
     const f = byId.get(id);
     if (f) {
       const [lon, lat] = f.geometry.coordinates;
@@ -104,6 +111,16 @@
           updateTriggers: { getFillColor: window.xiaoan.incidents.map((f) => f.properties.status).join() } }),
       ];
     }, { tip: (f) => `<b>${XA.esc(f.properties.kind)}</b> ${XA.esc(f.properties.status)}<br>${XA.esc(f.properties.building || "")} F${XA.esc(f.properties.floor)}` });
+    XA.add("linked", "Cameras to pop up, police station", () => [
+      new L.LineLayer({ id: "linked:sight", data: linked.cams, getSourcePosition: (d) => d.c.position,
+        getTargetPosition: (d) => d.to, getColor: [0, 230, 255, 255], getWidth: 2, parameters: { depthTest: false } }),
+      new L.ScatterplotLayer({ id: "linked:cameras", data: linked.cams, getPosition: (d) => d.c.position,
+        getFillColor: [0, 230, 255, 255], getLineColor: [255, 255, 255, 255], stroked: true, getRadius: 1.5,
+        radiusMinPixels: 7, lineWidthMinPixels: 2, pickable: true, parameters: { depthTest: false } }),
+      new L.ScatterplotLayer({ id: "linked:station", data: linked.station, getPosition: (d) => d.position,
+        getFillColor: [30, 60, 200, 255], getLineColor: [255, 255, 255, 255], stroked: true, getRadius: 4,
+        radiusMinPixels: 9, lineWidthMinPixels: 2, pickable: true }),
+    ], { tip: (d) => d.c ? `camera to pop up: ${XA.esc(d.c.fid)}` : `police: ${XA.esc(d.name)}` });
     XA.clickHooks.push((info) => {
       if (info.object && info.layer && info.layer.id === "incidents:markers") {
         select(info.object.properties.incident_id);
