@@ -120,7 +120,8 @@
     XA.add("trips", "Replay", () => new L.TripsLayer({
       id: "trips", data: ds.trips, getPath: (d) => d.path, getTimestamps: (d) => d.timestamps,
       getColor: [255, 200, 0], widthMinPixels: 5, trailLength: Math.max(ds.end, 1),
-      currentTime: ds.time, fadeTrail: false, capRounded: true, jointRounded: true }), { noToggle: true });
+      currentTime: ds.time, fadeTrail: false, capRounded: true, jointRounded: true,
+      parameters: { depthTest: false } }), { noToggle: true });
     XA.add("buses", "Buses", () => new L.ScatterplotLayer({
       id: "buses", data: ds.buses, getPosition: (b) => {
         const m = b.matched && b.matched.lon != null ? b.matched : b.position;
