@@ -37,6 +37,7 @@ import geopandas as gpd
 import networkx as nx
 import numpy as np
 import shapely
+from pyproj import Geod
 from shapely.affinity import translate
 from shapely.geometry import LineString, MultiLineString, Point, Polygon, box
 from shapely.ops import nearest_points, unary_union
@@ -89,8 +90,15 @@ def _syn(props: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"synthetic": True, **(props or {})}
 
 
-def _azimuth(dx: float, dy: float) -> float:
-    return round(math.degrees(math.atan2(dx, dy)), 1) % 360.0
+_GEOD = Geod(ellps="WGS84")
+
+
+def _true_azimuth(loc: _Local, a_m: Point, b_m: Point) -> float:
+    """Azimuth from a to b, clockwise from TRUE north (what ``heading_deg`` means); the
+    grid azimuth in UTM differs from it by the meridian convergence (~1.8° in Helsinki)."""
+    (lon1, lon2), (lat1, lat2) = loc.inv.transform([a_m.x, b_m.x], [a_m.y, b_m.y])
+    fwd, _, _ = _GEOD.inv(lon1, lat1, lon2, lat2)
+    return round(float(fwd), 2) % 360.0
 
 
 class _Local:
@@ -270,11 +278,17 @@ def build_demo(
             bg = b_m.iloc[j]
             if bg.contains(p_m) or bg.exterior.distance(p_m) < 1.0:
                 cx, cy = bg.centroid.x, bg.centroid.y
-                r["heading_deg"] = _azimuth(p_m.x - cx, p_m.y - cy)
+                away = Point(2 * p_m.x - cx, 2 * p_m.y - cy)
+                r["heading_deg"] = _true_azimuth(loc, p_m, away)
                 props["heading_source"] = "away from the building it is on"
             else:
                 q = nearest_points(p_m, bg.exterior if isinstance(bg, Polygon) else bg.boundary)[1]
-                r["heading_deg"] = _azimuth(q.x - p_m.x, q.y - p_m.y)
+                # aim half a metre inside the face, not at its edge: a ray at a corner
+                # would graze it
+                inner = bg.representative_point()
+                d = max(q.distance(inner), 1e-9)
+                q = Point(q.x + 0.5 * (inner.x - q.x) / d, q.y + 0.5 * (inner.y - q.y) / d)
+                r["heading_deg"] = _true_azimuth(loc, p_m, q)
                 props["heading_source"] = "toward the nearest building face"
             defaults.append("heading_deg")
         props["defaulted"] = sorted(defaults)

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import requests
 import shapely
+from pyproj import Geod
 from shapely.ops import unary_union
 
 from api.cli import main
@@ -122,12 +123,17 @@ def test_camera_heading_faces_the_nearest_building(demo):
     facing = cams[cams["props"].map(lambda p: p.get("heading_source") ==
                                     "toward the nearest building face")]
     assert len(facing) > 10
-    for _, c in facing.iterrows():
+    geod = Geod(ellps="WGS84")
+    lonlat = campus["cameras"]
+    for fid, c in facing.iterrows():
         p = c.geometry
         nearest = b.geometry.iloc[b.sindex.nearest(p)[1][0]]
         reach = nearest.distance(p) + 5.0
-        h = np.radians(c["heading_deg"])
-        ray = shapely.LineString([p, (p.x + reach * np.sin(h), p.y + reach * np.cos(h))])
+        # heading_deg is from TRUE north: walk along it on the ellipsoid, then go local
+        ll = lonlat.loc[fid].geometry
+        lon2, lat2, _ = geod.fwd(ll.x, ll.y, c["heading_deg"], reach)
+        end = campus.to_local(shapely.Point(lon2, lat2))
+        ray = shapely.LineString([p, end])
         assert ray.intersects(nearest), c["fid"]
 
 
