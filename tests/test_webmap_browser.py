@@ -184,6 +184,11 @@ def test_page_loads_draws_and_stays_on_this_machine(server, driver, page):
         driver.find_element("id", "suggest").click()
         _wait(driver, "return window.xiaoan.planner.suggestions.length === 3", 60)
         assert len(driver.find_elements("css selector", "#suggestions li")) == 3
+        # a layer toggle adds the layer to what deck.gl draws
+        assert "pipes" not in driver.execute_script("return window.xiaoan.layers")
+        driver.find_element("css selector", 'input[data-layer="pipes"]').click()
+        _wait(driver, "return window.xiaoan.layers.includes('pipes')", 5)
+        driver.find_element("css selector", 'input[data-layer="pipes"]').click()
     img = _map_pixels(driver, page)
     _assert_drawn(img)
     assert _errors(driver) == []
@@ -225,6 +230,10 @@ def test_posted_event_appears_on_the_coordinator_page_within_2s(server, driver):
     _wait(driver, "return window.xiaoan.selected.status === 'acknowledged'", 10)
     assert requests.get(f"{base}/api/v1/incidents/{inc}", timeout=10).json()["status"] == \
         "acknowledged"
+    driver.find_element("css selector", '#incident-panel button[data-action="plan"]').click()
+    _wait(driver, "return !!(window.xiaoan.selected && window.xiaoan.selected.plan)", 10)
+    assert "Evacuate" in driver.find_element("id", "inc-plan").text
+    assert "linked:evacuate" in driver.execute_script("return window.xiaoan.layers")
     driver.execute_script(f"window.xiaoan.selectIncident({inc!r})")
     time.sleep(0.5)
     _map_pixels(driver, "coordinator-incident")

@@ -7,7 +7,7 @@
     dispatched: [40, 120, 255, 255], resolved: [150, 150, 150, 200] };
   const byId = new Map();   // incident id -> marker Feature
   let selected = null;
-  const linked = { cams: [], station: [] };
+  const linked = { cams: [], station: [], evacuate: new Set() };
   window.xiaoan.incidents = [];   // marker Features, newest first (read by the tests)
 
   function upsert(f) {
@@ -55,9 +55,13 @@
       fact("station", j.station ? `${XA.esc(j.station)}<br>${XA.esc(j.phone || "")}` : "") +
       fact("responsible", (c.responsible || []).map((r) => `${XA.esc(r.name)} (${XA.esc(r.role)})`).join("<br>")) +
       fact("events", XA.esc(inc.event_count)) +
-      fact("plan", inc.plan ? XA.esc(inc.plan.name || inc.plan.id || "started") : "not started");
+      fact("plan", inc.plan ? "started" : "not started");
     const pl = document.getElementById("inc-plan");
-    pl.innerHTML = inc.plan ? `<pre>${XA.esc(JSON.stringify(inc.plan, null, 1)).slice(0, 1500)}</pre>` : "";
+    const plan = inc.plan;
+    pl.innerHTML = plan ? `<h3>Plan started</h3><p>by ${XA.esc(plan.started_by || "?")} at ${XA.esc(String(plan.started_at).slice(11, 19))}, radius ${XA.esc(plan.radius_m)} m</p>` +
+      `<p><b>Evacuate</b></p><ul>${(plan.evacuate || []).map((e) => `<li>${XA.esc(e.name || e.building)}: floors ${XA.esc((e.floors || []).join(", "))} <span class="hint">${XA.esc(e.reason || "")}</span></li>`).join("")}</ul>` +
+      `<p>${(plan.messages || []).length} message(s) to send</p>` : "";
+    linked.evacuate = new Set(((plan && plan.evacuate) || []).map((e) => e.building));
     window.xiaoan.selected = inc;
     // the cameras to pop up, each with a sight line to the spot, and the police station
     const pos = [inc.position.lon, inc.position.lat, inc.position.z || 0];
@@ -112,6 +116,9 @@
       ];
     }, { tip: (f) => `<b>${XA.esc(f.properties.kind)}</b> ${XA.esc(f.properties.status)}<br>${XA.esc(f.properties.building || "")} F${XA.esc(f.properties.floor)}` });
     XA.add("linked", "Cameras to pop up, police station", () => [
+      new L.PolygonLayer({ id: "linked:evacuate", data: XA.scene.buildings.filter((b) => linked.evacuate.has(b.fid)),
+        getPolygon: (d) => d.polygon, extruded: true, getElevation: (d) => d.elevation + 0.5,
+        getFillColor: [255, 60, 60, 110], getLineColor: [255, 80, 80, 255], wireframe: true }),
       new L.LineLayer({ id: "linked:sight", data: linked.cams, getSourcePosition: (d) => d.c.position,
         getTargetPosition: (d) => d.to, getColor: [0, 230, 255, 255], getWidth: 2, parameters: { depthTest: false } }),
       new L.ScatterplotLayer({ id: "linked:cameras", data: linked.cams, getPosition: (d) => d.c.position,
@@ -121,6 +128,7 @@
         getFillColor: [30, 60, 200, 255], getLineColor: [255, 255, 255, 255], stroked: true, getRadius: 4,
         radiusMinPixels: 9, lineWidthMinPixels: 2, pickable: true }),
     ], { tip: (d) => d.c ? `camera to pop up: ${XA.esc(d.c.fid)}` : `police: ${XA.esc(d.name)}` });
+    XA.order.push(XA.order.splice(XA.order.indexOf("incidents"), 1)[0]);  // markers on top
     XA.clickHooks.push((info) => {
       if (info.object && info.layer && info.layer.id === "incidents:markers") {
         select(info.object.properties.incident_id);
