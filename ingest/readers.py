@@ -340,6 +340,13 @@ def read_ogr(
     if progress:
         progress(f"reading {path.name}:{source_layer}", 0, None)
     info = pyogrio.read_info(path, layer=source_layer)
+    if not info.get("geometry_type"):
+        raise ValidationError(
+            f"{path.name} (layer {source_layer}) has no geometry column; convert it to "
+            "GeoJSON or GeoPackage with the geometry (e.g. ogr2ogr -oo X_POSSIBLE_NAMES=lon "
+            "-oo Y_POSSIBLE_NAMES=lat -a_srs EPSG:4326 out.gpkg in.csv)",
+            field="file",
+        )
     use_crs = resolve_crs(info.get("crs"), crs, f"{path.name} (layer {source_layer})")
     gdf = pyogrio.read_dataframe(path, layer=source_layer, fid_as_index=True)
     n = len(gdf)

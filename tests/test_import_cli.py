@@ -92,6 +92,27 @@ def test_missing_crs_exits_2_with_a_one_line_message(tmp_path, capsys):
     assert stored_campuses(tmp_path) == []
 
 
+def test_table_without_geometry_is_one_clear_line(tmp_path, capsys):
+    p = tmp_path / "track.csv"
+    p.write_text("lon,lat,t\n24.95,60.17,0\n")
+    for extra in ([], ["--crs", "EPSG:4326"]):
+        rc = main(["import", "buildings", str(p), "--campus", "c1", "--quiet",
+                   "--data", str(tmp_path / "d")] + extra)
+        _, err = capsys.readouterr()
+        assert rc == 2 and err.count("\n") == 1, err
+        assert err.startswith("error: file: ") and "no geometry column" in err
+    assert stored_campuses(tmp_path / "d") == []
+
+
+def test_unreadable_json_is_not_reported_as_skippable_rows(tmp_path, capsys):
+    p = tmp_path / "b.geojson"
+    p.write_text("not json")
+    rc = main(["import", "buildings", str(p), "--campus", "c1", "--data", str(tmp_path)])
+    _, err = capsys.readouterr()
+    assert rc == 2 and err.count("\n") == 1 and "not valid JSON" in err
+    assert "--skip-invalid" not in err
+
+
 @pytest.mark.postgis
 def test_import_into_postgis(pg_schema_url, capsys):
     rc = main(["import", "cameras", str(demo_extract_path()), "--campus", "hki",

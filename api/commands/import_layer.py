@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     except ValidationError as e:
         if args.json:
             print(json.dumps(e.to_problem(), ensure_ascii=False))
-        if any(x.row is not None for x in e.errors):
+        if any(x.row is not None and x.field != "file" for x in e.errors):
             rows = {x.row for x in e.errors}
             print(f"error: {len(rows)} invalid row(s); nothing was stored "
                   "(fix them, or pass --skip-invalid to store the rest):", file=sys.stderr)
