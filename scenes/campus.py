@@ -83,14 +83,15 @@ def campus_scene(campus: Campus, groups: Sequence[str] = DEFAULT_GROUPS, *,
                  incidents: Iterable[dict[str, Any]] = (),
                  buses: Iterable[dict[str, Any]] = (),
                  tracks: Iterable[dict[str, Any]] = (),
-                 open_alarms: Iterable[Any] = (), pitch: float = 55.0,
-                 bearing: float = -20.0) -> Any:
+                 open_alarms: Iterable[Any] = (), extra_layers: Sequence[Any] = (),
+                 pitch: float = 55.0, bearing: float = -20.0) -> Any:
     """A ``pydeck.Deck`` of the campus (no basemap), framed on its bounds.
 
     With ``"risk"`` in ``groups`` the buildings are drawn as the risk map's floor stack
-    (coloured by level) instead of plain grey."""
+    (coloured by level) instead of plain grey. ``extra_layers`` (e.g. an excavation pit)
+    are drawn on top."""
     from scenes.compose import compose
 
     layers = campus_layers(campus, groups, incidents=incidents, buses=buses, tracks=tracks,
-                           open_alarms=open_alarms)
+                           open_alarms=open_alarms) + list(extra_layers)
     return compose(layers, campus_bounds(campus), pitch=pitch, bearing=bearing)
