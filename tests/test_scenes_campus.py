@@ -14,13 +14,22 @@ pydeck = pytest.importorskip("pydeck")
 
 
 @pytest.fixture(scope="module")
-def campus(tmp_path_factory):
+def demo_dir(tmp_path_factory):
     from ingest.demo import build_demo
     from layers.store import open_store
 
     d = tmp_path_factory.mktemp("scene-demo")
     store = open_store(None, str(d))
     build_demo(store, campus_id="hki")
+    store.close()
+    return d
+
+
+@pytest.fixture(scope="module")
+def campus(demo_dir):
+    from layers.store import open_store
+
+    store = open_store(None, str(demo_dir))
     c = store.load_campus("hki")
     store.close()
     return c
@@ -176,17 +185,11 @@ def test_unknown_layer_group_is_refused(campus):
     assert e.value.field == "layers" and "trees" in str(e.value)
 
 
-def test_offline_html_loads_nothing_from_the_network(campus, tmp_path):
+def test_offline_html_loads_nothing_from_the_network(demo_dir, tmp_path):
     from api.cli import main
 
     out = tmp_path / "scene.html"
-    store_dir = tmp_path / "data"
-    from ingest.demo import build_demo
-    from layers.store import open_store
-
-    s = open_store(None, str(store_dir))
-    build_demo(s, campus_id="hki")
-    s.close()
+    store_dir = demo_dir
     assert main(["scene", "export", "--campus", "hki", "--out", str(out), "--data",
                  str(store_dir), "--layers", "ground,buildings,pipes"]) == 0
     html = out.read_text(encoding="utf-8")

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 import requests
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # Chromium + SwiftShader: 5-30 s each
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts" / "screenshots"
@@ -308,7 +308,6 @@ def test_crew_dig_returns_hits_and_a_pipe_click_its_isolation(server, driver):
     assert _errors(driver) == []
 
 
-@pytest.mark.slow
 def test_dispatch_shows_a_live_bus_its_eta_and_an_off_route_alert(server, driver):
     base = server["base"]
     from layers.store import open_store
@@ -344,7 +343,6 @@ def test_dispatch_shows_a_live_bus_its_eta_and_an_off_route_alert(server, driver
     assert _errors(driver) == []
 
 
-@pytest.mark.slow
 def test_offline_scene_file_renders_with_no_network_request(server, driver, tmp_path):
     from api.cli import main
 
