@@ -12,6 +12,7 @@ import argparse
 import importlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -65,6 +66,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2 if isinstance(e, ValidationError) else 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # the reader went away (`xiaoan ... | head`): stop quietly, as other tools do, and
+        # keep the interpreter from failing again when it flushes stdout at exit
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 1
+    except OSError as e:
+        if e.filename is None:
+            raise
+        # a file named on the command line could not be read or written
+        print(f"error: {e.filename}: {e.strerror or e}; check the path (does its directory "
+              "exist, may you write there?)", file=sys.stderr)
+        return 1
     return int(rc or 0)
 
 

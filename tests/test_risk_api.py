@@ -7,6 +7,9 @@ import csv
 import datetime as dt
 import io
 import json
+import os
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -109,6 +112,32 @@ def test_cli_map_writes_png_and_geojson(capsys, data_dir):
     ring = feats["buildings/B1"]["geometry"]["coordinates"][0]
     area2 = sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(ring[:-1], ring[1:], strict=True))
     assert area2 > 0  # RFC 7946: exterior ring counter-clockwise
+
+
+def test_cli_unknown_campus_names_the_campuses_there_are(capsys, data_dir):
+    rc, _, err = run_cli(capsys, "risk", "map", "--data", str(data_dir), "--campus", "nope")
+    assert rc == 1 and err.count("\n") == 1
+    assert "no campus 'nope'" in err and "this store has tst" in err
+
+
+def test_cli_unwritable_output_is_one_line_naming_the_file(capsys, data_dir):
+    png = data_dir / "missing-dir" / "map.png"
+    rc, _, err = run_cli(capsys, "risk", "map", "--data", str(data_dir), "--campus", "tst",
+                         "--png", str(png))
+    assert rc == 1 and err.count("\n") == 1
+    assert err.startswith(f"error: {png}: No such file or directory")
+
+
+def test_cli_output_into_a_closed_pipe_is_no_traceback(data_dir):
+    r, w = os.pipe()
+    os.close(r)  # the reader has gone (`xiaoan ... | head`): every write is EPIPE
+    try:
+        p = subprocess.run([sys.executable, "-m", "api.cli", "risk", "list", "--data",
+                            str(data_dir), "--campus", "tst", "--json"],
+                           stdout=w, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(w)
+    assert p.returncode == 1 and "Traceback" not in p.stderr, p.stderr
 
 
 def test_cli_list_csv_and_level(capsys, data_dir):
