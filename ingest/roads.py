@@ -153,6 +153,12 @@ def _read_vector(path: Path, crs: str | None = None) -> RoadGraph:
         gdf = gpd.read_file(path)
     except Exception as e:  # noqa: BLE001 - GDAL raises many kinds
         raise ValidationError(f"cannot read {path.name}: {e}", field="roads") from e
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        raise ValidationError(
+            f"{path.name} has no geometry; give the road edges as GeoJSON, GeoPackage or "
+            "Shapefile LineStrings (id, from, to) or as an OSM .pbf/.osm file",
+            field="roads",
+        )
     if gdf.crs is None:
         raise ValidationError(
             f"{path.name} has no CRS; data without a CRS is refused, never guessed",

@@ -274,3 +274,13 @@ def test_cli_missing_edge_property_is_refused(tmp_path, capsys):
     track.write_text("lon,lat,t\n8,49,0\n")
     assert main(["bus", "match", "--roads", str(bad), "--track", str(track)]) == 2
     assert "to (row 1)" in capsys.readouterr().err
+
+
+def test_cli_roads_given_as_a_csv_table_is_one_clear_error(tmp_path, capsys):
+    from api.cli import main
+
+    track = tmp_path / "t.csv"
+    track.write_text("lon,lat,t\n8,49,0\n")
+    assert main(["bus", "match", "--roads", str(track), "--track", str(track)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: roads: t.csv has no geometry") and err.count("\n") == 1
