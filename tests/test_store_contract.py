@@ -498,18 +498,26 @@ def test_seq_stays_increasing_under_concurrent_writers(store: Store):
 
     # a follower polls the feed with after_seq while the writers run: it must see every
     # record exactly once (a seq that became visible after a higher one would be skipped)
-    seen: list[str] = []
+    seen: list[tuple[str, int]] = []
+    polls: list[tuple[int, list[int]]] = []  # (after_seq, seqs returned) of each poll
     done = threading.Event()
 
     def follower() -> None:
-        last = 0
-        while True:
-            finished = done.is_set()
-            for r in store.query_records("event", after_seq=last):
-                seen.append(r.id)
-                last = r.seq
-            if finished:
-                return
+        try:
+            last = 0
+            while True:
+                # read the flag before polling: a poll that starts after the writers
+                # finished is the final drain and must return everything that is left
+                finished = done.is_set()
+                got = store.query_records("event", after_seq=last)
+                polls.append((last, [r.seq for r in got]))
+                for r in got:
+                    seen.append((r.id, r.seq))
+                    last = r.seq
+                if finished:
+                    return
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
 
     threads = [threading.Thread(target=writer, args=(t,)) for t in range(4)]
     poll = threading.Thread(target=follower)
@@ -523,7 +531,12 @@ def test_seq_stays_increasing_under_concurrent_writers(store: Store):
     assert errors == []
     got = store.query_records("event")
     assert len(got) == 40
-    assert sorted(seen) == sorted(r.id for r in got)
+    seen_ids = [i for i, _ in seen]
+    missed = sorted((r.seq, r.id) for r in got if r.id not in set(seen_ids))
+    twice = sorted({(s, i) for i, s in seen if seen_ids.count(i) > 1})
+    assert sorted(seen_ids) == sorted(r.id for r in got), (
+        f"the after_seq follower missed {missed} and saw {twice} more than once; "
+        f"polls (after_seq, seqs): {[p for p in polls if p[1]]}")
     seqs = [r.seq for r in got]
     assert seqs == sorted(seqs) and len(set(seqs)) == 40
     for t in range(4):  # each writer's own records came out in the order it wrote them
