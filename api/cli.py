@@ -41,7 +41,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         importlib.import_module(name).register(sub)
+    _describe_from_help(parser)
     return parser
+
+
+def _describe_from_help(parser: argparse.ArgumentParser) -> None:
+    """Give every sub-command without a description its one-line help as description, so
+    ``xiaoan VERB --help`` says what the verb does."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for choice in action._choices_actions:
+                sp = action.choices[choice.dest]
+                if sp.description is None and choice.help:
+                    sp.description = choice.help
+                _describe_from_help(sp)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

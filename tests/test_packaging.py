@@ -31,3 +31,31 @@ def test_console_command_is_declared():
 
     eps = {ep.name: ep.value for ep in entry_points(group="console_scripts")}
     assert eps.get("xiaoan") == "api.cli:main"
+
+
+def _parsers(parser, path=()):
+    import argparse
+
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sp in action.choices.items():
+                yield from _parsers(sp, (*path, name))
+
+
+def test_every_verb_of_the_cli_explains_itself_and_each_option():
+    import argparse
+
+    from api.cli import build_parser
+
+    checked = ("serve", "import", "demo", "bus", "pipes", "risk", "camera")
+    missing = []
+    for path, p in _parsers(build_parser()):
+        if not path or path[0] not in checked:
+            continue
+        if not p.description:
+            missing.append(f"xiaoan {' '.join(path)}: no description")
+        for a in p._actions:
+            if a.help is None and not isinstance(a, argparse._SubParsersAction):
+                missing.append(f"xiaoan {' '.join(path)} {a.option_strings or a.dest}")
+    assert missing == []

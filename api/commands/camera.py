@@ -40,25 +40,28 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     loc = verbs.add_parser("locate", help="pixel -> ground point")
     _camera_args(loc)
-    loc.add_argument("--pixel", nargs=2, type=float, required=True, metavar=("U", "V"))
+    loc.add_argument("--pixel", nargs=2, type=float, required=True, metavar=("U", "V"),
+                     help="pixel column and row (u right, v down, from 0)")
     loc.add_argument("--plane-z", type=float, default=0.0, metavar="Z",
                      help="height of the horizontal plane, metres (default 0 = ground)")
     loc.set_defaults(func=run_locate)
 
     pr = verbs.add_parser("project", help="world point -> pixel")
     _camera_args(pr)
-    pr.add_argument("--point", nargs=3, type=float, required=True, metavar=("X", "Y", "Z"))
+    pr.add_argument("--point", nargs=3, type=float, required=True, metavar=("X", "Y", "Z"),
+                    help="world point, metres (x east, y north, z up)")
     pr.set_defaults(func=run_project)
 
     aim = verbs.add_parser("aim", help="PTZ pan/tilt/zoom centring a world point")
     _camera_args(aim)
-    aim.add_argument("--point", nargs=3, type=float, required=True, metavar=("X", "Y", "Z"))
+    aim.add_argument("--point", nargs=3, type=float, required=True, metavar=("X", "Y", "Z"),
+                     help="world point to centre, metres (x east, y north, z up)")
     aim.add_argument("--field-width", type=float, default=None, metavar="M",
                      help="zoom so the view is this many metres wide at the point")
     aim.set_defaults(func=run_aim)
 
     cov = verbs.add_parser("coverage", help="coverage, blind spots and DORI of a campus")
-    cov.add_argument("--campus", required=True, metavar="ID")
+    cov.add_argument("--campus", required=True, metavar="ID", help="campus id, e.g. hki")
     cov.add_argument("--geojson", default=None, metavar="DIR",
                      help="write the coverage layers as GeoJSON files into DIR")
     cov.add_argument("--json", action="store_true", help="print JSON")
@@ -66,11 +69,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     cov.set_defaults(func=run_coverage)
 
     see = verbs.add_parser("seeing", help="cameras of a campus that see a lon/lat")
-    see.add_argument("--campus", required=True, metavar="ID")
-    see.add_argument("--lon", type=float, required=True)
-    see.add_argument("--lat", type=float, required=True)
+    see.add_argument("--campus", required=True, metavar="ID", help="campus id, e.g. hki")
+    see.add_argument("--lon", type=float, required=True, help="longitude (WGS-84)")
+    see.add_argument("--lat", type=float, required=True, help="latitude (WGS-84)")
     see.add_argument("--z", type=float, default=0.0, help="height above ground, metres")
-    see.add_argument("--limit", type=int, default=10)
+    see.add_argument("--limit", type=int, default=10, help="at most N cameras (default 10)")
     see.add_argument("--json", action="store_true", help="print JSON")
     add_store_args(see)
     see.set_defaults(func=run_seeing)

@@ -28,24 +28,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     verbs = p.add_subparsers(dest="pipes_verb", metavar="VERB", required=True)
 
     s = verbs.add_parser("segments", help="valve segments of an EPANET model")
-    s.add_argument("--inp", required=True, metavar="NET.inp")
+    s.add_argument("--inp", required=True, metavar="NET.inp", help="EPANET 2.2 model (.inp)")
     s.add_argument("--valves", required=True, metavar="valves.csv",
                    help="valve layer CSV with columns link,node[,status][,id]")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(func=run_segments)
 
     i = verbs.add_parser("isolate", help="valves to close for a break, and what loses water")
-    i.add_argument("--inp", metavar="NET.inp")
-    i.add_argument("--valves", metavar="valves.csv")
+    i.add_argument("--inp", metavar="NET.inp", help="EPANET 2.2 model (.inp); or --campus")
+    i.add_argument("--valves", metavar="valves.csv",
+                   help="valve layer CSV with columns link,node[,status][,id] (with --inp)")
     i.add_argument("--campus", metavar="ID", help="isolate on a stored campus instead")
     i.add_argument("--break", dest="brk", required=True, metavar="LINK_ID",
                    help="id of the broken link (pipe fid on a campus)")
-    i.add_argument("--json", action="store_true")
+    i.add_argument("--json", action="store_true", help="print JSON")
     add_store_args(i)
     i.set_defaults(func=run_isolate)
 
     e = verbs.add_parser("excavate", help="which pipes a dig hits")
-    e.add_argument("--campus", required=True, metavar="ID")
+    e.add_argument("--campus", required=True, metavar="ID", help="campus id, e.g. hki")
     e.add_argument("--dig", required=True, metavar="dig.geojson",
                    help="GeoJSON (lon/lat) Polygon, Feature or one-feature collection")
     e.add_argument("--depth", default=None, metavar="M",
@@ -54,42 +55,53 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--section", default=None, metavar="LON,LAT;LON,LAT",
                    help="also a cross-section along this line")
     e.add_argument("--png", default=None, metavar="FILE", help="write the cross-section PNG")
-    e.add_argument("--json", action="store_true")
+    e.add_argument("--json", action="store_true", help="print JSON")
     add_store_args(e)
     e.set_defaults(func=run_excavate)
 
     t = verbs.add_parser("topology", help="dangles, parts, duplicates, overlaps, stray valves")
-    t.add_argument("--inp", metavar="NET.inp")
+    t.add_argument("--inp", metavar="NET.inp", help="EPANET 2.2 model (.inp)")
     t.add_argument("--file", metavar="FILE", help="pipes from a GIS file (metric CRS)")
-    t.add_argument("--pipes-layer", default=None)
-    t.add_argument("--valves-layer", default=None)
-    t.add_argument("--campus", metavar="ID")
+    t.add_argument("--pipes-layer", default=None, metavar="NAME",
+                   help="pipes layer inside --file")
+    t.add_argument("--valves-layer", default=None, metavar="NAME",
+                   help="valves layer inside --file")
+    t.add_argument("--campus", metavar="ID", help="the pipes of a stored campus")
     t.add_argument("--utility", default=None, help="on a campus: which network (default all)")
     t.add_argument("--tolerance", type=float, default=0.05, metavar="M",
                    help="endpoint snapping tolerance, m (default 0.05)")
     t.add_argument("--max-items", type=int, default=200, help="list at most N of each kind")
-    t.add_argument("--json", action="store_true")
+    t.add_argument("--json", action="store_true", help="print JSON")
     add_store_args(t)
     t.set_defaults(func=run_topology)
 
     m = verbs.add_parser("import", help="import pipes and valves into a campus")
-    m.add_argument("--campus", required=True, metavar="ID")
-    m.add_argument("--file", required=True, metavar="FILE")
-    m.add_argument("--pipes-layer", default=None)
-    m.add_argument("--valves-layer", default=None)
-    m.add_argument("--valves-file", default=None)
-    m.add_argument("--utility", default=None)
+    m.add_argument("--campus", required=True, metavar="ID", help="campus id (created if new)")
+    m.add_argument("--file", required=True, metavar="FILE",
+                   help="pipes (and valves) as GeoPackage, GeoJSON or Shapefile")
+    m.add_argument("--pipes-layer", default=None, metavar="NAME",
+                   help="pipes layer inside --file")
+    m.add_argument("--valves-layer", default=None, metavar="NAME",
+                   help="valves layer inside --file")
+    m.add_argument("--valves-file", default=None, metavar="FILE",
+                   help="valves from another file")
+    m.add_argument("--utility", default=None,
+                   help="water, gas, power, telecom, sewer, heat or drain, for rows without one")
     m.add_argument("--crs", default=None, help="CRS of a file that declares none")
-    m.add_argument("--depth-field", default=None)
-    m.add_argument("--diameter-field", default=None)
-    m.add_argument("--diameter-unit", default="m", choices=("m", "mm"))
+    m.add_argument("--depth-field", default=None, metavar="COLUMN",
+                   help="column holding the crown depth, m (default: depth_m, depth, cover_m)")
+    m.add_argument("--diameter-field", default=None, metavar="COLUMN",
+                   help="column holding the diameter (default: diameter_m, diameter, "
+                        "diameter_mm, dn)")
+    m.add_argument("--diameter-unit", default="m", choices=("m", "mm"),
+                   help="unit of --diameter-field (default m)")
     m.add_argument("--default-depth", type=float, default=None, metavar="M",
                    help="fill a missing crown depth with this (rows are marked)")
     m.add_argument("--default-diameter", type=float, default=None, metavar="M",
                    help="fill a missing diameter with this (rows are marked)")
     m.add_argument("--skip-invalid", action="store_true",
                    help="leave out rows with bad geometry/values and list them")
-    m.add_argument("--json", action="store_true")
+    m.add_argument("--json", action="store_true", help="print JSON")
     add_store_args(m)
     m.set_defaults(func=run_import)
 
