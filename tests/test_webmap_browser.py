@@ -281,12 +281,13 @@ def test_crew_dig_returns_hits_and_a_pipe_click_its_isolation(server, driver):
         [[{lon - dl}, {lat - dn}], [{lon + dl}, {lat - dn}], [{lon + dl}, {lat + dn}],
          [{lon - dl}, {lat + dn}]].forEach(p => c.addPoint(p[0], p[1]));
         c.setDepth({crown + 0.5});
-        c.dig().then(r => done({{hits: r.hits.map(h => h.id), png: r.section_png.length}}))
+        c.dig().then(r => done({{hits: r.hits.map(h => h.id), png: c.sectionBytes}}))
          .catch(e => done({{error: String(e)}}));""")
     assert "error" not in res, res
     assert fid in res["hits"] and res["png"] > 1000
     assert driver.find_element("css selector", f'#hits li[data-pipe="{fid}"]')
     assert driver.find_element("id", "section").get_attribute("hidden") is None
+    _wait(driver, "return document.getElementById('section').naturalWidth > 100", 10)
     # shallower than the crown: the same outline hits nothing of that pipe
     shallow = driver.execute_async_script(f"""
         const done = arguments[arguments.length - 1];

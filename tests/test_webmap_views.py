@@ -1,5 +1,6 @@
 """The web map's Flask side (no browser): pages, the vendored deck.gl bundle, the scene
-data, and the dig / isolation endpoints with bad input refused by field."""
+data. (The crew page's dig and isolation go through the pipes REST API, tested with it and
+in the browser tests.)"""
 
 from __future__ import annotations
 
@@ -51,50 +52,3 @@ def test_scene_data_has_the_campus_layers_underground_pipes_included(client):
         assert d[k], k
     assert all(p[2] < 0 for rec in d["pipes"] for p in rec["path"])
     assert client.get("/map/data/nope/scene").status_code == 404
-
-
-def _square(lon, lat, half_m):
-    import math
-
-    dl, dn = half_m / (111320 * math.cos(math.radians(lat))), half_m / 111320
-    return [[lon - dl, lat - dn], [lon + dl, lat - dn], [lon + dl, lat + dn],
-            [lon - dl, lat + dn], [lon - dl, lat - dn]]
-
-
-def test_dig_over_a_pipe_hits_it_and_draws_a_section(client):
-    d = client.get("/map/data/hki/scene").get_json()
-    pipe = max(d["pipes"], key=lambda p: len(p["path"]))
-    lon, lat, _ = pipe["path"][len(pipe["path"]) // 2]
-    r = client.post("/map/data/hki/dig", json={"polygon": _square(lon, lat, 2.0),
-                                               "depth": pipe["depth_m"] + 0.4})
-    assert r.status_code == 200, r.get_json()
-    doc = r.get_json()
-    assert pipe["fid"] in [h["id"] for h in doc["hits"]]
-    assert len(doc["section_line"]) == 2 and len(doc["section_png"]) > 1000
-    assert any(p["id"] == pipe["fid"] and p["hit"] for p in doc["section"]["pipes"])
-
-
-@pytest.mark.parametrize("body, field", [
-    ({"polygon": [[24.95, 60.17], [24.951, 60.17]], "depth": 1.0}, "polygon"),
-    ({"polygon": [[24.95, 60.17], [24.951, 60.171], [24.951, 60.17], [24.95, 60.171],
-                  [24.95, 60.17]], "depth": 1.0}, "dig"),
-    ({"polygon": [[24.95, 60.17], [24.951, 60.17], [24.951, 60.171]], "depth": "deep"},
-     "depth"),
-    ({"polygon": [[24.95, 60.17], [24.951, 60.17], [24.951, 60.171]], "depth": -1.0},
-     "depth"),
-    ([1, 2], "body"),
-])
-def test_bad_dig_is_refused_naming_the_field(client, body, field):
-    r = client.post("/map/data/hki/dig", json=body)
-    assert r.status_code == 400
-    doc = r.get_json()
-    fields = {e.get("field") for e in doc.get("errors", [])} | {doc.get("field")}
-    assert field in fields, doc
-
-
-def test_isolation_of_a_pipe_lists_valves_and_unknown_pipe_is_404(client):
-    d = client.get("/map/data/hki/scene").get_json()
-    fid = next(p["fid"] for p in d["pipes"] if p["utility"] == "water")
-    doc = client.get(f"/map/data/hki/isolate/{fid}").get_json()
-    assert doc["break"] == fid and doc["close_valves"]
-    assert client.get("/map/data/hki/isolate/no-such-pipe").status_code == 404

@@ -3,15 +3,11 @@ records with positions in lon/lat/z (metres) and colours precomputed. No Flask h
 
 from __future__ import annotations
 
-import math
 from typing import Any
-
-import shapely
-from shapely.geometry import LineString, shape
 
 from layers.campus import Campus
 
-__all__ = ["scene_data", "risk_floors", "dig", "isolation", "section_line"]
+__all__ = ["scene_data", "risk_floors"]
 
 
 def scene_data(campus: Campus) -> dict[str, Any]:
@@ -55,77 +51,3 @@ def risk_floors(campus: Campus) -> list[dict[str, Any]]:
     from scenes.risk import floor_slabs
 
     return floor_slabs(campus)
-
-
-def _polygon(doc: Any) -> Any:
-    from geo.errors import ValidationError
-
-    if isinstance(doc, dict):
-        try:
-            g = shape(doc.get("geometry", doc))
-        except (ValueError, KeyError, TypeError, AttributeError) as e:
-            raise ValidationError(f"not a GeoJSON polygon: {e}", field="polygon") from None
-        return g
-    if isinstance(doc, list) and len(doc) >= 3:
-        try:
-            pts = [(float(p[0]), float(p[1])) for p in doc]
-        except (TypeError, ValueError, IndexError):
-            raise ValidationError("expected [[lon, lat], ...]", field="polygon") from None
-        if not all(math.isfinite(v) for p in pts for v in p):
-            raise ValidationError("coordinates must be finite", field="polygon")
-        return shapely.Polygon(pts)
-    raise ValidationError("draw at least three points", field="polygon")
-
-
-def section_line(campus: Campus, poly: Any, hits: list[dict[str, Any]],
-                 margin_m: float = 3.0) -> LineString:
-    """A section across the dig: perpendicular to the first pipe hit where the dig is
-    (else along the dig's shorter axis), spanning the dig plus ``margin_m`` each side."""
-    pm = campus.to_local(shapely.force_2d(poly))
-    c = pm.centroid
-    direction = None
-    if hits:
-        g = campus.local("pipes").loc[hits[0]["id"], "geometry"]
-        g2 = shapely.force_2d(g)
-        s = g2.project(c)
-        a, b = g2.interpolate(max(s - 0.5, 0)), g2.interpolate(min(s + 0.5, g2.length))
-        dx, dy = b.x - a.x, b.y - a.y
-        if math.hypot(dx, dy) > 0:
-            direction = (-dy, dx)
-    if direction is None:
-        rect = pm.minimum_rotated_rectangle
-        xy = list(rect.exterior.coords)
-        e1 = (xy[1][0] - xy[0][0], xy[1][1] - xy[0][1])
-        e2 = (xy[2][0] - xy[1][0], xy[2][1] - xy[1][1])
-        direction = e1 if math.hypot(*e1) <= math.hypot(*e2) else e2
-    n = math.hypot(*direction) or 1.0
-    ux, uy = direction[0] / n, direction[1] / n
-    proj = [(x - c.x) * ux + (y - c.y) * uy for x, y in pm.exterior.coords]
-    lo, hi = min(proj) - margin_m, max(proj) + margin_m
-    line = LineString([(c.x + lo * ux, c.y + lo * uy), (c.x + hi * ux, c.y + hi * uy)])
-    return campus.to_wgs84(line)
-
-
-def dig(campus: Campus, polygon: Any, depth: Any) -> dict[str, Any]:
-    """Excavation (:func:`layers.pipes.excavate_campus`) of a drawn polygon, with a
-    cross-section across the dig and the PNG of it (base64)."""
-    import base64
-
-    from geo.excavation import render_cross_section
-    from layers.pipes import excavate_campus
-
-    poly = _polygon(polygon)
-    res = excavate_campus(campus, poly, depth)
-    line = section_line(campus, poly, res["hits"])
-    res2 = excavate_campus(campus, poly, depth, section=line)
-    res2["section_line"] = [list(c) for c in line.coords]
-    res2["section_png"] = base64.b64encode(
-        render_cross_section(res2["section"], width=760, height=380)).decode("ascii")
-    return res2
-
-
-def isolation(campus: Campus, pipe_fid: str) -> dict[str, Any]:
-    """Burst isolation of a pipe (:func:`layers.pipes.isolate_pipe`)."""
-    from layers.pipes import isolate_pipe
-
-    return isolate_pipe(campus, pipe_fid)

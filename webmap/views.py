@@ -4,12 +4,10 @@
   default the first campus);
 - ``/map/vendor/deck.js``: pydeck's deck.gl bundle, served from the installed package (no
   CDN: campus networks are closed);
-- ``/map/data/{campus}/scene`` and ``/risk-floors``: the 3-D layers as JSON records;
-- ``POST /map/data/{campus}/dig`` ``{"polygon": [[lon, lat], ...], "depth": m}``: hits,
-  warnings and a cross-section (PNG as base64); ``GET /map/data/{campus}/isolate/{pipe}``.
+- ``/map/data/{campus}/scene`` and ``/risk-floors``: the 3-D layers as JSON records.
 
 Everything else the pages show comes from the REST API (risk, cameras, incidents and the
-SSE stream, hazards, buses).
+SSE stream, hazards, pipes, buses).
 """
 
 from __future__ import annotations
@@ -18,10 +16,9 @@ import json
 import threading
 from typing import Any
 
-from flask import Blueprint, Response, abort, render_template, request, send_file
+from flask import Blueprint, Response, render_template, request, send_file
 
 from api.service import current_service
-from geo.errors import ValidationError
 
 __all__ = ["bp", "PAGES"]
 
@@ -104,27 +101,3 @@ def risk_floors(campus_id: str) -> Response:
     from webmap.data import risk_floors as build
 
     return _json(_cached(campus_id, "risk-floors", build))
-
-
-@bp.post("/data/<campus_id>/dig")
-def dig(campus_id: str) -> Response:
-    from webmap.data import dig as run
-
-    doc = request.get_json(silent=True)
-    if not isinstance(doc, dict):
-        raise ValidationError("expected a JSON object {polygon, depth}", field="body")
-    depth = doc.get("depth")
-    if isinstance(depth, bool) or not isinstance(depth, (int, float)):
-        raise ValidationError(f"expected the dig depth in metres, got {depth!r}", field="depth")
-    return _json(run(current_service().campuses.get(campus_id), doc.get("polygon"),
-                     float(depth)))
-
-
-@bp.get("/data/<campus_id>/isolate/<path:pipe>")
-def isolate(campus_id: str, pipe: str) -> Response:
-    from webmap.data import isolation
-
-    campus = current_service().campuses.get(campus_id)
-    if pipe not in campus["pipes"].index:
-        abort(404, f"no pipe {pipe!r} on campus {campus_id!r}")
-    return _json(isolation(campus, pipe))

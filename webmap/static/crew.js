@@ -14,19 +14,59 @@
 
   crew.addPoint = function (lon, lat) { crew.points.push([lon, lat]); showPoints(); };
   crew.clear = function () {
-    crew.points = []; crew.result = null;
+    crew.points = []; crew.result = null; crew.section = null;
     document.getElementById("hits").innerHTML = "";
     document.getElementById("section").hidden = true;
     showPoints();
   };
   crew.setDepth = function (m) { document.getElementById("depth").value = m; };
 
+  /* local metres around (lon0, lat0): plenty for a dig a few tens of metres across */
+  function toXY(p, o) {
+    return [(p[0] - o[0]) * 111320 * Math.cos(o[1] * Math.PI / 180), (p[1] - o[1]) * 111320];
+  }
+  function toLL(q, o) {
+    return [o[0] + q[0] / (111320 * Math.cos(o[1] * Math.PI / 180)), o[1] + q[1] / 111320];
+  }
+
+  /* a section across the dig: perpendicular to the first pipe hit (near the dig's centre),
+     else across the dig's narrower side; reaching 3 m beyond the dig each way */
+  crew.sectionLine = function (ring, hits) {
+    const pts = ring.slice(0, -1);
+    const o = [pts.reduce((s, p) => s + p[0], 0) / pts.length, pts.reduce((s, p) => s + p[1], 0) / pts.length];
+    const xy = pts.map((p) => toXY(p, o));
+    let dir = null;
+    const pipe = hits.length && XA.scene.pipes.find((p) => p.fid === hits[0].id);
+    if (pipe) {
+      let best = Infinity;
+      const path = pipe.path.map((p) => toXY(p, o));
+      for (let i = 1; i < path.length; i++) {
+        const [ax, ay] = path[i - 1], [bx, by] = path[i];
+        const dx = bx - ax, dy = by - ay, L2 = dx * dx + dy * dy || 1;
+        const f = Math.max(0, Math.min(1, -(ax * dx + ay * dy) / L2));
+        const d = Math.hypot(ax + f * dx, ay + f * dy);
+        if (d < best) { best = d; dir = [-dy, dx]; }
+      }
+    }
+    if (!dir) {
+      const w = Math.max(...xy.map((q) => q[0])) - Math.min(...xy.map((q) => q[0]));
+      const h = Math.max(...xy.map((q) => q[1])) - Math.min(...xy.map((q) => q[1]));
+      dir = w <= h ? [1, 0] : [0, 1];
+    }
+    const n = Math.hypot(dir[0], dir[1]) || 1;
+    const u = [dir[0] / n, dir[1] / n];
+    const s = xy.map((q) => q[0] * u[0] + q[1] * u[1]);
+    const lo = Math.min(...s) - 3, hi = Math.max(...s) + 3;
+    return [toLL([lo * u[0], lo * u[1]], o), toLL([hi * u[0], hi * u[1]], o)];
+  };
+
   crew.dig = async function () {
     if (crew.points.length < 3) { XA.status("draw at least three corners"); return null; }
     const depth = parseFloat(document.getElementById("depth").value);
     const ring = crew.points.concat([crew.points[0]]);
+    const dig = { type: "Polygon", coordinates: [ring] };
     XA.status("checking the dig…");
-    const r = await XA.api(`/map/data/${C}/dig`, { json: { polygon: ring, depth: depth } });
+    const r = await XA.api(`/api/v1/pipes/${C}/excavate`, { json: { dig: dig, depth: depth } });
     crew.result = r;
     const ul = document.getElementById("hits");
     ul.innerHTML = "";
@@ -37,8 +77,18 @@
     r.warnings.forEach((w) => {
       ul.insertAdjacentHTML("beforeend", `<li class="warn" data-pipe="${XA.esc(w.id)}">near <b>${XA.esc(w.id)}</b> ${XA.esc(w.utility)}: ${XA.esc(w.reason || "")}</li>`);
     });
+    // the cross-section PNG from the pipes API
+    crew.section = crew.sectionLine(ring, r.hits);
+    const png = await fetch(`/api/v1/pipes/${C}/section?format=png`, {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ section: { type: "LineString", coordinates: crew.section }, dig: dig, depth: depth }),
+    });
+    if (!png.ok) throw new Error(`cross-section: ${png.status}`);
+    const blob = await png.blob();
+    crew.sectionBytes = blob.size;
     const img = document.getElementById("section");
-    img.src = "data:image/png;base64," + r.section_png;
+    if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
+    img.src = URL.createObjectURL(blob);
     img.hidden = false;
     XA.status("");
     XA.render();
@@ -47,7 +97,7 @@
 
   crew.isolate = async function (pipe) {
     XA.status("isolating…");
-    const r = await XA.api(`/map/data/${C}/isolate/${encodeURIComponent(pipe)}`);
+    const r = await XA.api(`/api/v1/pipes/${C}/isolate?pipe=${encodeURIComponent(pipe)}`);
     crew.isolation = r;
     const v = (r.close_valves || []).map((x) => `<li>${XA.esc(x.id || x.valve || JSON.stringify(x))}</li>`).join("");
     document.getElementById("isolation").innerHTML =
@@ -90,6 +140,10 @@
         out.push(new L.PolygonLayer({ id: "dig:pit", data: [crew.points],
           getPolygon: (p) => p.map((q) => [q[0], q[1], -depth]), extruded: true, getElevation: depth,
           getFillColor: [255, 255, 255, 70], getLineColor: [255, 255, 255, 255], wireframe: true }));
+      }
+      if (crew.section) {
+        out.push(new L.PathLayer({ id: "dig:section", data: [crew.section], getPath: (p) => p.map((q) => [q[0], q[1], 0.15]),
+          getColor: [255, 255, 255, 200], getWidth: 1, widthUnits: "pixels", getDashArray: [4, 3] }));
       }
       if (crew.result) {
         const stretches = crew.result.hits.flatMap((h) => (h.points || []).map((ab) => ({ path: ab, id: h.id })));
