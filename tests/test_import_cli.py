@@ -149,3 +149,16 @@ def test_progress_printer_throttles():
     assert len(lines) == 11  # once per 10 %
     p("next stage", 5, None)
     assert buf.getvalue().splitlines()[-1] == "next stage: 5"
+
+
+def test_pipes_without_depth_point_to_the_pipes_importer(tmp_path, capsys):
+    p = tmp_path / "p.geojson"
+    p.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "id": "p1", "properties": {"utility": "water"},
+         "geometry": {"type": "LineString", "coordinates": [[24.948, 60.17], [24.949, 60.17]]}}]}))
+    rc = main(["import", "pipes", str(p), "--campus", "c1", "--data", str(tmp_path), "--quiet"])
+    _, err = capsys.readouterr()
+    assert rc == 2 and "row 1, id 'p1', depth_m:" in err
+    hint = err.splitlines()[-1]
+    assert hint.startswith("hint: `xiaoan pipes import`") and "--default-depth" in hint
+    assert stored_campuses(tmp_path) == []

@@ -110,6 +110,11 @@ def run(args: argparse.Namespace) -> int:
                   "(fix them, or pass --skip-invalid to store the rest):", file=sys.stderr)
             for x in e.errors:
                 print(f"  - row {x.row}, id {x.fid!r}, {x.field}: {x.message}", file=sys.stderr)
+            if args.layer in ("pipes", "pipe_nodes") and any(
+                    x.field in ("depth_m", "diameter_m", "utility") for x in e.errors):
+                print("hint: `xiaoan pipes import` maps depth/diameter columns by other names "
+                      "(--depth-field, --diameter-field) and fills gaps on request "
+                      "(--default-depth, --default-diameter, --utility)", file=sys.stderr)
         else:
             print(f"error: {e.message}", file=sys.stderr)
         return 2
