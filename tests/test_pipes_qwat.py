@@ -188,3 +188,19 @@ def test_qwat_cli_import_topology_isolate(tmp_path):
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     assert "15304" in doc["isolated_links"] and doc["close_valves"]
+
+
+def test_cli_topology_of_an_unreadable_file_is_one_line_naming_the_flag(tmp_path, capsys):
+    from api.cli import main
+
+    csv = tmp_path / "pipes.csv"
+    csv.write_text("id,length\n1,20\n")
+    gpkg = str(shared_data("water", "qwat_sige_sample.gpkg"))
+    for argv, field in ([["--file", str(csv)], "file"],
+                        [["--file", str(tmp_path / "none.gpkg")], "file"],
+                        [["--file", gpkg, "--pipes-layer", "nope"], "pipes_layer"],
+                        [["--file", gpkg, "--pipes-layer", "pipes", "--valves-layer", "nope"],
+                         "valves_layer"]):
+        assert main(["pipes", "topology", *argv]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {field}: ") and err.count("\n") == 1, err

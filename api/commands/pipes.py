@@ -304,11 +304,18 @@ def _topology_file(args: argparse.Namespace) -> dict[str, Any]:
     import geopandas as gpd
     import pyogrio
 
-    from geo.errors import CRSError
+    from geo.errors import CRSError, ValidationError
     from geo.network import build_network, topology_report
 
     layer = args.pipes_layer
-    g = gpd.read_file(args.file, layer=layer) if layer else gpd.read_file(args.file)
+    try:
+        g = gpd.read_file(args.file, layer=layer) if layer else gpd.read_file(args.file)
+    except Exception as e:  # noqa: BLE001 - GDAL's own message says what is wrong
+        field = "pipes_layer" if layer and "layer" in str(e).lower() else "file"
+        raise ValidationError(f"cannot read {args.file}: {e}", field=field) from e
+    if not isinstance(g, gpd.GeoDataFrame):
+        raise ValidationError(f"{args.file} has no geometry; give the pipes as GeoPackage, "
+                              "GeoJSON or Shapefile LineStrings", field="file")
     if g.crs is None:
         raise CRSError("the pipe file has no CRS; it is refused, never guessed", field="crs")
     if not g.crs.is_projected:
@@ -322,7 +329,11 @@ def _topology_file(args: argparse.Namespace) -> dict[str, Any]:
     net = build_network(lines, ids, tolerance=args.tolerance, crs=str(g.crs))
     vp = vi = vpipe = None
     if args.valves_layer:
-        v = pyogrio.read_dataframe(args.file, layer=args.valves_layer).to_crs(g.crs)
+        try:
+            v = pyogrio.read_dataframe(args.file, layer=args.valves_layer).to_crs(g.crs)
+        except Exception as e:  # noqa: BLE001 - GDAL's own message says what is wrong
+            raise ValidationError(f"cannot read the valves layer {args.valves_layer!r} of "
+                                  f"{args.file}: {e}", field="valves_layer") from e
         vp = list(v.geometry)
         vi = [str(x) for x in (v["id"] if "id" in v.columns else v.index)]
         col = "fk_pipe" if "fk_pipe" in v.columns else ("pipe" if "pipe" in v.columns else None)
