@@ -19,6 +19,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -91,10 +92,12 @@ class MqttIngest:
         Fixed id of the persistent session.
     on_event
         Called with each answer (for logging/tests).
+    workers
+        Messages processed in parallel (the broker's in-flight window bounds it too).
     """
 
     def __init__(self, pipeline: EventPipeline, broker: str, *, campus: str | None = None,
-                 client_id: str = "xiaoan-ingest", keepalive: int = 30,
+                 client_id: str = "xiaoan-ingest", keepalive: int = 30, workers: int = 32,
                  on_event: Callable[[dict[str, Any]], None] | None = None) -> None:
         import paho.mqtt.client as mqtt
 
@@ -118,6 +121,7 @@ class MqttIngest:
         self.on_ready: Callable[[], None] | None = None
         self.client = c
         self.keepalive = keepalive
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="xiaoan-mqtt")
 
     # --- callbacks (paho's network thread) ------------------------------------------------
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any,
@@ -142,6 +146,11 @@ class MqttIngest:
         log.warning("MQTT disconnected (%s); reconnecting", reason)
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
+        # hand off: the broker keeps several messages in flight, and events processed in
+        # parallel share one durable commit; each is acknowledged when it is done
+        self._pool.submit(self._handle, client, msg)
+
+    def _handle(self, client: Any, msg: Any) -> None:
         try:
             doc = event_from_message(msg.topic, msg.payload)
             ev = validate_event(doc)
@@ -172,6 +181,7 @@ class MqttIngest:
     def stop(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+        self._pool.shutdown(wait=True)
 
     def run_forever(self) -> None:
         """Connect and run in this thread until interrupted."""

@@ -70,7 +70,7 @@ def run_mqtt(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        sub.client.disconnect()
+        sub.stop()
         pipeline.close()
         store.close()
     return 0
