@@ -48,13 +48,22 @@ class PipeImport:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-def _read(path: Path, layer: str | None, crs: Any) -> tuple[gpd.GeoDataFrame, list[int]]:
+def _read(path: Path, layer: str | None, crs: Any,
+          kind: str = "pipes") -> tuple[gpd.GeoDataFrame, list[int]]:
     from ingest.readers import read_geojson, read_ogr
 
     if path.suffix.lower() in (".geojson", ".json"):
         r = read_geojson(path, crs=crs)
     else:
-        r = read_ogr(path, source_layer=layer, crs=crs)
+        try:
+            r = read_ogr(path, target_layer=kind, source_layer=layer, crs=crs)
+        except ValidationError as e:
+            if e.field != "source_layer":
+                raise
+            # name this command's flag (--pipes-layer / --valves-layer), not the importer's
+            flag = f"{kind}_layer"
+            msg = e.errors[0].message.replace("--source-layer", "--" + flag.replace("_", "-"))
+            raise ValidationError(msg, field=flag) from e
     if r.errors:
         raise ValidationError(errors=r.errors)
     return r.gdf, r.rows
@@ -236,7 +245,7 @@ def _valves(campus_id: str, path: Path, valves_layer: str | None,
     if valves_layer is None and valves_path is None:
         return empty_layer("pipe_nodes"), []
     vpath = Path(valves_path) if valves_path is not None else path
-    v, _rows = _read(vpath, valves_layer, crs)
+    v, _rows = _read(vpath, valves_layer, crs, kind="valves")
     cols = set(v.columns)
     out = v.copy()
     out["kind"] = "valve"

@@ -204,3 +204,18 @@ def test_cli_topology_of_an_unreadable_file_is_one_line_naming_the_flag(tmp_path
         assert main(["pipes", "topology", *argv]) == 2
         err = capsys.readouterr().err
         assert err.startswith(f"error: {field}: ") and err.count("\n") == 1, err
+
+
+def test_import_names_its_own_layer_flags():
+    path = shared_data("water", "qwat_sige_sample.gpkg")
+    with pytest.raises(ValidationError) as ei:
+        read_pipes(path, "qwat", utility="water", pipes_layer="nope")
+    assert ei.value.field == "pipes_layer" and "no layer 'nope'" in str(ei.value)
+    with pytest.raises(ValidationError) as ei:
+        read_pipes(path, "qwat", utility="water", pipes_layer="pipes", valves_layer="nope",
+                   default_depth=1.2, default_diameter=0.1, skip_invalid=True)
+    assert ei.value.field == "valves_layer"
+    # without --pipes-layer the layer named "pipes" is taken (as `xiaoan import` does)
+    with pytest.raises(ValidationError) as ei:
+        read_pipes(path, "qwat", utility="water")
+    assert ei.value.field == "depth_m"
