@@ -27,7 +27,6 @@ from typing import Any, Literal
 
 import geopandas as gpd
 
-from geo.errors import NotFound
 from layers.campus import Campus, CampusInfo
 
 __all__ = ["Store", "Record", "open_store", "redact_url"]
@@ -115,14 +114,7 @@ class Store(abc.ABC):
         """The campus with all its layers in memory."""
         from layers.schema import LAYER_NAMES
 
-        try:
-            info = self.get_campus(campus_id)
-        except NotFound as e:
-            known = sorted(c.id for c in self.list_campuses())
-            hint = (f"this store has {', '.join(known[:20])}" + (" ..." if len(known) > 20 else "")
-                    if known else "this store has no campus yet")
-            raise NotFound(f"{e.message}; {hint} (`xiaoan import` or `xiaoan demo "
-                           "--build-only` creates one)", field="campus") from e
+        info = self.get_campus(campus_id)
         return Campus(info, {name: self.read_layer(campus_id, name) for name in LAYER_NAMES})
 
     # records ----------------------------------------------------------------------------

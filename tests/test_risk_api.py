@@ -117,7 +117,10 @@ def test_cli_map_writes_png_and_geojson(capsys, data_dir):
 def test_cli_unknown_campus_names_the_campuses_there_are(capsys, data_dir):
     rc, _, err = run_cli(capsys, "risk", "map", "--data", str(data_dir), "--campus", "nope")
     assert rc == 1 and err.count("\n") == 1
-    assert "no campus 'nope'" in err and "this store has tst" in err
+    assert "no campus 'nope'" in err and "xiaoan.gpkg has tst; check --campus" in err
+    rc, _, err = run_cli(capsys, "risk", "map", "--data", str(data_dir / "typo"), "--campus",
+                         "tst")
+    assert rc == 1 and "has no campus yet; check --data" in err
 
 
 def test_cli_unwritable_output_is_one_line_naming_the_file(capsys, data_dir):

@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from api.commands.serve import add_store_args, open_store_from_args
+from api.commands.serve import add_store_args, load_campus_from_args, open_store_from_args
 
 
 def _camera_args(p: argparse.ArgumentParser) -> None:
@@ -164,7 +164,7 @@ def run_coverage(args: argparse.Namespace) -> int:
 
     store = open_store_from_args(args)
     try:
-        campus = store.load_campus(args.campus)
+        campus = load_campus_from_args(store, args.campus)
         res = campus_coverage(campus)
         doc: dict[str, Any] = {"campus": args.campus, **res.summary()}
         problems = camera_problems(campus)
@@ -189,7 +189,7 @@ def run_seeing(args: argparse.Namespace) -> int:
 
     store = open_store_from_args(args)
     try:
-        campus = store.load_campus(args.campus)
+        campus = load_campus_from_args(store, args.campus)
         found = cameras_seeing(campus, args.lon, args.lat, args.z, limit=args.limit)
     finally:
         store.close()

@@ -19,7 +19,7 @@ import json
 import sys
 from typing import Any
 
-from api.commands.serve import add_store_args, open_store_from_args
+from api.commands.serve import add_store_args, load_campus_from_args, open_store_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -154,7 +154,7 @@ def run_isolate(args: argparse.Namespace) -> int:
 
         store = open_store_from_args(args)
         try:
-            campus = store.load_campus(args.campus)
+            campus = load_campus_from_args(store, args.campus)
         finally:
             store.close()
         doc = isolate_pipe(campus, args.brk)
@@ -248,7 +248,7 @@ def run_excavate(args: argparse.Namespace) -> int:
     section = parse_line(args.section) if args.section else None
     store = open_store_from_args(args)
     try:
-        campus = store.load_campus(args.campus)
+        campus = load_campus_from_args(store, args.campus)
     finally:
         store.close()
     doc = excavate_campus(campus, poly, depth, section=section)
@@ -287,7 +287,7 @@ def run_topology(args: argparse.Namespace) -> int:
 
         store = open_store_from_args(args)
         try:
-            campus = store.load_campus(args.campus)
+            campus = load_campus_from_args(store, args.campus)
         finally:
             store.close()
         names = [args.utility] if args.utility else utilities(campus)

@@ -23,7 +23,7 @@ import json
 import sys
 from typing import Any
 
-from api.commands.serve import add_store_args, open_store_from_args
+from api.commands.serve import add_store_args, load_campus_from_args, open_store_from_args
 
 
 def _print_json(doc: Any) -> None:
@@ -224,7 +224,7 @@ def run_map(args: argparse.Namespace) -> int:
 
     store = open_store_from_args(args)
     try:
-        campus = store.load_campus(args.campus)
+        campus = load_campus_from_args(store, args.campus)
         gdf = risk_map(campus, args.alarm, all_floors=args.all_floors,
                        include_points=args.points)
         if args.png:
@@ -260,7 +260,7 @@ def run_list(args: argparse.Namespace) -> int:
 
     store = open_store_from_args(args)
     try:
-        campus = store.load_campus(args.campus)
+        campus = load_campus_from_args(store, args.campus)
     finally:
         store.close()
     if args.csv:
@@ -280,7 +280,7 @@ def run_level(args: argparse.Namespace) -> int:
 
     store = open_store_from_args(args)
     try:
-        campus = store.load_campus(args.campus)
+        campus = load_campus_from_args(store, args.campus)
     finally:
         store.close()
     r = risk_level_at(campus, args.lon, args.lat, building=args.building, floor=args.floor,

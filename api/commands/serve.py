@@ -27,6 +27,26 @@ def open_store_from_args(args: argparse.Namespace):  # -> Store
     return open_store(url, data)
 
 
+def load_campus_from_args(store, campus_id: str):  # (Store, str) -> Campus
+    """``store.load_campus`` for a CLI verb: an unknown ``--campus`` names the store and the
+    campuses it holds, so a typo in the id or in ``--data`` / ``--database-url`` shows."""
+    from geo.errors import NotFound
+    from layers.store import redact_url
+
+    try:
+        return store.load_campus(campus_id)
+    except NotFound as e:
+        known = sorted(c.id for c in store.list_campuses())
+        where = redact_url(str(getattr(store, "url", "") or "")) or "the store"
+        if known:
+            more = " ..." if len(known) > 20 else ""
+            hint = f"{where} has {', '.join(known[:20])}{more}; check --campus"
+        else:
+            hint = f"{where} has no campus yet; check --data / --database-url"
+        raise NotFound(f"no campus {campus_id!r}; {hint} (`xiaoan import` or `xiaoan demo "
+                       "--build-only` creates one)", field="campus") from e
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="serve the API and web map")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
