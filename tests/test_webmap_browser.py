@@ -234,6 +234,11 @@ def test_posted_event_appears_on_the_coordinator_page_within_2s(server, driver):
     _wait(driver, "return !!(window.xiaoan.selected && window.xiaoan.selected.plan)", 10)
     assert "Evacuate" in driver.find_element("id", "inc-plan").text
     assert "linked:evacuate" in driver.execute_script("return window.xiaoan.layers")
+    # the demo button posts a synthetic event through the same API; it arrives over SSE
+    events = "return window.xiaoan.incidents.reduce((s, f) => s + f.properties.event_count, 0)"
+    n0 = driver.execute_script(events)
+    driver.find_element("id", "demo-alarm").click()
+    _wait(driver, events.replace("return ", "return (") + f") > {n0}", 10)
     driver.execute_script(f"window.xiaoan.selectIncident({inc!r})")
     time.sleep(0.5)
     _map_pixels(driver, "coordinator-incident")

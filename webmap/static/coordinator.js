@@ -139,6 +139,13 @@
     document.querySelectorAll("#incident-panel button").forEach((b) => {
       b.onclick = () => act(b.dataset.action).catch((e) => XA.status(String(e)));
     });
+    document.getElementById("demo-alarm").onclick = () => {
+      const room = XA.scene.rooms[Math.floor(Math.random() * XA.scene.rooms.length)];
+      if (!room) return;
+      XA.api("/api/v1/events", { json: { event_id: `demo-${Date.now()}`, kind: "smoke",
+        occurred_at: new Date().toISOString(), source: "web map demo button (synthetic)",
+        building: room.building, floor: room.floor } }).catch((e) => XA.status(String(e)));
+    };
     await refresh();
     connect();
   }).catch((e) => XA.status(String(e)));
