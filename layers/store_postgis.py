@@ -16,9 +16,9 @@ import datetime as dt
 import logging
 import math
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
 
 _WKB = sa.LargeBinary
+_T = TypeVar("_T")
 _RECORDS_LOCK = 0x7869616F7265  # advisory lock key serialising record writes
 
 
@@ -180,26 +181,62 @@ class PostGISStore(Store):
         self._reader.dispose()
 
     @contextmanager
-    def _begin(self) -> Iterator[sa.Connection]:
-        """A connection in one transaction; connection failures become Unavailable."""
+    def _begin(self, lock: int | None = None) -> Iterator[sa.Connection]:
+        """A connection in one transaction; connection failures become Unavailable.
+
+        With ``lock``, the transaction first takes that advisory transaction lock; a pooled
+        connection found dead by that first statement (nothing written yet) is replaced
+        once by a fresh one.
+        """
         try:
-            with self._engine.begin() as c:
+            if lock is None:
+                with self._engine.begin() as c:
+                    yield c
+                return
+            c, tx = self._locked(lock)
+            with c, tx:
                 yield c
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as e:
             if not _is_connection_error(e):
                 raise
             raise self._unavailable(e) from e
 
-    @contextmanager
-    def _read(self) -> Iterator[sa.Connection]:
-        """A connection for reads (autocommit)."""
-        try:
-            with self._reader.connect() as c:
-                yield c
-        except (sa.exc.OperationalError, sa.exc.InterfaceError) as e:
-            if not _is_connection_error(e):
+    def _locked(self, lock: int) -> tuple[sa.Connection, sa.RootTransaction]:
+        for attempt in (1, 2):
+            c = self._engine.connect()
+            try:
+                tx = c.begin()
+                c.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock})
+                return c, tx
+            except (sa.exc.OperationalError, sa.exc.InterfaceError) as e:
+                c.close()
+                if attempt == 1 and e.connection_invalidated:
+                    log.info("write on a dropped database connection; retrying once")
+                    continue
                 raise
-            raise self._unavailable(e) from e
+        raise AssertionError("unreachable")
+
+    def _reading(self, fn: Callable[[sa.Connection], _T]) -> _T:
+        """``fn(connection)`` on an autocommit connection for reads.
+
+        A pooled connection the server has dropped (a restart, an idle backend ended)
+        fails its first statement; SQLAlchemy then marks every older pooled connection
+        stale. A read has no effect, so it is run once more on a fresh connection rather
+        than failing a caller whose server is up: a feed polling with ``after_seq`` would
+        otherwise see a dead poll. A second failure is :class:`Unavailable`.
+        """
+        for attempt in (1, 2):
+            try:
+                with self._reader.connect() as c:
+                    return fn(c)
+            except (sa.exc.OperationalError, sa.exc.InterfaceError) as e:
+                if not _is_connection_error(e):
+                    raise
+                if attempt == 1 and e.connection_invalidated:
+                    log.info("read on a dropped database connection; retrying once")
+                    continue
+                raise self._unavailable(e) from e
+        raise AssertionError("unreachable")
 
     # campuses ---------------------------------------------------------------------------
     def put_campus(self, info: CampusInfo) -> None:
@@ -232,16 +269,16 @@ class PostGISStore(Store):
                           dict(row.props or {}))
 
     def get_campus(self, campus_id: str) -> CampusInfo:
-        with self._read() as c:
-            row = c.execute(self._campus_query().where(campuses.c.id == campus_id)).first()
+        q = self._campus_query().where(campuses.c.id == campus_id)
+        row = self._reading(lambda c: c.execute(q).first())
         if row is None:
             raise NotFound(f"no campus {campus_id!r}",
                            field="campus")
         return self._campus(row)
 
     def list_campuses(self) -> list[CampusInfo]:
-        with self._read() as c:
-            rows = c.execute(self._campus_query().order_by(campuses.c.id)).all()
+        q = self._campus_query().order_by(campuses.c.id)
+        rows = self._reading(lambda c: c.execute(q).all())
         return [self._campus(r) for r in rows]
 
     def delete_campus(self, campus_id: str) -> None:
@@ -334,11 +371,14 @@ class PostGISStore(Store):
             q = q.limit(max(int(limit), 0))
         if offset:
             q = q.offset(max(int(offset), 0))
-        with self._read() as c:
+
+        def read(c: sa.Connection) -> Sequence[Any]:
             result = c.execute(q).all()
             if not result:
                 self._require_campus(c, campus_id)
-        return self._frame(layer, result)
+            return result
+
+        return self._frame(layer, self._reading(read))
 
     def count(self, campus_id: str, layer: str, bbox: BBox | None = None) -> int:
         t = layer_table(schema_for(layer).name)
@@ -346,22 +386,28 @@ class PostGISStore(Store):
         q = sa.select(sa.func.count()).select_from(t).where(t.c.campus_id == campus_id)
         if bb is not None:
             q = q.where(_bbox_filter(t.c.geom, bb))
-        with self._read() as c:
+
+        def read(c: sa.Connection) -> int:
             n = int(c.execute(q).scalar_one())
             if not n:
                 self._require_campus(c, campus_id)
-        return n
+            return n
+
+        return self._reading(read)
 
     def get_feature(self, campus_id: str, layer: str, fid: str) -> gpd.GeoDataFrame:
         t = layer_table(schema_for(layer).name)
         q = self._layer_select(t, layer).where(t.c.campus_id == campus_id, t.c.fid == str(fid))
-        with self._read() as c:
+
+        def read(c: sa.Connection) -> Sequence[Any]:
             result = c.execute(q).all()
             if not result:
                 self._require_campus(c, campus_id)
                 raise NotFound(f"no feature {fid!r} in layer {layer!r} of campus {campus_id!r}",
                                field="fid")
-        return self._frame(layer, result)
+            return result
+
+        return self._frame(layer, self._reading(read))
 
     def delete_features(self, campus_id: str, layer: str, fids: Sequence[str]) -> int:
         t = layer_table(schema_for(layer).name)
@@ -399,10 +445,11 @@ class PostGISStore(Store):
             )
         stmt = stmt.returning(r.c.seq)
         written: list[bool] = []
-        with self._begin() as c:
-            # One record writer at a time: seq values then become visible in commit order,
-            # so a reader polling with after_seq never skips a seq that commits late.
-            c.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _RECORDS_LOCK})
+        # One record writer at a time: seq values then become visible in commit order,
+        # so a reader polling with after_seq never skips a seq that commits late. (The
+        # lock is released after the commit is visible: PostgreSQL ends the transaction in
+        # the proc array before it releases locks.)
+        with self._begin(lock=_RECORDS_LOCK) as c:
             for rec, text, point in checked:
                 seq = c.execute(stmt, {
                     "kind": rec.kind, "id": rec.id, "campus_id": rec.campus_id, "data": text,
@@ -434,8 +481,7 @@ class PostGISStore(Store):
 
     def get_record(self, kind: str, record_id: str) -> Record:
         q = self._record_query().where(records.c.kind == kind, records.c.id == record_id)
-        with self._read() as c:
-            row = c.execute(q).first()
+        row = self._reading(lambda c: c.execute(q).first())
         if row is None:
             raise NotFound(f"no {kind} record {record_id!r}", field="id")
         return self._record(row)
@@ -481,8 +527,7 @@ class PostGISStore(Store):
             q = q.limit(max(int(limit), 0))
         if offset:
             q = q.offset(max(int(offset), 0))
-        with self._read() as c:
-            rows = c.execute(q).all()
+        rows = self._reading(lambda c: c.execute(q).all())
         return [self._record(row) for row in rows]
 
     def delete_records(self, kind: str, ids: Sequence[str]) -> int:
