@@ -163,6 +163,7 @@ class DurableWriter:
         self._pending_up: dict[tuple[str, str], Record] = {}
         self._waiting_up: list[WriteBatch] = []
         self._last_up_flush = time.monotonic()
+        self._busy = False
         self._thread = threading.Thread(target=self._run, name="xiaoan-writer", daemon=True)
         self._thread.start()
 
@@ -187,7 +188,7 @@ class DurableWriter:
         """Wait until everything handed in so far, incident snapshots included, is
         durable."""
         with self._cv:
-            if not self._queue and not self._pending_up and not self._waiting_up:
+            if not (self._queue or self._pending_up or self._waiting_up or self._busy):
                 return
         self.write([], [], timeout=timeout)
 
@@ -221,6 +222,7 @@ class DurableWriter:
                     n += len(b.inserts) + len(b.upserts)
                 idle = not group and not self._queue  # a quiet moment
                 stopping = self._stop and not self._queue
+                self._busy = True
             if self.journal.pending() and time.monotonic() - last_try >= self.retry_s:
                 last_try = time.monotonic()
                 self._replay()
@@ -230,6 +232,8 @@ class DurableWriter:
             due = time.monotonic() - self._last_up_flush >= self.upsert_delay_s
             if (self._pending_up or self._waiting_up) and (idle or stopping or due):
                 self._flush_upserts()
+            with self._cv:
+                self._busy = False
             if stopping:
                 if self.journal.pending():
                     self._replay()
@@ -280,6 +284,11 @@ class DurableWriter:
         self._pending_up = {}
         self._waiting_up = []
         self._last_up_flush = time.monotonic()
+        if not ups:
+            for b in waiting:
+                b.written = []
+                b.done.set()
+            return
         if not self.journal.pending():
             try:
                 self.store.put_records(ups)
