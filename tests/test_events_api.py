@@ -344,3 +344,19 @@ def test_sse_stream_carries_3d_markers_and_resumes_from_last_event_id(client):
     chunk = next(iter(r.response))
     r.close()
     assert b"data:" not in (chunk if isinstance(chunk, bytes) else chunk.encode())
+
+
+def test_events_written_by_other_capabilities_flow_through_the_stream(client, store):
+    """Bus off-route alerts and overdue-hazard warnings are ``event`` records too."""
+    from layers.store import Record
+
+    lon, lat = ll(100, 100)
+    store.put_records([Record("event", "bus-offroute-1",
+                              {"kind": "bus_off_route", "vehicle": "bus 7"},
+                              campus_id="sq", lon=lon, lat=lat)])
+    resp = client.get("/api/v1/stream?campus=sq&last_event_id=0", buffered=False)
+    msgs = _read_sse(resp, 1)
+    assert msgs[0]["event"] == "event"
+    props = msgs[0]["data"]["properties"]
+    assert props["event_id"] == "bus-offroute-1" and props["kind"] == "bus_off_route"
+    assert msgs[0]["data"]["geometry"]["coordinates"][:2] == pytest.approx([lon, lat])
