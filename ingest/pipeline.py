@@ -57,6 +57,9 @@ class EventPipeline:
         The local journal file used while the store is unavailable.
     enricher
         A ready enricher (default: built from ``campuses``).
+    freeze_gc
+        Move everything built so far out of the cyclic GC's scans (``gc.freeze``): for
+        long-running servers, where full collections would pause single events.
     """
 
     def __init__(
@@ -70,6 +73,7 @@ class EventPipeline:
         window_s: float = 600.0,
         max_batch: int = MAX_BATCH,
         restore: bool = True,
+        freeze_gc: bool = False,
     ) -> None:
         self.store = store
         if enricher is None:
@@ -77,10 +81,11 @@ class EventPipeline:
                 campuses = [store.load_campus(c.id) for c in store.list_campuses()]
             enricher = Enricher(campuses)
         self.enricher = enricher
-        # the campus indexes live as long as the process: keep them out of the cyclic
-        # GC's full scans, which otherwise add millisecond pauses to single events
-        gc.collect()
-        gc.freeze()
+        if freeze_gc:
+            # the campus indexes live as long as the process: keep them out of the cyclic
+            # GC's full scans, which otherwise add millisecond pauses to single events
+            gc.collect()
+            gc.freeze()
         self.engine = IncidentEngine(enricher, radius_m=radius_m, window_s=window_s)
         self.max_batch = max_batch
         self._reload_lock = threading.Lock()

@@ -44,7 +44,7 @@ def run_mqtt(args: argparse.Namespace) -> int:
     store = open_store_from_args(args)
     data = args.data or os.environ.get("XIAOAN_DATA_DIR") or "xiaoan-data"
     journal = args.journal or os.path.join(data, "events-mqtt.journal")
-    pipeline = EventPipeline(store, journal_path=journal)
+    pipeline = EventPipeline(store, journal_path=journal, freeze_gc=True)
 
     def show(answer: dict) -> None:
         if args.json:

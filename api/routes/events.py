@@ -51,7 +51,9 @@ def pipeline() -> EventPipeline:
             if p is None:
                 data_dir = Path(current_app.config.get("DATA_DIR") or "xiaoan-data")
                 journal = current_app.config.get("EVENTS_JOURNAL") or data_dir / "events.journal"
-                p = svc.extras["events"] = EventPipeline(svc.store, journal_path=journal)
+                p = svc.extras["events"] = EventPipeline(
+                    svc.store, journal_path=journal,
+                    freeze_gc=bool(current_app.config.get("EVENTS_GC_FREEZE")))
     return p
 
 
