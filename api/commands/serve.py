@@ -74,7 +74,7 @@ def serve_app(app, host: str, port: int, label: str) -> None:  # app: Flask
     try:
         if waitress is not None:
             app.config["EVENTS_GC_FREEZE"] = True  # long-running: see ingest.pipeline
-    # a production WSGI server: many threads, so that concurrent event posts share
+            # a production WSGI server: many threads, so that concurrent event posts share
             # one durable commit (see ingest.journal); SSE streams each hold a thread
             server = waitress.create_server(
                 app, host=host, port=port, threads=64, connection_limit=1000,
