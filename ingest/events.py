@@ -82,7 +82,7 @@ _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/+-]{0,127}$")
 _FIELDS = {
     "event_id", "kind", "occurred_at", "source", "severity", "payload", "campus",
     "device_id", "lon", "lat", "z", "floor", "coord_sys", "building", "room", "camera_id",
-    "pixel", "received_at",
+    "pixel",
 }
 LOCATION_FORMS = ("device", "lonlat", "building", "camera")
 
