@@ -1,11 +1,12 @@
 """Buildings in 3D: each footprint extruded from ``base_z`` by ``height_m``, with a ring
-drawn at every floor level (floor *f*, 1 = ground floor, at ``base_z + (f-1) × floor_height_m``)
+drawn at every floor level (floor *f*, 1 = ground floor, at :func:`geo.indoor.floor_level_z`)
 so the stack reads floor by floor."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from geo.indoor import floor_level_z
 from layers.campus import Campus
 from scenes.geometry import num, paths, rings
 
@@ -41,7 +42,7 @@ def floor_lines(campus: Campus) -> list[dict[str, Any]]:
         h = num(r.height_m, num(r.floors, 1) * fh)
         floors = int(num(r.floors, max(round(h / fh), 1)))
         for f in range(2, floors + 1):
-            z = base + (f - 1) * fh
+            z = floor_level_z(base, f, fh)
             if z >= base + h - 0.1:
                 break
             for p in paths(r.geometry.exterior if r.geometry.geom_type == "Polygon"

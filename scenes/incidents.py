@@ -1,5 +1,5 @@
 """Live incident markers at their 3-D position (a floor of a building renders at
-``base_z + (floor-1) × floor_height_m``; the incident engine already places them there),
+:func:`geo.indoor.floor_level_z`; the incident engine already places them there),
 with a stem down to the ground so a marker on the fourth floor reads as such."""
 
 from __future__ import annotations

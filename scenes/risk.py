@@ -1,7 +1,7 @@
 """3D four-colour risk scene (pydeck): buildings as stacks of floors, each floor coloured by
 its risk level; risk areas on the ground; risk points as discs.
 
-Floor *f* (1 = ground floor) of a building sits at ``base_z + (f - 1) × floor_height_m``
+Floor *f* (1 = ground floor) of a building sits at :func:`geo.indoor.floor_level_z`
 (basements, *f* < 1, below ground) and is drawn as a slab one floor high less a small gap,
 so the stack reads floor by floor. Floors with no assessed risk are drawn translucent grey.
 Polygon vertices carry the slab's base as Z; deck.gl extrudes from there.
@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo.indoor import floor_level_z
 from geo.risk import COLOURS
 from layers.campus import Campus
 from layers.risk import risk_map
@@ -68,7 +69,7 @@ def floor_slabs(campus: Campus, open_alarms: Iterable[Any] = (),
     out: list[dict[str, Any]] = []
     for r in floors.itertuples(index=False):
         h = fh_of.get(r.building, 3.0)
-        z0 = base_of.get(r.building, 0.0) + (int(r.floor) - 1) * h
+        z0 = floor_level_z(base_of.get(r.building, 0.0), int(r.floor), h)
         for poly in _rings(r.geometry, round(z0, 3)):
             out.append({
                 "polygon": poly, "elevation": round(max(h - gap_m, 0.1), 3),

@@ -1,10 +1,11 @@
 """Rooms drawn inside their building at their floor: a slab from the floor level
-(``base_z + (floor-1) × floor_height_m`` of the building) one floor high, less a gap."""
+(:func:`geo.indoor.floor_level_z` of the building) one floor high, less a gap."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from geo.indoor import floor_level_z
 from layers.campus import Campus
 from scenes.geometry import num, rings
 
@@ -21,7 +22,7 @@ def floor_z(campus: Campus, building: Any, floor: Any) -> tuple[float, float]:
         row = b.loc[str(building)]
         fh, base = num(row["floor_height_m"], 3.0), num(row["base_z"], 0.0)
     f = int(num(floor, 1))
-    return base + (f - 1) * fh, fh
+    return floor_level_z(base, f, fh), fh
 
 
 def room_records(campus: Campus, gap_m: float = 0.4) -> list[dict[str, Any]]:
