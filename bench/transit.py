@@ -89,7 +89,8 @@ def print_eta(preds: dict[str, list], title: str) -> dict[str, list[dict]]:
             h = f"{int(row['from_s'] // 60)}-{int(row['to_s'] // 60)} min"
             ratio = ""
             if base is not None and name != "schedule" and row["mae_s"] > 0:
-                ratio = f"{base[i]['mae_s'] / row['mae_s']:.2f}x better"
+                r = base[i]["mae_s"] / row["mae_s"]
+                ratio = f"{r:.2f}x better" if r >= 1 else f"{1 / r:.2f}x worse"
             print(f"| {name:15s} | {h:10s} | {row['n']:6d} | {_fmt(row['mae_s'])} | "
                   f"{_fmt(row['p90_s'])} | {ratio:15s} |")
     return tables
