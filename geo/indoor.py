@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["floor_level_z", "storeys_below"]
+__all__ = ["floor_level_z", "floor_at_z", "storeys_below"]
 
 
 def storeys_below(floor: ArrayLike) -> Any:
@@ -37,3 +37,11 @@ def floor_level_z(base_z: ArrayLike, floor: ArrayLike, floor_height_m: ArrayLike
         floor_height_m, dtype=float
     )
     return float(z) if np.ndim(z) == 0 else z
+
+
+def floor_at_z(base_z: float, z: float, floor_height_m: float) -> int:
+    """The floor whose storey holds elevation ``z`` (the inverse of :func:`floor_level_z`):
+    ``floor_at_z(0, 0.0, 3) == 1``, ``floor_at_z(0, 7.5, 3) == 3``,
+    ``floor_at_z(0, -0.5, 3) == -1``."""
+    k = int(np.floor((z - base_z) / floor_height_m + 1e-9))
+    return k + 1 if k >= 0 else k

@@ -1,7 +1,8 @@
 """Geolocation and enrichment: where an event happened, and what a coordinator needs there.
 
 :class:`Enricher` turns a validated :class:`~ingest.events.Event` into the *incident context*:
-campus, building, floor, room, 3D position (``z = base_z + floor × floor_height_m``), zones
+campus, building, floor, room, 3D position (:func:`geo.indoor.floor_level_z`: floor 1 is the
+ground floor), zones
 entered (danger, perimeter, ...), the risk level at the spot, the cameras that see it ranked
 by pixel density (with the PTZ aim for PTZ cameras), responsible people, and the police
 jurisdiction and station.
@@ -32,6 +33,7 @@ from shapely.strtree import STRtree
 
 from geo.crs import transformer
 from geo.errors import ValidationError
+from geo.indoor import floor_at_z, floor_level_z
 from ingest.events import Event
 from layers.campus import Campus
 from layers.devices import Device, DeviceRegistry, devices_of
@@ -615,13 +617,13 @@ class Enricher:
         if b is not None:
             base, fh = float(ix.b_base[b]), float(ix.b_fh[b])
             if floor is None:
-                floor = int(math.floor((z - base) / fh + 1e-9)) if z is not None else 0
+                floor = floor_at_z(base, z, fh) if z is not None else 1
             if z is None:
-                z = base + floor * fh
+                z = floor_level_z(base, floor, fh)
             if room is None:
                 room = ix.room_at(str(ix.b_recs[b]["fid"]), floor, x, y)
         elif z is None:
-            z = 0.0 if floor is None else floor * 3.0
+            z = 0.0 if floor is None else floor_level_z(0.0, floor, 3.0)
         return _Spot(x, y, float(z), b, floor, room)
 
     def locate(self, ev: Event) -> tuple[CampusIndex, _Spot, Device | None]:
@@ -649,9 +651,10 @@ class Enricher:
             ix = self._owner(self._b_owner, ev.building, ev.campus, "building", "building")
             b = ix.b_index[ev.building]
             nf = ix.b_floors[b]
-            if ev.floor is not None and nf is not None and not (-5 <= ev.floor < nf):
-                raise ValidationError(f"building {ev.building!r} has floors 0..{nf - 1} "
-                                      f"(got {ev.floor})", field="floor")
+            if ev.floor is not None and nf is not None and not (-5 <= ev.floor <= nf):
+                raise ValidationError(f"building {ev.building!r} has floors 1..{nf} "
+                                      f"(1 = ground floor; basements -1, -2, ...; got "
+                                      f"{ev.floor})", field="floor")
             x, y = (float(v) for v in ix.b_centroid[b])
             room = None
             if ev.room is not None:

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from geo.errors import Conflict, NotFound, ValidationError
+from geo.indoor import floor_level_z
 from ingest.enrich import Enricher
 from ingest.events import SEVERITIES, Event
 
@@ -393,12 +394,12 @@ class IncidentEngine:
                     nfl = ix.b_floors[b] or max(1, int(round(
                         (float(ix.b_top[b]) - float(ix.b_base[b])) / float(ix.b_fh[b]))))
                     if fid == own and inc["kind"] in FIRE_KINDS:
-                        floors, why = list(range(nfl)), "fire: the whole building"
+                        floors, why = list(range(1, nfl + 1)), "fire: the whole building"
                     else:
                         dxy = float(ix.b_geoms[b].distance(Point(x, y)))
-                        floors = [f for f in range(nfl)
-                                  if math.hypot(dxy, float(ix.b_base[b]) + f * float(ix.b_fh[b])
-                                                - z) <= r]
+                        base, fh = float(ix.b_base[b]), float(ix.b_fh[b])
+                        floors = [f for f in range(1, nfl + 1)
+                                  if math.hypot(dxy, floor_level_z(base, f, fh) - z) <= r]
                         why = f"within {r:g} m"
                     if floors:
                         evac.append({"building": fid, "name": rec.get("name"),

@@ -11,9 +11,10 @@ import datetime as dt
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 from shapely.geometry import LineString, Point, box
-from shapely.ops import transform
 
 from geo.crs import transformer
 from layers.campus import Campus, CampusInfo
@@ -31,9 +32,13 @@ def ll(x: float, y: float) -> tuple[float, float]:
 
 
 def _geom(g: Any) -> Any:
-    return transform(lambda x, y, z=None: (
-        transformer(LOCAL, "EPSG:4326").transform(x + X0, y + Y0) if z is None else
-        (*transformer(LOCAL, "EPSG:4326").transform(x + X0, y + Y0), z)), g)
+    t = transformer(LOCAL, "EPSG:4326")
+
+    def to_lonlat(c: Any) -> Any:
+        lon, lat = t.transform(c[:, 0] + X0, c[:, 1] + Y0)
+        return np.column_stack([lon, lat, *c[:, 2:].T])
+
+    return shapely.transform(g, to_lonlat, include_z=bool(shapely.has_z(g)))
 
 
 def _layer(name: str, rows: list[dict[str, Any]], campus_id: str,
@@ -75,7 +80,7 @@ def campus_layers(campus_id: str = "sq", validate: bool = True
         "rooms": _layer("rooms", [
             {"fid": "R201", "name": "Chemistry lab", "building": "B1", "floor": 2,
              "geometry": box(60, 60, 80, 70)},
-            {"fid": "R001", "name": "Lobby", "building": "B1", "floor": 0,
+            {"fid": "R001", "name": "Lobby", "building": "B1", "floor": 1,
              "geometry": box(50, 50, 60, 60)},
         ], campus_id, validate),
         "cameras": _layer("cameras", [
@@ -124,7 +129,7 @@ def campus_layers(campus_id: str = "sq", validate: bool = True
             {"fid": "D-BTN-YARD", "name": "One-key alarm yard", "kind": "alarm",
              "geometry": Point(20, 20, 1.2)},
             {"fid": "D-GAS-GYM", "name": "Gas gym", "kind": "gas", "building": "B2",
-             "floor": 1},
+             "floor": 2},
             {"fid": "D-BTN-EAST", "name": "One-key alarm east", "kind": "alarm",
              "geometry": Point(150, 60, 1.2), "cameras": ["C3"]},
         ], campus_id, validate),

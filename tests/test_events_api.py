@@ -88,8 +88,8 @@ def test_alarm_from_indoor_device_is_placed_and_enriched(client, store):
     assert ctx["campus"] == "sq"
     assert ctx["building"]["id"] == "B1" and ctx["floor"] == 2
     assert ctx["room"]["id"] == "R201"
-    # z = base_z + floor × floor_height_m = 0 + 2 × 3.5
-    assert inc["position"]["z"] == pytest.approx(7.0)
+    # floor 1 is the ground floor: floor 2's level is one storey up, 0 + 1 × 3.5
+    assert inc["position"]["z"] == pytest.approx(3.5)
     x, y, _ = local_xyz(inc["position"])
     assert (x, y) == (pytest.approx(70, abs=0.01), pytest.approx(65, abs=0.01))
     assert ctx["jurisdiction"]["station"] == "Kamppi police station"
@@ -196,7 +196,7 @@ def test_fire_plan_evacuates_the_whole_building_and_messages_configured_roles(cl
     inc = client.post(f"/api/v1/incidents/{iid}/plan", json={"by": "duty"}).get_json()
     plan = inc["plan"]
     by_b = {e["building"]: e for e in plan["evacuate"]}
-    assert by_b["B1"]["floors"] == [0, 1, 2, 3]
+    assert by_b["B1"]["floors"] == [1, 2, 3, 4]
     assert "B2" not in by_b  # 40+ m away, beyond the 30 m fire radius
     roles = [m["role"] for m in plan["messages"]]
     assert roles == ["principal", "security", "teacher", "police"]
@@ -208,10 +208,10 @@ def test_gas_plan_takes_floors_within_the_radius_in_3d(client):
     iid = post(client, ev("gas-1", "gas", device_id="D-GAS-GYM")).get_json()["incident_id"]
     inc = client.post(f"/api/v1/incidents/{iid}/plan", json={"radius_m": 8}).get_json()
     by_b = {e["building"]: e["floors"] for e in inc["plan"]["evacuate"]}
-    # gym floor 1 is at z = 1 + 5 = 6; floor 0 at z = 1 is 5 m below: both within 8 m
-    assert by_b == {"B2": [0, 1]}
+    # gym floor 2 is at z = 1 + 5 = 6; floor 1 (ground) at z = 1 is 5 m below: both within 8 m
+    assert by_b == {"B2": [1, 2]}
     inc = client.post(f"/api/v1/incidents/{iid}/plan", json={"radius_m": 4}).get_json()
-    assert {e["building"]: e["floors"] for e in inc["plan"]["evacuate"]} == {"B2": [1]}
+    assert {e["building"]: e["floors"] for e in inc["plan"]["evacuate"]} == {"B2": [2]}
     r = client.post(f"/api/v1/incidents/{iid}/plan", json={"radius_m": -1})
     assert r.status_code == 400 and r.get_json()["errors"][0]["field"] == "radius_m"
 
@@ -219,11 +219,11 @@ def test_gas_plan_takes_floors_within_the_radius_in_3d(client):
 def test_gcj02_and_building_and_pixel_locations(client):
     lon, lat = ll(70, 65)
     glon, glat = wgs84_to_gcj02(lon, lat)  # GCJ-02 is not applied outside China: same
-    a = post(client, ev("g1", "water_leak", lon=glon, lat=glat, coord_sys="gcj02", z=8.0))
+    a = post(client, ev("g1", "water_leak", lon=glon, lat=glat, coord_sys="gcj02", z=5.0))
     assert a.status_code == 202
     ctx = a.get_json()["incident"]["context"]
     assert ctx["building"]["id"] == "B1" and ctx["floor"] == 2 and ctx["room"]["id"] == "R201"
-    b = post(client, ev("b1", "water_leak", building="B2", floor=1)).get_json()["incident"]
+    b = post(client, ev("b1", "water_leak", building="B2", floor=2)).get_json()["incident"]
     assert b["position"]["z"] == pytest.approx(6.0)
     assert b["context"]["building"]["id"] == "B2"
     c = post(client, ev("p1", "video_analytics", camera_id="C1", pixel=[960, 900]))
@@ -329,7 +329,7 @@ def test_sse_stream_carries_3d_markers_and_resumes_from_last_event_id(client):
     assert kinds == ["event", "incident"]
     marker = msgs[1]["data"]
     assert marker["properties"]["incident_id"] == first["incident_id"]
-    assert marker["geometry"]["coordinates"][2] == pytest.approx(7.0)
+    assert marker["geometry"]["coordinates"][2] == pytest.approx(3.5)
     assert marker["properties"]["building"] == "B1" and marker["properties"]["floor"] == 2
     # resume after the first message: only what followed it, plus anything new
     post(client, ev("s2", device_id="D-BTN-EAST"))

@@ -11,6 +11,7 @@ from events_fixtures import now_iso
 
 from api.app import create_app
 from geo.crs import transformer
+from geo.indoor import floor_level_z
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,8 @@ def test_one_key_alarm_in_demo_campus_comes_back_placed_and_linked(demo):
         assert ctx["campus"] == "hki"
         assert ctx["building"]["id"] == dev.building and ctx["floor"] == dev.floor
         fh = ctx["building"]["floor_height_m"]
-        assert inc["position"]["z"] == pytest.approx(ctx["building"]["base_z"] + dev.floor * fh)
+        assert inc["position"]["z"] == pytest.approx(
+            floor_level_z(ctx["building"]["base_z"], dev.floor, fh))
         assert inc["risk"]["level"] in ("red", "orange", "yellow", "blue")
         assert inc["risk"]["raised_by_open_alarm"] or inc["risk"]["level"] == "red"
         assert ctx["jurisdiction"]["station"]
@@ -105,14 +107,14 @@ def test_one_key_alarm_in_demo_campus_comes_back_placed_and_linked(demo):
     assert spot is not None
     b, lon, lat = spot
     bid = str(ix.b_recs[b]["fid"])
-    csv = f"device_id,kind,lon,lat,building,floor\ngate-btn,alarm_button,{lon},{lat},{bid},0\n"
+    csv = f"device_id,kind,lon,lat,building,floor\ngate-btn,alarm_button,{lon},{lat},{bid},1\n"
     store.write_layer("hki", "devices", read_devices_csv(csv, "hki"), mode="upsert")
     body = {"event_id": "demo-gate", "kind": "alarm", "occurred_at": now_iso(),
             "device_id": "gate-btn"}
     r = client.post("/api/v1/events", json=body)
     assert r.status_code == 202, r.get_json()
     inc = r.get_json()["incident"]
-    assert inc["context"]["building"]["id"] == bid and inc["context"]["floor"] == 0
+    assert inc["context"]["building"]["id"] == bid and inc["context"]["floor"] == 1
     for c in inc["context"]["cameras"]:
         tgt = c.get("target") or inc["position"]
         x, y = to_local.transform(tgt["lon"], tgt["lat"])
