@@ -162,3 +162,12 @@ def test_pipes_without_depth_point_to_the_pipes_importer(tmp_path, capsys):
     hint = err.splitlines()[-1]
     assert hint.startswith("hint: `xiaoan pipes import`") and "--default-depth" in hint
     assert stored_campuses(tmp_path) == []
+
+
+def test_data_naming_a_file_is_one_clear_error(tmp_path, capsys):
+    f = tmp_path / "campus.geojson"
+    f.write_text("{}")
+    rc = main(["import", "buildings", str(f), "--campus", "c1", "--data", str(f)])
+    _, err = capsys.readouterr()
+    assert rc == 2 and err.startswith("error: data: ") and "is a file" in err
+    assert err.count("\n") == 1 and f.read_text() == "{}"

@@ -18,11 +18,15 @@ def add_store_args(p: argparse.ArgumentParser) -> None:
 def open_store_from_args(args: argparse.Namespace):  # -> Store
     import os
 
+    from geo.errors import ValidationError
     from layers.store import open_store
 
     url = args.database_url or os.environ.get("XIAOAN_DATABASE_URL")
     data = args.data or os.environ.get("XIAOAN_DATA_DIR") or "xiaoan-data"
     if not url:
+        if os.path.exists(data) and not os.path.isdir(data):
+            raise ValidationError(f"{data} is a file; --data names the directory that holds "
+                                  "xiaoan.gpkg (default ./xiaoan-data)", field="data")
         os.makedirs(data, exist_ok=True)
     return open_store(url, data)
 
