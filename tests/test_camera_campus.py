@@ -129,6 +129,13 @@ def test_cli_coverage_on_the_demo_store_writes_geojson(tmp_path, capsys):
     assert fc["type"] == "FeatureCollection" and fc["features"]
     rc = cli(["camera", "coverage", "--campus", "nope", "--data", str(data), "--json"])
     assert rc == 1 and json.loads(capsys.readouterr().out)["status"] == 404
+    # plain text: JSON for nested values (no Python reprs); an empty answer says so
+    assert cli(["camera", "coverage", "--campus", "hki", "--data", str(data)]) == 0
+    line = capsys.readouterr().out
+    assert 'dori_area_m2={"detection": ' in line and "'" not in line
+    assert cli(["camera", "seeing", "--campus", "hki", "--data", str(data),
+                "--lon", "24.9506", "--lat", "60.1739"]) == 0
+    assert capsys.readouterr().out.startswith("no camera sees this point")
 
 
 # --- CLI on the MEVA cameras ---------------------------------------------------------------

@@ -116,7 +116,10 @@ def _emit(doc: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(doc, ensure_ascii=False))
     else:
-        print("  ".join(f"{k}={v}" for k, v in doc.items()))
+        def text(v: Any) -> str:
+            return json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else str(v)
+
+        print("  ".join(f"{k}={text(v)}" for k, v in doc.items()))
 
 
 def run_locate(args: argparse.Namespace) -> int:
@@ -196,6 +199,8 @@ def run_seeing(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"cameras": found}, ensure_ascii=False))
     else:
+        if not found:
+            print("no camera sees this point (a blind spot, inside a building, or out of range)")
         for c in found:
             print(f"{c['camera']}\t{c['name'] or ''}\tpixel={c['pixel']}\t"
                   f"{c['px_per_m']} px/m\t{c['distance_m']} m\t{c['dori'] or '-'}")
