@@ -123,6 +123,15 @@ def test_cli_unknown_campus_names_the_campuses_there_are(capsys, data_dir):
     assert rc == 1 and "has no campus yet; check --data" in err
 
 
+def test_cli_alarm_naming_nothing_is_refused(capsys, data_dir):
+    png = data_dir / "map.png"
+    for verb, extra in (("map", ["--png", str(png)]), ("level", ["--lon", "0", "--lat", "0"])):
+        rc, _, err = run_cli(capsys, "risk", verb, "--data", str(data_dir), "--campus", "tst",
+                             "--alarm", "buildings:B3", "--alarm", "buildngs:B3", *extra)
+        assert rc == 2 and err.startswith("error: alarm: 'buildngs:B3' names no risk or unit")
+    assert not png.exists()
+
+
 def test_cli_unwritable_output_is_one_line_naming_the_file(capsys, data_dir):
     png = data_dir / "missing-dir" / "map.png"
     rc, _, err = run_cli(capsys, "risk", "map", "--data", str(data_dir), "--campus", "tst",

@@ -217,6 +217,19 @@ def run_grade(args: argparse.Namespace) -> int:
 # --- campus verbs ----------------------------------------------------------------------------
 
 
+def _check_alarms(campus: Any, alarms: list[str]) -> None:
+    """On the command line an --alarm that names nothing is a typo, not a closed alarm."""
+    from geo.errors import ValidationError
+    from layers.risk import parse_alarm
+
+    for a in alarms:
+        if parse_alarm(a, campus)[0] == "none":
+            raise ValidationError(
+                f"{a!r} names no risk or unit on campus {campus.info.id}; give layer:fid "
+                "(e.g. risk_points:rp1, buildings:B1), a bare fid or building/floor",
+                field="alarm")
+
+
 def run_map(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -225,6 +238,7 @@ def run_map(args: argparse.Namespace) -> int:
     store = open_store_from_args(args)
     try:
         campus = load_campus_from_args(store, args.campus)
+        _check_alarms(campus, args.alarm)
         gdf = risk_map(campus, args.alarm, all_floors=args.all_floors,
                        include_points=args.points)
         if args.png:
@@ -283,6 +297,7 @@ def run_level(args: argparse.Namespace) -> int:
         campus = load_campus_from_args(store, args.campus)
     finally:
         store.close()
+    _check_alarms(campus, args.alarm)
     r = risk_level_at(campus, args.lon, args.lat, building=args.building, floor=args.floor,
                       open_alarm_units=args.alarm)
     if args.json:
