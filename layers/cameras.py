@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 import threading
 import weakref
 from dataclasses import dataclass, field
@@ -248,6 +249,8 @@ def cameras_seeing(campus: Campus, lon: float, lat: float, z: float = 0.0,
             raise ValidationError(f"must be a finite number, got {v!r}", field=name)
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         raise ValidationError("lon/lat out of range (swapped?)", field="lon")
+    if isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or limit < 1:
+        raise ValidationError(f"must be a whole number >= 1, got {limit!r}", field="limit")
     cs = _camera_set(campus)
     x, y = campus.xy_to_local(lon, lat)
     out = []

@@ -136,6 +136,9 @@ def test_cli_coverage_on_the_demo_store_writes_geojson(tmp_path, capsys):
     assert cli(["camera", "seeing", "--campus", "hki", "--data", str(data),
                 "--lon", "24.9506", "--lat", "60.1739"]) == 0
     assert capsys.readouterr().out.startswith("no camera sees this point")
+    assert cli(["camera", "seeing", "--campus", "hki", "--data", str(data),
+                "--lon", "24.9506", "--lat", "60.1739", "--limit", "0"]) == 2
+    assert capsys.readouterr().err.startswith("error: limit: must be a whole number >= 1")
 
 
 # --- CLI on the MEVA cameras ---------------------------------------------------------------
