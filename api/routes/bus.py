@@ -23,12 +23,11 @@ arrival events are stored as records of kind ``event`` (``data.kind`` ``bus_off_
 
 from __future__ import annotations
 
-import json
 import threading
-from typing import Any
 
 from flask import Blueprint, Response, request
 
+from api.params import check_args, json_body, json_response
 from api.service import current_service
 from geo.errors import PayloadTooLarge, ValidationError
 from ingest.buses import MAX_BATCH, BusEngine, parse_time
@@ -53,33 +52,11 @@ def engine(campus_id: str) -> BusEngine:
     return eng
 
 
-def _json(obj: Any, status: int = 200, mimetype: str = "application/json") -> Response:
-    return Response(json.dumps(obj, ensure_ascii=False, allow_nan=False, default=str),
-                    status=status, mimetype=mimetype)
-
-
-def _body() -> Any:
-    raw = request.get_data(cache=True)
-    if not raw:
-        raise ValidationError("the request body is empty; send JSON", field="body")
-    try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValidationError(f"malformed JSON: {e}", field="body") from None
-
-
-def _check_args(allowed: set[str]) -> None:
-    unknown = sorted(set(request.args) - allowed)
-    if unknown:
-        raise ValidationError(f"unknown query parameter(s) {', '.join(unknown)}; allowed: "
-                              f"{', '.join(sorted(allowed)) or 'none'}", field=unknown[0])
-
-
 @bp.post("/<campus_id>/fixes")
 def post_fixes(campus_id: str) -> Response:
-    _check_args(set())
+    check_args(set())
     eng = engine(campus_id)
-    body = _body()
+    body = json_body(obj=False)
     if isinstance(body, dict) and "fixes" in body:
         fixes = body["fixes"]
         if not isinstance(fixes, list):
@@ -90,7 +67,7 @@ def post_fixes(campus_id: str) -> Response:
         results, _ = eng.ingest(fixes)
         counts = {s: sum(1 for r in results if r.status == s)
                   for s in ("accepted", "duplicate", "rejected")}
-        return _json({"accepted": counts["accepted"], "duplicates": counts["duplicate"],
+        return json_response({"accepted": counts["accepted"], "duplicates": counts["duplicate"],
                       "rejected": counts["rejected"],
                       "results": [r.to_dict() for r in results]})
     results, _ = eng.ingest([body])
@@ -98,20 +75,20 @@ def post_fixes(campus_id: str) -> Response:
     if r.status == "rejected":
         raise ValidationError(errors=r.errors)
     bus = str(body.get("bus", body.get("bus_id")))
-    return _json({"status": r.status, "bus": eng.state(bus)})
+    return json_response({"status": r.status, "bus": eng.state(bus)})
 
 
 @bp.get("/<campus_id>")
 def list_buses(campus_id: str) -> Response:
-    _check_args(set())
+    check_args(set())
     eng = engine(campus_id)
-    return _json({"campus": campus_id, "buses": eng.states(),
+    return json_response({"campus": campus_id, "buses": eng.states(),
                   "routes": sorted(eng.routes)})
 
 
 @bp.get("/<campus_id>/<bus>")
 def get_bus(campus_id: str, bus: str) -> Response:
-    _check_args({"next"})
+    check_args({"next"})
     n = request.args.get("next", "3")
     try:
         k = int(n)
@@ -119,37 +96,37 @@ def get_bus(campus_id: str, bus: str) -> Response:
             raise ValueError
     except ValueError:
         raise ValidationError("next must be an integer 0..50", field="next") from None
-    return _json(engine(campus_id).state(bus, k))
+    return json_response(engine(campus_id).state(bus, k))
 
 
 @bp.get("/<campus_id>/<bus>/track")
 def get_track(campus_id: str, bus: str) -> Response:
-    _check_args({"since", "until"})
+    check_args({"since", "until"})
     since = request.args.get("since")
     until = request.args.get("until")
     doc = engine(campus_id).track_geojson(
         bus, None if since is None else parse_time(since, "since"),
         None if until is None else parse_time(until, "until"))
-    return _json(doc, mimetype="application/geo+json")
+    return json_response(doc, mimetype="application/geo+json")
 
 
 @bp.put("/<campus_id>/network")
 def put_network(campus_id: str) -> Response:
     from ingest.roads import edges_from_geojson
 
-    _check_args(set())
+    check_args(set())
     eng = engine(campus_id)
-    graph = edges_from_geojson(_body())
+    graph = edges_from_geojson(json_body(obj=False))
     eng.set_network(graph)
-    return _json({"campus": campus_id, "edges": graph.n_edges, "nodes": graph.n_nodes,
+    return json_response({"campus": campus_id, "edges": graph.n_edges, "nodes": graph.n_nodes,
                   "crs": graph.crs})
 
 
 @bp.put("/<campus_id>/routes/<route_id>")
 def put_route(campus_id: str, route_id: str) -> Response:
-    _check_args(set())
+    check_args(set())
     eng = engine(campus_id)
-    doc = _body()
+    doc = json_body(obj=False)
     if not isinstance(doc, dict) or doc.get("type") != "Feature":
         raise ValidationError("send a GeoJSON Feature with a LineString", field="type")
     geom = doc.get("geometry") or {}
@@ -179,5 +156,5 @@ def put_route(campus_id: str, route_id: str) -> Response:
                                   row=i)
     eng.add_route(route_id, ll, stops)
     r = eng.routes[route_id]
-    return _json({"route_id": route_id, "length_m": round(r.line.length, 1),
+    return json_response({"route_id": route_id, "length_m": round(r.line.length, 1),
                   "stops": len(r.stop_ids)})

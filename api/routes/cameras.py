@@ -23,12 +23,12 @@ A campus's cameras (``ID`` = campus id):
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response
 
+from api.params import check_args, float_arg, json_body, json_response
 from api.service import current_service
 from geo.errors import NotFound, ValidationError
 
@@ -37,51 +37,6 @@ __all__ = ["bp"]
 bp = Blueprint("cameras", __name__)
 
 LAYERS = ("frustums", "footprints", "visible", "coverage", "blind_spots", "dori")
-
-
-def _json(obj: Any, status: int = 200, mimetype: str = "application/json") -> Response:
-    return Response(json.dumps(obj, ensure_ascii=False, allow_nan=False),
-                    status=status, mimetype=mimetype)
-
-
-def _body(allowed: set[str]) -> dict[str, Any]:
-    raw = request.get_data(cache=False)
-    if not raw:
-        raise ValidationError("the request body is empty; send a JSON object", field="body")
-    try:
-        doc = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValidationError(f"malformed JSON: {getattr(e, 'msg', str(e))}",
-                              field="body") from None
-    if not isinstance(doc, dict):
-        raise ValidationError("expected a JSON object", field="body")
-    unknown = sorted(set(doc) - allowed)
-    if unknown:
-        raise ValidationError(f"unknown key(s) {', '.join(unknown)}; allowed: "
-                              f"{', '.join(sorted(allowed))}", field="body")
-    return doc
-
-
-def _check_args(allowed: set[str]) -> None:
-    unknown = sorted(set(request.args) - allowed)
-    if unknown:
-        raise ValidationError(f"unknown query parameter(s) {', '.join(unknown)}; allowed: "
-                              f"{', '.join(sorted(allowed))}", field=unknown[0])
-
-
-def _float_arg(name: str, default: float | None = None) -> float:
-    v = request.args.get(name)
-    if v is None:
-        if default is None:
-            raise ValidationError("is required", field=name)
-        return default
-    try:
-        x = float(v)
-    except ValueError:
-        raise ValidationError(f"expected a number, got {v!r}", field=name) from None
-    if not math.isfinite(x):
-        raise ValidationError(f"must be a finite number, got {v!r}", field=name)
-    return x
 
 
 def _camera(doc: dict[str, Any]) -> Any:
@@ -121,7 +76,7 @@ MODEL_KEYS = {"camera", "krtd", "image_size", "georef"}
 
 @bp.post("/api/v1/cameras/locate")
 def locate() -> Response:
-    doc = _body(MODEL_KEYS | {"pixel", "plane_z"})
+    doc = json_body(allowed=MODEL_KEYS | {"pixel", "plane_z"})
     cam = _camera(doc)
     uv = _vector(doc, "pixel", 2)
     z = doc.get("plane_z", 0.0)
@@ -133,18 +88,18 @@ def locate() -> Response:
     if cam.georef is not None:
         lon, lat, _ = cam.lonlat(g)[0]
         out["lon"], out["lat"] = float(lon), float(lat)
-    return _json(out)
+    return json_response(out)
 
 
 @bp.post("/api/v1/cameras/project")
 def project() -> Response:
     import numpy as np
 
-    doc = _body(MODEL_KEYS | {"point"})
+    doc = json_body(allowed=MODEL_KEYS | {"point"})
     cam = _camera(doc)
     P = np.array(_vector(doc, "point", 3))
     uv, front = cam.project(P)
-    return _json({"u": float(uv[0, 0]) if front[0] else None,
+    return json_response({"u": float(uv[0, 0]) if front[0] else None,
                   "v": float(uv[0, 1]) if front[0] else None,
                   "in_view": bool(cam.in_view(P)[0]), "in_front": bool(front[0]),
                   "distance_m": float(np.linalg.norm(P - cam.C))})
@@ -152,21 +107,21 @@ def project() -> Response:
 
 @bp.post("/api/v1/cameras/aim")
 def aim() -> Response:
-    doc = _body(MODEL_KEYS | {"point", "field_width_m"})
+    doc = json_body(allowed=MODEL_KEYS | {"point", "field_width_m"})
     cam = _camera(doc)
     x, y, z = _vector(doc, "point", 3)
-    return _json(cam.aim(x, y, z, field_width_m=doc.get("field_width_m")).to_json())
+    return json_response(cam.aim(x, y, z, field_width_m=doc.get("field_width_m")).to_json())
 
 
 @bp.post("/api/v1/cameras/homography")
 def homography() -> Response:
     from geo.homography import fit_homography
 
-    doc = _body({"pixels", "ground", "ransac_threshold_px"})
+    doc = json_body(allowed={"pixels", "ground", "ransac_threshold_px"})
     thr = doc.get("ransac_threshold_px", 3.0)
     if isinstance(thr, bool) or not isinstance(thr, (int, float)) or not thr > 0:
         raise ValidationError(f"must be a number > 0, got {thr!r}", field="ransac_threshold_px")
-    return _json(fit_homography(doc.get("pixels"), doc.get("ground"), float(thr)).to_json())
+    return json_response(fit_homography(doc.get("pixels"), doc.get("ground"), float(thr)).to_json())
 
 
 def _campus(campus_id: str) -> Any:
@@ -177,33 +132,34 @@ def _campus(campus_id: str) -> Any:
 def coverage(campus_id: str) -> Response:
     from layers.cameras import camera_problems, campus_coverage
 
-    _check_args(set())
+    check_args(set())
     campus = _campus(campus_id)
     out: dict[str, Any] = {"campus": campus_id, **campus_coverage(campus).summary()}
     problems = camera_problems(campus)
     if problems:
         out["cameras_without_model"] = problems
-    return _json(out)
+    return json_response(out)
 
 
 @bp.get("/api/v1/cameras/<campus_id>/seeing")
 def seeing(campus_id: str) -> Response:
     from layers.cameras import cameras_seeing
 
-    _check_args({"lon", "lat", "z", "limit"})
-    lon, lat, z = _float_arg("lon"), _float_arg("lat"), _float_arg("z", 0.0)
-    limit = _float_arg("limit", 10.0)
+    check_args({"lon", "lat", "z", "limit"})
+    lon, lat = float_arg("lon", required=True), float_arg("lat", required=True)
+    z = float_arg("z", 0.0)
+    limit = float_arg("limit", 10.0)
     if limit != int(limit) or not 1 <= limit <= 1000:
         raise ValidationError("must be a whole number 1..1000", field="limit")
     found = cameras_seeing(_campus(campus_id), lon, lat, z, limit=int(limit))
-    return _json({"campus": campus_id, "lon": lon, "lat": lat, "z": z, "cameras": found})
+    return json_response({"campus": campus_id, "lon": lon, "lat": lat, "z": z, "cameras": found})
 
 
 @bp.get("/api/v1/cameras/<campus_id>/layers/<name>")
 def layer(campus_id: str, name: str) -> Response:
     from layers.cameras import coverage_layers
 
-    _check_args(set())
+    check_args(set())
     if name not in LAYERS:
         raise NotFound(f"no camera layer {name!r}; available: {', '.join(LAYERS)}")
     gdf = coverage_layers(_campus(campus_id))[name]
@@ -216,7 +172,7 @@ def placement(campus_id: str) -> Response:
 
     keys = {"k", "objective", "candidates", "hfov_deg", "tilt_deg", "range_m",
             "mount_height_m", "cell_m", "keep_existing", "spacing_m"}
-    doc = _body(keys)
+    doc = json_body(allowed=keys)
     k = doc.get("k")
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 100:
         raise ValidationError(f"must be a whole number 1..100, got {k!r}", field="k")
@@ -239,4 +195,4 @@ def placement(campus_id: str) -> Response:
         if not isinstance(doc["candidates"], list):
             raise ValidationError("expected a list of {lon, lat}", field="candidates")
         kw["candidates"] = doc["candidates"]
-    return _json({"campus": campus_id, **suggest_cameras(_campus(campus_id), k, **kw)})
+    return json_response({"campus": campus_id, **suggest_cameras(_campus(campus_id), k, **kw)})

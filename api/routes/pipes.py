@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 from shapely.geometry import shape
 
+from api.params import check_args, json_body
 from api.service import current_service
 from geo.errors import ValidationError
 
@@ -27,14 +28,6 @@ bp = Blueprint("pipes", __name__, url_prefix="/api/v1/pipes")
 
 def _campus(campus_id: str) -> Any:
     return current_service().campuses.get(campus_id)
-
-
-def _params(allowed: tuple[str, ...]) -> dict[str, str]:
-    unknown = sorted(set(request.args) - set(allowed))
-    if unknown:
-        raise ValidationError(f"unknown query parameter(s) {', '.join(unknown)}; allowed: "
-                              f"{', '.join(allowed) or 'none'}", field=unknown[0])
-    return {k: request.args[k] for k in request.args}
 
 
 def _format(p: dict[str, str], choices: tuple[str, ...]) -> str:
@@ -56,13 +49,6 @@ def _float(p: dict[str, str], name: str) -> float:
     if not math.isfinite(v):
         raise ValidationError("must be a finite number", field=name)
     return v
-
-
-def _body() -> dict[str, Any]:
-    doc = request.get_json(silent=True)
-    if not isinstance(doc, dict):
-        raise ValidationError("send a JSON object as the request body", field="body")
-    return doc
 
 
 def _geom(doc: Any, field: str, kind: str) -> Any:
@@ -93,7 +79,7 @@ def _depth(doc: dict[str, Any], dig: Any) -> Any:
 def segments(campus_id: str) -> Response:
     from layers.pipes import utility_network
 
-    p = _params(("utility",))
+    p = check_args(("utility",))
     un = utility_network(_campus(campus_id), p.get("utility", "water"))
     doc = un.model.segments_json()
     doc["utility"] = un.utility
@@ -105,7 +91,7 @@ def topology(campus_id: str) -> Response:
     from layers.pipes import topology as topo
     from layers.pipes import utilities
 
-    p = _params(("utility",))
+    p = check_args(("utility",))
     campus = _campus(campus_id)
     names = [p["utility"]] if "utility" in p else utilities(campus)
     return jsonify({"campus": campus_id, "networks": [topo(campus, u) for u in names]})
@@ -115,7 +101,7 @@ def topology(campus_id: str) -> Response:
 def isolate(campus_id: str) -> Response:
     from layers.pipes import isolate_pipe, isolate_point
 
-    p = _params(("pipe", "lon", "lat", "utility", "format"))
+    p = check_args(("pipe", "lon", "lat", "utility", "format"))
     fmt = _format(p, ("json", "geojson"))
     campus = _campus(campus_id)
     if "pipe" in p:
@@ -132,9 +118,9 @@ def isolate(campus_id: str) -> Response:
 def excavate(campus_id: str) -> Response:
     from layers.pipes import excavate_campus
 
-    p = _params(("format",))
+    p = check_args(("format",))
     fmt = _format(p, ("json", "geojson"))
-    doc = _body()
+    doc = json_body()
     dig = _geom(doc.get("dig"), "dig", "Polygon")
     depth = _depth(doc, doc.get("dig"))
     section = _geom(doc["section"], "section", "LineString") if doc.get("section") else None
@@ -147,9 +133,9 @@ def section(campus_id: str) -> Response:
     from geo.excavation import render_cross_section
     from layers.pipes import section_for_campus
 
-    p = _params(("format",))
+    p = check_args(("format",))
     fmt = _format(p, ("json", "png"))
-    doc = _body()
+    doc = json_body()
     line = _geom(doc.get("section"), "section", "LineString")
     dig = _geom(doc["dig"], "dig", "Polygon") if doc.get("dig") else None
     depth = _depth(doc, doc.get("dig")) if dig is not None else None

@@ -28,6 +28,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
+from api.params import bool_arg, check_args, float_arg, int_arg, json_body, json_response
 from api.service import current_service
 from geo.errors import ValidationError
 
@@ -36,79 +37,15 @@ __all__ = ["bp"]
 bp = Blueprint("risk", __name__, url_prefix="/api/v1/risk")
 
 
-def _json(obj: Any, status: int = 200) -> Response:
-    return Response(json.dumps(obj, ensure_ascii=False, allow_nan=False, default=str),
-                    status=status, mimetype="application/json")
-
-
 def _geojson(obj: Any) -> Response:
     return Response(json.dumps(obj, ensure_ascii=False, allow_nan=False),
                     mimetype="application/geo+json")
 
 
-def _check_args(allowed: set[str]) -> None:
-    unknown = sorted(set(request.args) - allowed)
-    if unknown:
-        raise ValidationError(f"unknown query parameter(s) {', '.join(unknown)}; allowed: "
-                              f"{', '.join(sorted(allowed)) or 'none'}", field=unknown[0])
-
-
-def _body() -> dict[str, Any]:
-    raw = request.get_data(cache=True)
-    if not raw:
-        raise ValidationError("the request body is empty; send a JSON object", field="body")
-    try:
-        doc = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValidationError(f"malformed JSON: {e}", field="body") from None
-    if not isinstance(doc, dict):
-        raise ValidationError("expected a JSON object", field="body")
-    return doc
-
-
-def _bool(name: str, default: bool) -> bool:
-    v = request.args.get(name)
-    if v is None:
-        return default
-    if v.lower() in ("1", "true", "yes"):
-        return True
-    if v.lower() in ("0", "false", "no"):
-        return False
-    raise ValidationError(f"expected true or false, got {v!r}", field=name)
-
-
-def _int(name: str, default: int | None, lo: int, hi: int) -> int | None:
-    v = request.args.get(name)
-    if v is None:
-        return default
-    try:
-        x = int(v)
-    except ValueError:
-        raise ValidationError(f"expected a whole number, got {v!r}", field=name) from None
-    if not lo <= x <= hi:
-        raise ValidationError(f"{x} is outside {lo}..{hi}", field=name)
-    return x
-
-
-def _float(name: str, required: bool = True) -> float | None:
-    v = request.args.get(name)
-    if v is None:
-        if required:
-            raise ValidationError("is required", field=name)
-        return None
-    try:
-        x = float(v)
-    except ValueError:
-        raise ValidationError(f"expected a number, got {v!r}", field=name) from None
-    if not math.isfinite(x):
-        raise ValidationError(f"expected a finite number, got {v!r}", field=name)
-    return x
-
-
 def _alarms() -> list[Any]:
     """Alarms from the query plus, unless ``live=false``, the live pipeline's open units."""
     alarms: list[Any] = list(request.args.getlist("alarm"))
-    if _bool("live", True):
+    if bool_arg("live", True):
         p = current_service().extras.get("events")
         engine = getattr(p, "engine", None)
         if engine is not None:
@@ -139,11 +76,11 @@ def grade_route() -> Response:
     from geo.risk import grade
 
     if request.method == "POST":
-        _check_args(set())
-        doc = _body()
+        check_args(set())
+        doc = json_body()
         method = doc.pop("method", None)
     else:
-        _check_args({"method", "l", "e", "c", "L", "E", "C", "likelihood", "severity", "bands"})
+        check_args({"method", "l", "e", "c", "L", "E", "C", "likelihood", "severity", "bands"})
         doc = {k: v for k, v in request.args.items() if k != "method"}
         if "severity" in doc:
             doc["severity"] = _severity_text(doc["severity"])
@@ -155,7 +92,7 @@ def grade_route() -> Response:
         method = request.args.get("method")
     if method is None:
         raise ValidationError("is required: lec or ls", field="method")
-    return _json(grade(method, doc).to_dict())
+    return json_response(grade(method, doc).to_dict())
 
 
 # --- risks, assessments, list, map -----------------------------------------------------------
@@ -165,7 +102,7 @@ def grade_route() -> Response:
 def list_route(campus_id: str) -> Response:
     from layers.risk import control_list, control_list_csv
 
-    _check_args({"format", "lang"})
+    check_args({"format", "lang"})
     fmt = request.args.get("format", "json")
     if fmt not in ("json", "csv"):
         raise ValidationError(f"{fmt!r} is not a format; use json or csv", field="format")
@@ -178,17 +115,17 @@ def list_route(campus_id: str) -> Response:
         return Response(text.encode("utf-8"), mimetype="text/csv",
                         headers={"Content-Disposition":
                                  f'attachment; filename="risk-list-{campus_id}.csv"'})
-    return _json({"campus": campus_id, "risks": control_list(campus)})
+    return json_response({"campus": campus_id, "risks": control_list(campus)})
 
 
 @bp.get("/campuses/<campus_id>/map")
 def map_route(campus_id: str) -> Response:
     from layers.risk import map_geojson, risk_map
 
-    _check_args({"alarm", "all_floors", "points", "live"})
+    check_args({"alarm", "all_floors", "points", "live"})
     campus = _campus(campus_id)
-    gdf = risk_map(campus, _alarms(), all_floors=_bool("all_floors", False),
-                   include_points=_bool("points", True))
+    gdf = risk_map(campus, _alarms(), all_floors=bool_arg("all_floors", False),
+                   include_points=bool_arg("points", True))
     return _geojson(map_geojson(gdf))
 
 
@@ -196,9 +133,9 @@ def map_route(campus_id: str) -> Response:
 def map_png_route(campus_id: str) -> Response:
     from layers.risk import render_risk_png
 
-    _check_args({"alarm", "width", "live"})
+    check_args({"alarm", "width", "live"})
     campus = _campus(campus_id)
-    width = _int("width", 1200, 500, 4000)
+    width = int_arg("width", 1200, 500, 4000)
     assert width is not None
     png, _frame, _gdf = render_risk_png(campus, _alarms(), width=width)
     return Response(png, mimetype="image/png")
@@ -208,12 +145,12 @@ def map_png_route(campus_id: str) -> Response:
 def level_route(campus_id: str) -> Response:
     from layers.risk import risk_level_at
 
-    _check_args({"lon", "lat", "building", "floor", "alarm", "live"})
+    check_args({"lon", "lat", "building", "floor", "alarm", "live"})
     campus = _campus(campus_id)
-    lon, lat = _float("lon"), _float("lat")
+    lon, lat = float_arg("lon", required=True), float_arg("lat", required=True)
     assert lon is not None and lat is not None
-    floor = _int("floor", None, -10, 200)
-    return _json(risk_level_at(campus, lon, lat, building=request.args.get("building"),
+    floor = int_arg("floor", None, -10, 200)
+    return json_response(risk_level_at(campus, lon, lat, building=request.args.get("building"),
                                floor=floor, open_alarm_units=_alarms()))
 
 
@@ -230,13 +167,13 @@ def _risk_layer(layer: str) -> str:
 def put_risk_route(campus_id: str, layer: str) -> Response:
     from layers.risk import put_risk
 
-    _check_args({"assessor"})
+    check_args({"assessor"})
     svc = current_service()
     svc.store.get_campus(campus_id)
-    row = put_risk(svc.store, campus_id, _risk_layer(layer), _body(),
+    row = put_risk(svc.store, campus_id, _risk_layer(layer), json_body(),
                    assessor=request.args.get("assessor"))
     svc.campuses.invalidate(campus_id)
-    return _json(row, 201)
+    return json_response(row, 201)
 
 
 @bp.route("/campuses/<campus_id>/<layer>/<path:fid>/assessments", methods=["GET", "POST"])
@@ -246,13 +183,13 @@ def assessments_route(campus_id: str, layer: str, fid: str) -> Response:
     svc = current_service()
     _risk_layer(layer)
     if request.method == "GET":
-        _check_args(set())
+        check_args(set())
         row = svc.store.get_feature(campus_id, layer, fid)
         props = _props(row["props"].iloc[0])
-        return _json({"layer": layer, "fid": fid,
+        return json_response({"layer": layer, "fid": fid,
                       "assessments": props.get("assessments") or []})
-    _check_args(set())
-    doc = _body()
+    check_args(set())
+    doc = json_body()
     method = doc.pop("method", None)
     if method is None:
         raise ValidationError("is required: lec or ls", field="method")
@@ -261,7 +198,7 @@ def assessments_route(campus_id: str, layer: str, fid: str) -> Response:
     out = assess(svc.store, campus_id, layer, fid, method, doc, assessor=assessor,
                  measures=measures)
     svc.campuses.invalidate(campus_id)
-    return _json(out, 201)
+    return json_response(out, 201)
 
 
 # --- hazards ---------------------------------------------------------------------------------
@@ -271,21 +208,21 @@ def assessments_route(campus_id: str, layer: str, fid: str) -> Response:
 def report_route() -> Response:
     from layers.hazards import report_hazard
 
-    _check_args(set())
-    doc = _body()
+    check_args(set())
+    doc = json_body()
     campus_id = doc.pop("campus", None)
     if not isinstance(campus_id, str) or not campus_id:
         raise ValidationError("is required", field="campus")
     svc = current_service()
     data = report_hazard(svc.store, campus_id, doc, campus=svc.campuses.get(campus_id))
-    return _json(data, 201)
+    return json_response(data, 201)
 
 
 @bp.get("/hazards")
 def ledger_route() -> Response:
     from layers.hazards import ledger
 
-    _check_args({"campus", "bbox", "polygon", "category", "status", "since", "until",
+    check_args({"campus", "bbox", "polygon", "category", "status", "since", "until",
                  "overdue", "limit", "offset"})
     bbox = None
     if request.args.get("bbox"):
@@ -308,36 +245,36 @@ def ledger_route() -> Response:
         campus_ids=request.args.getlist("campus") or None, bbox=bbox, polygon=polygon or None,
         category=request.args.get("category"), status=request.args.get("status"),
         since=request.args.get("since"), until=request.args.get("until"),
-        overdue=None if overdue is None else _bool("overdue", False),
-        limit=_int("limit", 500, 0, 10000), offset=_int("offset", 0, 0, 10**9) or 0,
+        overdue=None if overdue is None else bool_arg("overdue", False),
+        limit=int_arg("limit", 500, 0, 10000), offset=int_arg("offset", 0, 0, 10**9) or 0,
     )
-    return _json({"hazards": hz, "count": len(hz)})
+    return json_response({"hazards": hz, "count": len(hz)})
 
 
 @bp.post("/hazards/check-overdue")
 def overdue_route() -> Response:
     from layers.hazards import check_overdue
 
-    _check_args({"campus"})
+    check_args({"campus"})
     recs = check_overdue(current_service().store,
                          campus_ids=request.args.getlist("campus") or None)
-    return _json({"warnings": [r.data for r in recs]})
+    return json_response({"warnings": [r.data for r in recs]})
 
 
 @bp.get("/hazards/<hazard_id>")
 def hazard_route(hazard_id: str) -> Response:
     from layers.hazards import get_hazard
 
-    _check_args(set())
-    return _json(get_hazard(current_service().store, hazard_id))
+    check_args(set())
+    return json_response(get_hazard(current_service().store, hazard_id))
 
 
 @bp.get("/hazards/<hazard_id>/audit")
 def audit_route(hazard_id: str) -> Response:
     from layers.hazards import audit_trail
 
-    _check_args(set())
-    return _json({"hazard_id": hazard_id,
+    check_args(set())
+    return json_response({"hazard_id": hazard_id,
                   "audit": audit_trail(current_service().store, hazard_id)})
 
 
@@ -345,8 +282,8 @@ def audit_route(hazard_id: str) -> Response:
 def transition_route(hazard_id: str) -> Response:
     from layers.hazards import transition
 
-    _check_args(set())
-    doc = _body()
+    check_args(set())
+    doc = json_body()
     allowed = {"to", "actor", "note", "assignee", "deadline"}
     extra = sorted(set(doc) - allowed)
     if extra:
@@ -357,14 +294,14 @@ def transition_route(hazard_id: str) -> Response:
     data = transition(current_service().store, hazard_id, doc["to"], actor=doc.get("actor"),
                       note=doc.get("note"), assignee=doc.get("assignee"),
                       deadline=doc.get("deadline"))
-    return _json(data)
+    return json_response(data)
 
 
 @bp.get("/stats")
 def stats_route() -> Response:
     from layers.hazards import hazard_stats
 
-    _check_args({"node", "since", "until"})
-    return _json(hazard_stats(current_service().store, request.args.get("node"),
+    check_args({"node", "since", "until"})
+    return json_response(hazard_stats(current_service().store, request.args.get("node"),
                               since=request.args.get("since"),
                               until=request.args.get("until")))
