@@ -52,10 +52,18 @@ class Journal:
     :meth:`append` returns. A torn last line (a crash mid-write, never acknowledged) is
     ignored on read."""
 
+    #: How long :meth:`pending` trusts what this process last saw of the file (s).
+    recheck_s = 0.5
+
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        # (pending, when seen): our own appends and truncations update it at once, so the
+        # writer's hot path does not stat the file per group (a stat releases the GIL, and
+        # under load every re-acquisition of the GIL is a wait); another process sharing
+        # the file is noticed within recheck_s
+        self._seen: tuple[bool, float] | None = None
 
     def append(self, inserts: Sequence[Record], upserts: Sequence[Record]) -> None:
         line = json.dumps(
@@ -70,6 +78,7 @@ class Journal:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+            self._seen = (True, time.monotonic())
 
     def batches(self) -> list[list[tuple[Record, bool]]]:
         """The batches in the file, oldest first."""
@@ -88,7 +97,17 @@ class Journal:
         return out
 
     def pending(self) -> bool:
-        return self.path.exists() and self.path.stat().st_size > 0
+        """Whether the file holds anything."""
+        seen = self._seen
+        now = time.monotonic()
+        if seen is not None and now - seen[1] < self.recheck_s:
+            return seen[0]
+        try:
+            has = self.path.stat().st_size > 0
+        except FileNotFoundError:
+            has = False
+        self._seen = (has, now)
+        return has
 
     def count(self) -> int:
         return sum(len(b) for b in self.batches())
@@ -100,6 +119,7 @@ class Journal:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+            self._seen = (False, time.monotonic())
 
 
 @dataclass

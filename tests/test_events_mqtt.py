@@ -147,21 +147,28 @@ class Publisher:
         self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="xiaoan-test-pub",
                              clean_session=False, protocol=mqtt.MQTTv311)
         self.c.reconnect_delay_set(min_delay=1, max_delay=2)
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.sent: dict[int, str] = {}
-        self.acked: set[str] = set()
+        self._acked_mids: set[int] = set()
         self.c.on_publish = self._on_publish
         self.c.connect(host, int(port))
         self.c.loop_start()
 
     def _on_publish(self, client, userdata, mid, reason, props) -> None:
+        # paho may call this while holding its own message lock: take only ours, and never
+        # call into paho while holding ours (that order deadlocked against publish)
         with self.lock:
-            if mid in self.sent:
-                self.acked.add(self.sent[mid])
+            self._acked_mids.add(mid)
+
+    @property
+    def acked(self) -> set[str]:
+        """Event ids the broker acknowledged (an ack may arrive before publish returns)."""
+        with self.lock:
+            return {self.sent[m] for m in self._acked_mids if m in self.sent}
 
     def publish(self, topic: str, doc: dict) -> None:
+        info = self.c.publish(topic, json.dumps(doc), qos=1)
         with self.lock:
-            info = self.c.publish(topic, json.dumps(doc), qos=1)
             self.sent[info.mid] = doc["event_id"]
 
     def close(self) -> None:
