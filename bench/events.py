@@ -14,13 +14,20 @@ Measured in one run:
    jurisdiction, zones, cameras within range, risk areas) against the real PostGIS server
    (``XIAOAN_TEST_DATABASE_URL`` or ``XIAOAN_DATABASE_URL``), same city, GiST indexes.
    It does less than ours (no camera frustum/occlusion, no PTZ aim, no dynamic risk).
-3. **HTTP ingest** on loopback: ``xiaoan serve`` in a subprocess (waitress when installed,
-   else Werkzeug's threaded server) on the embedded store with the demo campus; a bounded
-   load generator (threads, keep-alive sessions) posts single events; afterwards the events
-   in the store are counted (zero lost means every 202 is stored, once).
+3. **HTTP ingest** on loopback: ``xiaoan serve`` in a subprocess (waitress) on a fresh
+   store holding the demo campus — the embedded GeoPackage, and PostGIS (a scratch schema
+   on the test server) when a URL is set. The single-event load comes from ``wrk`` (a C
+   load generator, one thread, a Lua script giving every request its own ``event_id`` and
+   recording the ids answered 202); without wrk the Python load generator (threads with
+   keep-alive sessions, which take CPU from the server on a small machine) is used and
+   the output says so. Batches of 100 events per request use the Python generator.
+   Afterwards every id answered 202 is looked up in the store: *lost* (answered, not
+   stored) and *stored twice* must be 0. Each configuration runs ``--http-runs`` times
+   (default 3) and the median is reported, with the load average of the machine.
 
 Options: ``--devices N`` (per campus, default 5000), ``--events N``, ``--http-events N``,
-``--http-clients N``, ``--skip-baseline``, ``--skip-http``.
+``--http-clients N``, ``--http-conns N``, ``--http-seconds S``, ``--http-runs N``,
+``--http-python``, ``--http-only``, ``--skip-postgis``, ``--skip-baseline``, ``--skip-http``.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import argparse
 import datetime as dt
 import gc
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -312,86 +320,308 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def bench_http(n_events: int, clients: int, per_request: int = 1) -> dict[str, Any]:
-    import requests
+_WRK_LUA = r"""
+-- xiaoan bench: one event per request, each with its own event_id; the ids answered 202
+-- are written to $XIAOAN_WRK_IDS when the run ends (so the bench can count them in the store)
+local devices = {%(devices)s}
+local occurred = "%(occurred)s"
+local threads = {}
+local counter = 0
+setup = function(thread)
+  counter = counter + 1
+  thread:set("tid", counter)
+  table.insert(threads, thread)
+end
+init = function(args)
+  prefix = "%(prefix)s-" .. tid .. "-"
+  n = 0
+  ids = {}
+  codes = {}
+end
+request = function()
+  n = n + 1
+  local body = '{"event_id":"' .. prefix .. n .. '","kind":"smoke","occurred_at":"' ..
+    occurred .. '","device_id":"' .. devices[(n %% #devices) + 1] .. '"}'
+  return wrk.format("POST", "/api/v1/events", {["Content-Type"] = "application/json"}, body)
+end
+response = function(status, headers, body)
+  codes[status] = (codes[status] or 0) + 1
+  if status == 202 then
+    local id = string.match(body, '^{"event_id":"([^"]+)"')
+    if id then ids[#ids + 1] = id end
+  end
+end
+done = function(summary, latency, requests)
+  local out = io.open(os.getenv("XIAOAN_WRK_IDS"), "w")
+  for _, t in ipairs(threads) do
+    for _, id in ipairs(t:get("ids")) do out:write(id, "\n") end
+    for k, v in pairs(t:get("codes")) do out:write("#status ", k, " ", v, "\n") end
+  end
+  out:write("#p50_us ", latency:percentile(50), "\n#p99_us ", latency:percentile(99), "\n")
+  out:write("#errors ", summary.errors.connect + summary.errors.read + summary.errors.write +
+            summary.errors.status + summary.errors.timeout, "\n")
+  out:close()
+end
+"""
 
-    from ingest.demo import build_demo
-    from layers.store import open_store
 
-    tmp = Path(tempfile.mkdtemp(prefix="xiaoan-bench-http-"))
-    store = open_store(str(tmp / "xiaoan.gpkg"))
-    build_demo(store, campus_id="hki")
-    devices = list(store.load_campus("hki")["devices"]["fid"])
-    store.close()
-    port = _free_port()
-    env = dict(os.environ)
-    env.pop("XIAOAN_DATABASE_URL", None)
-    env["PYTHONPATH"] = str(ROOT)
-    proc = subprocess.Popen([sys.executable, "-m", "api", "serve", "--port", str(port),
-                             "--data", str(tmp)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    out: dict[str, Any] = {"server": "?"}
-    try:
+class _Server:
+    """``xiaoan serve`` in a subprocess on a fresh store holding the demo campus."""
+
+    def __init__(self, store_kind: str, pg_url: str | None) -> None:
+        from ingest.demo import build_demo
+
+        self.tmp = Path(tempfile.mkdtemp(prefix="xiaoan-bench-http-"))
+        self.schema = None
+        self.pg_url = pg_url
+        if store_kind == "postgis":
+            import sqlalchemy as sa
+
+            assert pg_url
+            self.schema = "bench_http_" + uuid.uuid4().hex[:8]
+            eng = sa.create_engine(pg_url)
+            with eng.begin() as c:
+                c.execute(sa.text(f'CREATE SCHEMA "{self.schema}"'))
+            eng.dispose()
+            sep = "&" if "?" in pg_url else "?"
+            self.url: str | None = f"{pg_url}{sep}options=-csearch_path%3D{self.schema},public"
+        else:
+            self.url = None
+        store = self.open()
+        build_demo(store, campus_id="hki")
+        self.devices = list(store.load_campus("hki")["devices"]["fid"])
+        store.close()
+        self.port = _free_port()
+        env = dict(os.environ)
+        env.pop("XIAOAN_DATABASE_URL", None)
+        env["PYTHONPATH"] = str(ROOT)
+        cmd = [sys.executable, "-m", "api", "serve", "--port", str(self.port),
+               "--data", str(self.tmp)]
+        if self.url:
+            cmd += ["--database-url", self.url]
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def open(self):
+        from layers.store import open_store
+
+        return open_store(self.url or str(self.tmp / "xiaoan.gpkg"))
+
+    def wait_ready(self) -> str:
+        import requests
+
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        while True:
             try:
-                requests.get(base + "/api/v1/incidents?limit=1", timeout=2)
+                requests.get(self.base + "/api/v1/incidents?limit=1", timeout=2)
                 break
             except requests.ConnectionError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError("xiaoan serve did not come up") from None
                 time.sleep(0.2)
         now = dt.datetime.now(dt.UTC).isoformat()
-        warm = requests.post(base + "/api/v1/events", json={
+        warm = requests.post(self.base + "/api/v1/events", json={
             "event_id": "warm", "kind": "smoke", "occurred_at": now,
-            "device_id": devices[0]}, timeout=30)
+            "device_id": self.devices[0]}, timeout=60)
         assert warm.status_code == 202, warm.text
-        out["server"] = warm.headers.get("Server", "?")
-        ok: list[str] = []
-        bad: list[tuple[str, int]] = []
-        lock = threading.Lock()
-        per = n_events // clients
+        return warm.headers.get("Server", "?")
 
-        def worker(w: int) -> None:
-            s = requests.Session()
-            mine_ok, mine_bad = [], []
-            for i in range(0, per, per_request):
-                evs = [{"event_id": f"h-{w}-{j}", "kind": "smoke", "occurred_at": now,
-                        "device_id": devices[(w * per + j) % len(devices)]}
-                       for j in range(i, min(i + per_request, per))]
-                body = evs[0] if per_request == 1 else {"events": evs}
-                try:
-                    r = s.post(base + "/api/v1/events", json=body, timeout=120)
-                    code = r.status_code
-                except requests.RequestException:
-                    code = 0
-                for e in evs:
-                    (mine_ok if code == 202 else mine_bad).append(
-                        e["event_id"] if code == 202 else (e["event_id"], code))
-            with lock:
-                ok.extend(mine_ok)
-                bad.extend(mine_bad)
+    def cpu_s(self) -> float:
+        """CPU seconds (user + system) the server process has used so far."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            parts = f.read().rsplit(")", 1)[1].split()
+        return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
 
-        threads = [threading.Thread(target=worker, args=(w,)) for w in range(clients)]
-        t = time.perf_counter()
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
-        el = time.perf_counter() - t
-        out.update(sent=per * clients, accepted=len(ok), rejected=len(bad), seconds=el,
-                   eps=len(ok) / el)
-    finally:
-        proc.terminate()
+    def stop_and_count(self, prefix: str) -> tuple[set[str], int]:
+        """Stop the server (SIGTERM: queued writes finish), then the event ids with
+        ``prefix`` in the store and how many rows carry them (duplicates would show)."""
+        self.proc.terminate()
         try:
-            proc.wait(20)
+            self.proc.wait(30)
         except subprocess.TimeoutExpired:
-            proc.kill()
-    store = open_store(str(tmp / "xiaoan.gpkg"))
-    ids = {r.id for r in store.query_records("event")}
-    store.close()
-    out["stored"] = len(ids & set(ok))
-    out["lost"] = len(set(ok) - ids)
+            self.proc.kill()
+            self.proc.wait()
+        store = self.open()
+        try:
+            ids = [r.id for r in store.query_records("event") if r.id.startswith(prefix)]
+        finally:
+            store.close()
+            if self.schema:
+                import sqlalchemy as sa
+
+                eng = sa.create_engine(self.pg_url)
+                with eng.begin() as c:
+                    c.execute(sa.text(f'DROP SCHEMA "{self.schema}" CASCADE'))
+                eng.dispose()
+        return set(ids), len(ids)
+
+
+def _load_wrk(srv: _Server, seconds: float, conns: int, prefix: str) -> dict[str, Any]:
+    """Drive ``srv`` with wrk (C, one thread) for ``seconds``; the ids answered 202."""
+    now = dt.datetime.now(dt.UTC).isoformat()
+    tmp = Path(tempfile.mkdtemp(prefix="xiaoan-wrk-"))
+    script = tmp / "post.lua"
+    script.write_text(_WRK_LUA % {"devices": ",".join(f'"{d}"' for d in srv.devices),
+                                  "occurred": now, "prefix": prefix})
+    ids_file = tmp / "ids.txt"
+    env = dict(os.environ, XIAOAN_WRK_IDS=str(ids_file))
+    t = time.perf_counter()
+    r = subprocess.run(["wrk", "-t1", f"-c{conns}", f"-d{seconds:g}s", "--timeout", "30s",
+                        "-s", str(script), srv.base], env=env, capture_output=True, text=True,
+                       timeout=seconds + 120)
+    el = time.perf_counter() - t
+    if r.returncode != 0 or not ids_file.exists():
+        raise RuntimeError(f"wrk failed: {r.stderr or r.stdout}")
+    ok: list[str] = []
+    codes: dict[int, int] = {}
+    extra: dict[str, float] = {}
+    for line in ids_file.read_text().splitlines():
+        if line.startswith("#status "):
+            _, code, n = line.split()
+            codes[int(code)] = codes.get(int(code), 0) + int(n)
+        elif line.startswith("#"):
+            k, v = line[1:].split()
+            extra[k] = float(v)
+        elif line:
+            ok.append(line)
+    # wrk's own measuring window: "N requests in 10.01s"
+    m = re.search(r"requests in ([\d.]+)(ms|s|m)\b", r.stdout)
+    took = el if m is None else float(m.group(1)) * {"ms": 1e-3, "s": 1.0, "m": 60.0}[m.group(2)]
+    return {"ok": ok, "failed": sum(n for c, n in codes.items() if c != 202)
+            + int(extra.get("errors", 0)), "seconds": took,
+            "p50_ms": extra.get("p50_us", 0) / 1e3,
+            "p99_ms": extra.get("p99_us", 0) / 1e3}
+
+
+def _load_python(srv: _Server, n_events: int, clients: int, per_request: int,
+                 prefix: str) -> dict[str, Any]:
+    """The fallback load generator: Python threads with keep-alive sessions (they use CPU
+    the server would otherwise have)."""
+    import requests
+
+    now = dt.datetime.now(dt.UTC).isoformat()
+    ok: list[str] = []
+    bad: list[tuple[str, int]] = []
+    lock = threading.Lock()
+    per = n_events // clients
+    devices = srv.devices
+
+    def worker(w: int) -> None:
+        s = requests.Session()
+        mine_ok, mine_bad = [], []
+        for i in range(0, per, per_request):
+            evs = [{"event_id": f"{prefix}-{w}-{j}", "kind": "smoke", "occurred_at": now,
+                    "device_id": devices[(w * per + j) % len(devices)]}
+                   for j in range(i, min(i + per_request, per))]
+            body = evs[0] if per_request == 1 else {"events": evs}
+            try:
+                r = s.post(srv.base + "/api/v1/events", json=body, timeout=120)
+                code = r.status_code
+            except requests.RequestException:
+                code = 0
+            for e in evs:
+                (mine_ok if code == 202 else mine_bad).append(
+                    e["event_id"] if code == 202 else (e["event_id"], code))
+        with lock:
+            ok.extend(mine_ok)
+            bad.extend(mine_bad)
+
+    threads = [threading.Thread(target=worker, args=(w,)) for w in range(clients)]
+    t = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return {"ok": ok, "failed": len(bad), "seconds": time.perf_counter() - t}
+
+
+def bench_http(store_kind: str, *, generator: str, seconds: float = 10.0, conns: int = 64,
+               n_events: int = 4000, per_request: int = 1,
+               pg_url: str | None = None) -> dict[str, Any]:
+    """One HTTP ingest run against a fresh ``xiaoan serve``; afterwards every event id
+    answered 202 is looked up in the store (lost = answered but not stored)."""
+    srv = _Server(store_kind, pg_url)
+    prefix = "h" + uuid.uuid4().hex[:6]
+    out: dict[str, Any] = {"server": "?", "store": store_kind, "generator": generator}
+    try:
+        out["server"] = srv.wait_ready()
+        c0 = srv.cpu_s()
+        if generator == "wrk":
+            r = _load_wrk(srv, seconds, conns, prefix)
+        else:
+            r = _load_python(srv, n_events, conns, per_request, prefix)
+        out["server_cpu_s"] = srv.cpu_s() - c0
+    finally:
+        stored, rows = srv.stop_and_count(prefix)
+    ok = r["ok"]
+    out.update(accepted=len(ok), failed=r["failed"], seconds=r["seconds"],
+               eps=len(ok) / r["seconds"], p50_ms=r.get("p50_ms"), p99_ms=r.get("p99_ms"),
+               lost=len(set(ok) - stored), duplicated=rows - len(stored),
+               answered_twice=len(ok) - len(set(ok)), stored=len(stored))
+    out["cpu_ms_per_event"] = out["server_cpu_s"] / max(1, len(ok)) * 1e3
+    out["load"] = os.getloadavg()[0]
     return out
+
+
+def _median_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    med = {k: float(np.median([r[k] for r in runs])) for k in ("eps", "cpu_ms_per_event")}
+    med.update(n=len(runs), accepted=sum(r["accepted"] for r in runs),
+               lost=sum(r["lost"] for r in runs), duplicated=sum(r["duplicated"] for r in runs),
+               answered_twice=sum(r["answered_twice"] for r in runs),
+               failed=sum(r["failed"] for r in runs), server=runs[0]["server"],
+               runs=", ".join(f"{r['eps']:,.0f}" for r in runs),
+               loads=", ".join(f"{r['load']:.1f}" for r in runs))
+    if runs[0].get("p50_ms"):
+        med["p50_ms"] = float(np.median([r["p50_ms"] for r in runs]))
+        med["p99_ms"] = float(np.median([r["p99_ms"] for r in runs]))
+    return med
+
+
+def run_http(args: argparse.Namespace, pg_url: str | None) -> None:
+    import shutil
+
+    have_wrk = shutil.which("wrk") is not None
+    stores = ["gpkg"] + (["postgis"] if pg_url and not args.skip_postgis else [])
+    print()
+    print("HTTP ingest on loopback: `xiaoan serve` in a subprocess (waitress), fresh store with "
+          "the demo campus per run; afterwards every event id answered 202 is looked up in "
+          f"the store. Median of {args.http_runs} runs; the load generator shares the same "
+          f"{os.cpu_count()} cores.")
+    if not have_wrk:
+        print("  wrk not found (Debian: apt-get install wrk): single-event runs use the Python "
+              "load generator instead, which takes CPU from the server; figures are lower")
+    name = {"gpkg": "GeoPackage (embedded)", "postgis": "PostGIS"}
+    for kind in stores:
+        configs = []
+        if have_wrk:
+            configs.append(("wrk", 1, f"wrk, {args.http_conns} connections, one event per "
+                                      f"request, {args.http_seconds:g} s"))
+        if args.http_python or not have_wrk:
+            configs.append(("python", 1, f"Python, {args.http_clients} threads, one event per "
+                                         "request"))
+        configs.append(("python", 100, "Python, 8 threads, 100 events per request"))
+        for gen, per, what in configs:
+            runs = []
+            for _ in range(args.http_runs):
+                clients = 8 if per > 1 else args.http_clients
+                runs.append(bench_http(
+                    kind, generator=gen, seconds=args.http_seconds, conns=args.http_conns,
+                    n_events=args.http_events * (5 if per > 1 else 1), per_request=per,
+                    pg_url=pg_url) if gen == "wrk" else bench_http(
+                    kind, generator=gen, conns=clients,
+                    n_events=args.http_events * (5 if per > 1 else 1), per_request=per,
+                    pg_url=pg_url))
+            m = _median_runs(runs)
+            lat = (f"; latency p50 {m['p50_ms']:.0f} ms, p99 {m['p99_ms']:.0f} ms"
+                   if m.get("p50_ms") else "")
+            print(f"  {name[kind]}, {what}: {m['eps']:,.0f} events/s median (runs: {m['runs']}; "
+                  f"load avg {m['loads']}){lat}; server CPU {m['cpu_ms_per_event']:.2f} ms/event",
+                  flush=True)
+            print(f"    202 answers {m['accepted']:,}, failed {m['failed']}, lost "
+                  f"{m['lost']} (answered 202, not in the store), stored twice "
+                  f"{m['duplicated']}, answered twice {m['answered_twice']}", flush=True)
+    print("  target: ≥ 1,000 events/s with nothing lost (one event per request)")
 
 
 def main(argv: list[str]) -> int:
@@ -399,14 +629,27 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--devices", type=int, default=5000, help="devices per campus")
     ap.add_argument("--events", type=int, default=200_000)
     ap.add_argument("--baseline-events", type=int, default=3000)
-    ap.add_argument("--http-events", type=int, default=4000)
-    ap.add_argument("--http-clients", type=int, default=64)
+    ap.add_argument("--http-events", type=int, default=4000,
+                    help="events per Python-generator run (batches: 5x)")
+    ap.add_argument("--http-clients", type=int, default=64, help="Python generator threads")
+    ap.add_argument("--http-conns", type=int, default=64, help="wrk connections")
+    ap.add_argument("--http-seconds", type=float, default=10.0, help="wrk run length")
+    ap.add_argument("--http-runs", type=int, default=3, help="runs per configuration")
+    ap.add_argument("--http-python", action="store_true",
+                    help="also run the Python single-event generator when wrk is there")
+    ap.add_argument("--http-only", action="store_true",
+                    help="only the HTTP ingest part (no city, enrichment or baseline)")
+    ap.add_argument("--skip-postgis", action="store_true", help="HTTP ingest: GeoPackage only")
     ap.add_argument("--skip-baseline", action="store_true")
     ap.add_argument("--skip-http", action="store_true")
     args = ap.parse_args(argv)
     import logging
 
     logging.disable(logging.WARNING)
+    url = os.environ.get("XIAOAN_TEST_DATABASE_URL") or os.environ.get("XIAOAN_DATABASE_URL")
+    if args.http_only:
+        run_http(args, url)
+        return 0
     rng = np.random.default_rng(11)
     t = time.perf_counter()
     campuses = build_city(args.devices)
@@ -418,7 +661,6 @@ def main(argv: list[str]) -> int:
           f"{ours['warm_s']:.1f} s ({ours['devices'] / ours['warm_s']:,.0f} devices/s)",
           flush=True)
     base = None
-    url = os.environ.get("XIAOAN_TEST_DATABASE_URL") or os.environ.get("XIAOAN_DATABASE_URL")
     if not args.skip_baseline:
         if url:
             base = bench_postgis(campuses, ours["_sample"], url, args.baseline_events)
@@ -445,18 +687,7 @@ def main(argv: list[str]) -> int:
           f"time the OS gave to other processes (load average {ours['load']:.1f} on "
           f"{os.cpu_count()} cores); 'p99 CPU' is this thread's CPU time per event.")
     if not args.skip_http:
-        print()
-        print("HTTP ingest on loopback (xiaoan serve subprocess, embedded GeoPackage store; "
-              "the load generator runs on the same 2 cores)")
-        for clients, per_req in ((args.http_clients, 1), (8, 100)):
-            h = bench_http(args.http_events if per_req == 1 else args.http_events * 5,
-                           clients, per_req)
-            what = "one event per request" if per_req == 1 else f"{per_req} events per request"
-            print(f"  {h['server']}, {clients} keep-alive clients, {what}: sent {h['sent']:,}, "
-                  f"202 {h['accepted']:,}, failed {h['rejected']:,}, {h['seconds']:.2f} s → "
-                  f"{h['eps']:,.0f} events/s; in the store afterwards {h['stored']:,}, "
-                  f"lost {h['lost']}", flush=True)
-        print("  target: ≥ 1,000 events/s with nothing lost")
+        run_http(args, url)
     return 0
 
 
