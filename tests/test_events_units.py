@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import time
 
 import numpy as np
 import pytest
@@ -136,6 +137,23 @@ def test_journal_survives_a_torn_last_line(tmp_path):
     assert inc_if_absent is False
     j.truncate()
     assert not j.pending()
+
+
+def test_journal_pending_follows_own_writes_at_once_and_other_writers_after_recheck(tmp_path):
+    """pending() is remembered (the writer asks per group commit), but our own appends and
+    truncations show at once and another process's append within recheck_s."""
+    j = Journal(tmp_path / "j")
+    assert not j.pending()
+    j.append([Record("event", "a", {"x": 1})], [])
+    assert j.pending()
+    j.truncate()
+    assert not j.pending()
+    other = Journal(tmp_path / "j")  # e.g. a second process on the same data directory
+    other.append([Record("event", "b", {"x": 2})], [])
+    j.recheck_s = 0.05
+    time.sleep(0.06)
+    assert j.pending()
+    assert [r.id for b in j.batches() for r, _ in b] == ["b"]
 
 
 def test_builtin_ranker_agrees_with_the_camera_model():
