@@ -29,7 +29,8 @@ __all__ = [
 
 def json_response(obj: Any, status: int = 200, mimetype: str = "application/json") -> Response:
     """``obj`` as JSON (UTF-8 kept, NaN refused; dates and other objects as text)."""
-    return Response(json.dumps(obj, ensure_ascii=False, allow_nan=False, default=str),
+    return Response(json.dumps(obj, ensure_ascii=False, allow_nan=False, default=str,
+                               separators=(",", ":")),
                     status=status, mimetype=mimetype)
 
 
@@ -40,9 +41,11 @@ def json_body(*, obj: bool = True, allowed: Collection[str] | None = None) -> An
         raise ValidationError("the request body is empty; send a JSON object", field="body")
     try:
         doc = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValidationError(f"malformed JSON: {getattr(e, 'msg', None) or e}",
+    except json.JSONDecodeError as e:
+        raise ValidationError(f"malformed JSON at line {e.lineno} column {e.colno}: {e.msg}",
                               field="body") from None
+    except UnicodeDecodeError as e:
+        raise ValidationError(f"the body is not UTF-8 text: {e.reason}", field="body") from None
     if obj and not isinstance(doc, dict):
         raise ValidationError("expected a JSON object", field="body")
     if allowed is not None and isinstance(doc, dict):

@@ -26,6 +26,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request, stream_with_context
 
+from api.params import check_args, int_arg, json_body, json_response
 from api.service import current_service
 from geo.errors import ValidationError
 from ingest.events import parse_time
@@ -57,56 +58,17 @@ def pipeline() -> EventPipeline:
     return p
 
 
-def _json(obj: Any, status: int = 200) -> Response:
-    return Response(json.dumps(obj, ensure_ascii=False, allow_nan=False,
-                               separators=(",", ":")),
-                    status=status, mimetype="application/json")
-
-
-def _body() -> Any:
-    raw = request.get_data(cache=False)
-    if not raw:
-        raise ValidationError("the request body is empty; send a JSON event", field="body")
-    try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        where = f" at line {e.lineno} column {e.colno}" if isinstance(
-            e, json.JSONDecodeError) else ""
-        raise ValidationError(f"malformed JSON{where}: {getattr(e, 'msg', str(e))}",
-                              field="body") from None
-
-
-def _check_args(allowed: set[str]) -> None:
-    unknown = sorted(set(request.args) - allowed)
-    if unknown:
-        raise ValidationError(f"unknown query parameter(s) {', '.join(unknown)}; allowed: "
-                              f"{', '.join(sorted(allowed))}", field=unknown[0])
-
-
 @bp.post("/api/v1/events")
 def post_events() -> Response:
-    _check_args(set())
-    answers, is_batch = pipeline().accept_body(_body())
-    return _json(answers if is_batch else answers[0], 202)
+    check_args(set())
+    answers, is_batch = pipeline().accept_body(json_body(obj=False))
+    return json_response(answers if is_batch else answers[0], 202)
 
 
 @bp.get("/api/v1/incidents/<incident_id>")
 def get_incident(incident_id: str) -> Response:
-    _check_args(set())
-    return _json(pipeline().get_incident(incident_id))
-
-
-def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
-    v = request.args.get(name)
-    if v is None:
-        return default
-    try:
-        n = int(v)
-    except ValueError:
-        raise ValidationError(f"expected a whole number, got {v!r}", field=name) from None
-    if not lo <= n <= hi:
-        raise ValidationError(f"must be in {lo}..{hi}, got {n}", field=name)
-    return n
+    check_args(set())
+    return json_response(pipeline().get_incident(incident_id))
 
 
 def _bbox_arg() -> tuple[float, float, float, float] | None:
@@ -130,7 +92,7 @@ def _bbox_arg() -> tuple[float, float, float, float] | None:
 
 @bp.get("/api/v1/incidents")
 def list_incidents() -> Response:
-    _check_args({"bbox", "status", "kind", "since", "until", "campus", "limit", "offset"})
+    check_args({"bbox", "status", "kind", "since", "until", "campus", "limit", "offset"})
     status = request.args.get("status")
     if status is not None and status not in STATUSES:
         raise ValidationError(f"{status!r} is not one of: {', '.join(STATUSES)}",
@@ -143,20 +105,20 @@ def list_incidents() -> Response:
     since = parse_time(request.args["since"], "since") if "since" in request.args else None
     until = parse_time(request.args["until"], "until") if "until" in request.args else None
     campus = request.args.get("campus")
-    limit = _int_arg("limit", 100, 1, 10000)
-    offset = _int_arg("offset", 0, 0, 10**9)
+    limit = int_arg("limit", 100, 1, 10000)
+    offset = int_arg("offset", 0, 0, 10**9)
     p = pipeline()
     p.writer.flush()  # read your own writes: incident snapshots are written coalesced
     recs = p.store.query_records(
         "incident", campus_ids=[campus] if campus else None, bbox=_bbox_arg(), since=since,
         until=until, where=where or None, limit=limit, offset=offset)
     feats = [marker(r.data) for r in recs]
-    return _json({"type": "FeatureCollection", "features": feats,
+    return json_response({"type": "FeatureCollection", "features": feats,
                   "incidents": [r.data for r in recs], "numberReturned": len(recs)})
 
 
 def _transition(incident_id: str, to: str | None) -> Response:
-    body = _body() if request.content_length else {}
+    body = json_body(obj=False) if request.content_length else {}
     if not isinstance(body, dict):
         raise ValidationError("expected a JSON object", field="body")
     target = to or body.get("to")
@@ -167,27 +129,28 @@ def _transition(incident_id: str, to: str | None) -> Response:
     for k, v in (("by", by), ("note", note)):
         if v is not None and (not isinstance(v, str) or len(v) > 500):
             raise ValidationError("expected text of at most 500 characters", field=k)
-    return _json(pipeline().transition(incident_id, target, by=by, note=note))
+    return json_response(pipeline().transition(incident_id, target, by=by, note=note))
 
 
 @bp.post("/api/v1/incidents/<incident_id>/transition")
 def transition(incident_id: str) -> Response:
-    _check_args(set())
+    check_args(set())
     return _transition(incident_id, None)
 
 
 @bp.post("/api/v1/incidents/<incident_id>/<action>")
 def action(incident_id: str, action: str) -> Response:
-    _check_args(set())
+    check_args(set())
     if action == "plan":
-        body = _body() if request.content_length else {}
+        body = json_body(obj=False) if request.content_length else {}
         if not isinstance(body, dict):
             raise ValidationError("expected a JSON object", field="body")
         r = body.get("radius_m")
         if r is not None and (isinstance(r, bool) or not isinstance(r, (int, float))):
             raise ValidationError(f"expected metres, got {r!r}", field="radius_m")
-        return _json(pipeline().start_plan(incident_id, radius_m=None if r is None else float(r),
-                                           by=body.get("by")))
+        radius = None if r is None else float(r)
+        return json_response(pipeline().start_plan(incident_id, radius_m=radius,
+                                                   by=body.get("by")))
     if action not in ACTIONS:
         raise ValidationError(f"unknown action {action!r}; use transition, plan or one of: "
                               f"{', '.join(ACTIONS)}", field="action")
@@ -243,7 +206,7 @@ def _stream_messages(p: EventPipeline, campus: str | None, after: int) -> Iterat
 
 @bp.get("/api/v1/stream")
 def stream() -> Response:
-    _check_args({"campus", "last_event_id"})
+    check_args({"campus", "last_event_id"})
     campus = request.args.get("campus")
     if campus is not None:
         from layers.schema import validate_campus_id
