@@ -49,6 +49,7 @@ from layers.campus import CampusInfo
 from layers.schema import LAYER_NAMES, schema_for, validate_campus_id, validate_layer
 from layers.store import BBox, Record, Store
 from layers.store_rows import (
+    campus_not_found,
     check_bbox,
     check_mode,
     check_records,
@@ -335,11 +336,7 @@ class GeoPackageStore(Store):
     def _require_campus(c: sqlite3.Connection, campus_id: str) -> None:
         if c.execute(f"SELECT 1 FROM {CAMPUS_TABLE} WHERE id = ?", (campus_id,)).fetchone() \
                 is None:
-            raise NotFound(
-                f"no campus {campus_id!r}; create it first, e.g. by importing its boundary "
-                f"(xiaoan import campuses FILE --campus {campus_id})",
-                field="campus",
-            )
+            raise campus_not_found(campus_id)
 
     # layers -----------------------------------------------------------------------------
     def write_layer(

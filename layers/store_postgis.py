@@ -32,6 +32,7 @@ from layers.campus import CampusInfo
 from layers.schema import schema_for, validate_campus_id, validate_layer
 from layers.store import BBox, Record, Store, redact_url
 from layers.store_rows import (
+    campus_not_found,
     check_bbox,
     check_mode,
     check_records,
@@ -295,11 +296,7 @@ class PostGISStore(Store):
         if lock:  # keep the campus from being deleted under a running write
             q = q.with_for_update(read=True)
         if c.execute(q).first() is None:
-            raise NotFound(
-                f"no campus {campus_id!r}; create it first, e.g. by importing its boundary "
-                f"(xiaoan import campuses FILE --campus {campus_id})",
-                field="campus",
-            )
+            raise campus_not_found(campus_id)
 
     # layers -----------------------------------------------------------------------------
     def write_layer(

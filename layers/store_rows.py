@@ -19,7 +19,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo.errors import Conflict, ValidationError
+from geo.errors import Conflict, NotFound, ValidationError
 from layers.schema import LayerSchema, empty_layer, schema_for
 
 __all__ = [
@@ -265,4 +265,13 @@ def taken_conflict(layer: str, fids: Sequence[str]) -> Conflict:
         f"{layer}: feature id(s) {shown}{more} already exist; nothing was written. "
         "Use mode 'upsert' to replace them.",
         fids=list(fids),
+    )
+
+
+def campus_not_found(campus_id: str) -> NotFound:
+    """The error both stores raise for a write to a campus that does not exist."""
+    return NotFound(
+        f"no campus {campus_id!r}; create it first, e.g. by importing its boundary "
+        f"(xiaoan import campuses FILE --campus {campus_id})",
+        field="campus",
     )
