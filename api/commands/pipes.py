@@ -19,7 +19,11 @@ import json
 import sys
 from typing import Any
 
-from api.commands.serve import add_store_args, load_campus_from_args, open_store_from_args
+from api.commands.serve import (
+    add_store_args,
+    campus_from_args,
+    open_store_from_args,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -152,11 +156,7 @@ def run_isolate(args: argparse.Namespace) -> int:
     if args.campus:
         from layers.pipes import isolate_pipe
 
-        store = open_store_from_args(args)
-        try:
-            campus = load_campus_from_args(store, args.campus)
-        finally:
-            store.close()
+        campus = campus_from_args(args)
         doc = isolate_pipe(campus, args.brk)
         return _emit(args, doc, _isolation_text(doc))
     from geo.segments import SegmentModel
@@ -246,11 +246,7 @@ def run_excavate(args: argparse.Namespace) -> int:
     poly, fdepth = _read_dig(args.dig)
     depth = parse_depth(args.depth if args.depth is not None else fdepth)
     section = parse_line(args.section) if args.section else None
-    store = open_store_from_args(args)
-    try:
-        campus = load_campus_from_args(store, args.campus)
-    finally:
-        store.close()
+    campus = campus_from_args(args)
     doc = excavate_campus(campus, poly, depth, section=section)
     if args.png:
         from geo.errors import ValidationError
@@ -285,11 +281,7 @@ def run_topology(args: argparse.Namespace) -> int:
     else:
         from layers.pipes import topology, utilities
 
-        store = open_store_from_args(args)
-        try:
-            campus = load_campus_from_args(store, args.campus)
-        finally:
-            store.close()
+        campus = campus_from_args(args)
         names = [args.utility] if args.utility else utilities(campus)
         doc = {"campus": args.campus, "networks": [
             topology(campus, u, max_items=args.max_items, tolerance=args.tolerance)

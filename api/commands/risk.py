@@ -23,7 +23,12 @@ import json
 import sys
 from typing import Any
 
-from api.commands.serve import add_store_args, load_campus_from_args, open_store_from_args
+from api.commands.serve import (
+    add_store_args,
+    campus_from_args,
+    load_campus_from_args,
+    open_store_from_args,
+)
 
 
 def _print_json(doc: Any) -> None:
@@ -272,11 +277,7 @@ def run_list(args: argparse.Namespace) -> int:
 
     from layers.risk import control_list, control_list_csv
 
-    store = open_store_from_args(args)
-    try:
-        campus = load_campus_from_args(store, args.campus)
-    finally:
-        store.close()
+    campus = campus_from_args(args)
     if args.csv:
         text = control_list_csv(campus, chinese_headers=args.zh)
         if args.csv == "-":
@@ -292,11 +293,7 @@ def run_list(args: argparse.Namespace) -> int:
 def run_level(args: argparse.Namespace) -> int:
     from layers.risk import risk_level_at
 
-    store = open_store_from_args(args)
-    try:
-        campus = load_campus_from_args(store, args.campus)
-    finally:
-        store.close()
+    campus = campus_from_args(args)
     _check_alarms(campus, args.alarm)
     r = risk_level_at(campus, args.lon, args.lat, building=args.building, floor=args.floor,
                       open_alarm_units=args.alarm)

@@ -31,6 +31,16 @@ def open_store_from_args(args: argparse.Namespace):  # -> Store
     return open_store(url, data)
 
 
+def campus_from_args(args: argparse.Namespace):  # -> Campus
+    """The ``--campus`` of a read-only verb, loaded from the store named by the arguments
+    (the store is closed again: the campus lives in memory)."""
+    store = open_store_from_args(args)
+    try:
+        return load_campus_from_args(store, args.campus)
+    finally:
+        store.close()
+
+
 def load_campus_from_args(store, campus_id: str):  # (Store, str) -> Campus
     """``store.load_campus`` for a CLI verb: an unknown ``--campus`` names the store and the
     campuses it holds, so a typo in the id or in ``--data`` / ``--database-url`` shows."""
