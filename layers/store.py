@@ -12,7 +12,8 @@ Layer writes are all-or-nothing: the rows are validated first (see
 
 *Records* are the non-layer documents (events, incidents, hazards, audit entries, ...):
 JSON documents keyed by ``(kind, id)`` with an optional point and time for queries.
-``put_records(..., if_absent=True)`` is how idempotent ingest is done.
+``write_records(new, replace)`` is how idempotent ingest is done: events are inserted only
+if absent, and the incident they update is replaced, in the same transaction.
 
 Use :func:`open_store` to get a store from a URL.
 """
@@ -119,12 +120,24 @@ class Store(abc.ABC):
 
     # records ----------------------------------------------------------------------------
     @abc.abstractmethod
-    def put_records(self, records: Sequence[Record], *, if_absent: bool = False) -> list[bool]:
-        """Insert (or, unless ``if_absent``, replace) records in one transaction.
+    def write_records(self, new: Sequence[Record], replace: Sequence[Record] = ()) -> list[bool]:
+        """In one transaction: store each of ``new`` unless a record with its
+        ``(kind, id)`` is there already (the idempotency primitive: the first one stays),
+        then store each of ``replace``, replacing any record with its ``(kind, id)``.
 
-        Returns, per record, whether it was written (False: it existed and
-        ``if_absent`` kept the old one). Assigns ``seq``.
+        Every record is checked first (one ValidationError lists the bad ones, nothing is
+        written). Returns, per ``new`` record, whether it was written. Each record
+        written gets a ``seq`` greater than any before it (a replaced record moves to
+        the end of the feed) and ``updated_at``.
         """
+
+    def put_records(self, records: Sequence[Record], *, if_absent: bool = False) -> list[bool]:
+        """Insert (or, unless ``if_absent``, replace) records in one transaction; per
+        record, whether it was written (False: it existed and ``if_absent`` kept it)."""
+        if if_absent:
+            return self.write_records(records)
+        self.write_records((), records)
+        return [True] * len(records)
 
     @abc.abstractmethod
     def get_record(self, kind: str, record_id: str) -> Record:

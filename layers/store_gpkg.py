@@ -57,6 +57,7 @@ from layers.store_rows import (
     column_kinds,
     dumps,
     frame_from_rows,
+    latest_by_key,
     layer_rows,
     taken_conflict,
     to_utc,
@@ -490,28 +491,54 @@ class GeoPackageStore(Store):
         return n
 
     # records ----------------------------------------------------------------------------
-    def put_records(self, records: Sequence[Record], *, if_absent: bool = False) -> list[bool]:
-        checked = check_records(records)
+    def write_records(self, new: Sequence[Record], replace: Sequence[Record] = ()) -> list[bool]:
+        checked = check_records([*new, *replace])
         now = dt.datetime.now(dt.UTC)
-        sql = (f"INSERT INTO {RECORD_TABLE} (kind, id, campus_id, data, lon, lat, z, time_us,"
-               " updated_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
-        if if_absent:
-            sql += " ON CONFLICT (kind, id) DO NOTHING"
+        added = checked[:len(new)]
+        replaced = latest_by_key(checked[len(new):])
         written: list[bool] = []
         with self._tx() as c:
-            for rec, text, point in checked:
-                if not if_absent:
-                    # a replaced record gets a new seq: it moves to the end of the feed
-                    c.execute(f"DELETE FROM {RECORD_TABLE} WHERE kind = ? AND id = ?",
-                              (rec.kind, rec.id))
-                lon, lat, z = point if point else (None, None, None)
-                cur = c.execute(sql, (rec.kind, rec.id, rec.campus_id, text, lon, lat, z,
-                                      _us(rec.time), _us(now)))
-                ok = cur.rowcount == 1
-                written.append(ok)
-                if ok:
-                    rec.seq, rec.updated_at = int(cur.lastrowid), now
+            if added:
+                got = self._insert_records(c, added, now, "ON CONFLICT (kind, id) DO NOTHING")
+                seen: set[tuple[str, str]] = set()
+                for rec, _, _ in added:
+                    key = (rec.kind, rec.id)
+                    ok = key in got and key not in seen
+                    seen.add(key)
+                    written.append(ok)
+                    if ok:
+                        rec.seq, rec.updated_at = got[key], now
+            if replaced:
+                # a replaced record gets a new seq: it moves to the end of the feed
+                c.executemany(f"DELETE FROM {RECORD_TABLE} WHERE kind = ? AND id = ?",
+                              [(r.kind, r.id) for r, _, _ in replaced])
+                got = self._insert_records(c, replaced, now, "")
+                for rec, _, _ in checked[len(new):]:
+                    rec.seq, rec.updated_at = got[(rec.kind, rec.id)], now
         return written
+
+    #: Rows per multi-row INSERT (9 parameters each, well under SQLite's variable limit).
+    _ROWS_PER_INSERT = 500
+
+    def _insert_records(self, c: sqlite3.Connection,
+                        rows: Sequence[tuple[Record, str, tuple | None]],
+                        now: dt.datetime, conflict: str) -> dict[tuple[str, str], int]:
+        """Multi-row INSERTs of ``rows`` in order; the seq of each row written, by key."""
+        got: dict[tuple[str, str], int] = {}
+        for i in range(0, len(rows), self._ROWS_PER_INSERT):
+            chunk = rows[i:i + self._ROWS_PER_INSERT]
+            args: list[Any] = []
+            for rec, text, point in chunk:
+                lon, lat, z = point if point else (None, None, None)
+                args += [rec.kind, rec.id, rec.campus_id, text, lon, lat, z, _us(rec.time),
+                         _us(now)]
+            values = ",".join(["(?,?,?,?,?,?,?,?,?)"] * len(chunk))
+            cur = c.execute(
+                f"INSERT INTO {RECORD_TABLE} (kind, id, campus_id, data, lon, lat, z, "
+                f"time_us, updated_us) VALUES {values} {conflict} RETURNING kind, id, seq",
+                args)
+            got.update(((k, rid), int(seq)) for k, rid, seq in cur.fetchall())
+        return got
 
     _RECORD_COLS = "kind, id, data, campus_id, lon, lat, z, time_us, updated_us, seq"
 

@@ -39,6 +39,7 @@ from layers.store_rows import (
     check_where,
     dumps,
     frame_from_rows,
+    latest_by_key,
     layer_rows,
     taken_conflict,
     to_utc,
@@ -53,6 +54,27 @@ log.addHandler(logging.NullHandler())
 _WKB = sa.LargeBinary
 _T = TypeVar("_T")
 _RECORDS_LOCK = 0x7869616F7265  # advisory lock key serialising record writes
+
+# Records are written from parallel arrays unnested in order (WITH ORDINALITY keeps seq
+# in the order given); the search_path names the schema.
+_RECORD_ROWS = """
+    INSERT INTO records (kind, id, campus_id, data, geom, time, updated_at)
+    SELECT u.kind, u.id, u.campus, u.data::jsonb, ST_GeomFromEWKB(u.geom), u.time, :now
+    FROM unnest(CAST(:kind AS text[]), CAST(:id AS text[]), CAST(:campus AS text[]),
+                CAST(:data AS text[]), CAST(:geom AS bytea[]), CAST(:time AS timestamptz[]))
+         WITH ORDINALITY AS u(kind, id, campus, data, geom, time, n)
+    ORDER BY u.n
+"""
+_INSERT_NEW = sa.text(_RECORD_ROWS + """
+    ON CONFLICT (kind, id) DO NOTHING
+    RETURNING kind, id, seq""")
+# a replaced record gets a new seq: it moves to the end of the feed
+_REPLACE = sa.text(_RECORD_ROWS + """
+    ON CONFLICT (kind, id) DO UPDATE SET
+        campus_id = excluded.campus_id, data = excluded.data, geom = excluded.geom,
+        time = excluded.time, updated_at = excluded.updated_at,
+        seq = nextval(pg_get_serial_sequence('records', 'seq'))
+    RETURNING kind, id, seq""")
 
 
 def _ewkb(geom: Any) -> bytes | None:
@@ -417,46 +439,46 @@ class PostGISStore(Store):
                 t.c.campus_id == campus_id, _any(t.c.fid, ids))).rowcount)
 
     # records ----------------------------------------------------------------------------
-    def put_records(self, records_: Sequence[Record], *, if_absent: bool = False) -> list[bool]:
-        checked = check_records(records_)
+    def write_records(self, new: Sequence[Record], replace: Sequence[Record] = ()) -> list[bool]:
+        checked = check_records([*new, *replace])
         now = dt.datetime.now(dt.UTC)
-        r = records
-        stmt = pg_insert(r).values(
-            kind=sa.bindparam("kind"), id=sa.bindparam("id"),
-            campus_id=sa.bindparam("campus_id"),
-            data=sa.cast(sa.bindparam("data", type_=sa.Text), JSONB),
-            geom=_geom_in("geom_wkb"), time=sa.bindparam("time", type_=r.c.time.type),
-            updated_at=sa.bindparam("updated_at", type_=r.c.updated_at.type),
-        )
-        if if_absent:
-            stmt = stmt.on_conflict_do_nothing(index_elements=[r.c.kind, r.c.id])
-        else:
-            stmt = stmt.on_conflict_do_update(
-                index_elements=[r.c.kind, r.c.id],
-                set_={
-                    **{k: stmt.excluded[k]
-                       for k in ("campus_id", "data", "geom", "time", "updated_at")},
-                    # a replaced record moves to the end of the feed
-                    "seq": sa.func.nextval(sa.func.pg_get_serial_sequence("records", "seq")),
-                },
-            )
-        stmt = stmt.returning(r.c.seq)
+        added = checked[:len(new)]
+        replaced = latest_by_key(checked[len(new):])
         written: list[bool] = []
         # One record writer at a time: seq values then become visible in commit order,
         # so a reader polling with after_seq never skips a seq that commits late. (The
         # lock is released after the commit is visible: PostgreSQL ends the transaction in
         # the proc array before it releases locks.)
         with self._begin(lock=_RECORDS_LOCK) as c:
-            for rec, text, point in checked:
-                seq = c.execute(stmt, {
-                    "kind": rec.kind, "id": rec.id, "campus_id": rec.campus_id, "data": text,
-                    "geom_wkb": _point_ewkb(point),
-                    "time": rec.time, "updated_at": now,
-                }).scalar()
-                written.append(seq is not None)
-                if seq is not None:
-                    rec.seq, rec.updated_at = int(seq), now
+            if added:
+                got = self._insert_records(c, _INSERT_NEW, added, now)
+                seen: set[tuple[str, str]] = set()
+                for rec, _, _ in added:
+                    key = (rec.kind, rec.id)
+                    ok = key in got and key not in seen
+                    seen.add(key)
+                    written.append(ok)
+                    if ok:
+                        rec.seq, rec.updated_at = got[key], now
+            if replaced:
+                got = self._insert_records(c, _REPLACE, replaced, now)
+                for rec, _, _ in checked[len(new):]:
+                    rec.seq, rec.updated_at = got[(rec.kind, rec.id)], now
         return written
+
+    @staticmethod
+    def _insert_records(c: sa.Connection, stmt: sa.TextClause,
+                        rows: Sequence[tuple[Record, str, tuple | None]],
+                        now: dt.datetime) -> dict[tuple[str, str], int]:
+        """Run one multi-row statement over ``rows`` (as parallel arrays: one statement and
+        one round trip however many rows); the seq of each row it wrote, by key."""
+        res = c.execute(stmt, {
+            "kind": [r.kind for r, _, _ in rows], "id": [r.id for r, _, _ in rows],
+            "campus": [r.campus_id for r, _, _ in rows], "data": [t for _, t, _ in rows],
+            "geom": [_point_ewkb(p) for _, _, p in rows],
+            "time": [r.time for r, _, _ in rows], "now": now,
+        })
+        return {(k, i): int(seq) for k, i, seq in res}
 
     def _record_query(self) -> sa.Select:
         r = records

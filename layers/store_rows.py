@@ -32,6 +32,7 @@ __all__ = [
     "taken_conflict",
     "dumps",
     "frame_from_rows",
+    "latest_by_key",
     "layer_rows",
     "to_utc",
 ]
@@ -171,6 +172,18 @@ def check_records(records: Sequence[Any]) -> list[tuple[Any, str, tuple | None]]
     if errors:
         raise ValidationError(errors=errors, layer="records")
     return out
+
+
+def latest_by_key(checked: Sequence[tuple[Any, str, tuple | None]]
+                  ) -> list[tuple[Any, str, tuple | None]]:
+    """Of checked records sharing a ``(kind, id)``, the last one, in order of last
+    appearance (what replacing them one after another would leave)."""
+    last: dict[tuple[str, str], tuple[Any, str, tuple | None]] = {}
+    for row in checked:
+        key = (row[0].kind, row[0].id)
+        last.pop(key, None)
+        last[key] = row
+    return list(last.values())
 
 
 def _py(v: Any, kind: str) -> Any:

@@ -401,6 +401,44 @@ def test_put_without_if_absent_replaces_and_moves_to_the_end(store: Store):
     assert [r.id for r in store.query_records("event")] == ["e002", "e001"]
 
 
+def test_write_records_inserts_new_and_replaces_in_one_transaction(store: Store):
+    store.put_records([event(1), Record("incident", "i1", {"n": 1}, "hki")])
+    old_inc = store.get_record("incident", "i1")
+    # e001 is there already (kept); e002 is given twice (the first one stays); the
+    # incident is replaced twice in the same call (the last one stays)
+    written = store.write_records(
+        [Record("event", "e001", {"other": 1}, "hki"), event(2),
+         Record("event", "e002", {"other": 2}, "hki"), event(3)],
+        [Record("incident", "i1", {"n": 2}, "hki"), Record("incident", "i1", {"n": 3}, "hki"),
+         Record("incident", "i2", {"n": 1}, "hki")])
+    assert written == [False, True, False, True]
+    assert store.get_record("event", "e001").data == event(1).data
+    assert store.get_record("event", "e002").data == event(2).data
+    inc = store.get_record("incident", "i1")
+    assert inc.data == {"n": 3} and inc.seq > old_inc.seq
+    # the feed: new events in the order given, then the replaced incidents after them
+    e2, e3 = store.get_record("event", "e002"), store.get_record("event", "e003")
+    assert e2.seq < e3.seq < inc.seq < store.get_record("incident", "i2").seq
+    # one bad record anywhere: nothing at all is written
+    with pytest.raises(ValidationError) as e:
+        store.write_records([event(4)], [Record("incident", "i1", {"x": math.nan}, "hki")])
+    assert [(err.row, err.field) for err in e.value.errors] == [(2, "data")]
+    with pytest.raises(NotFound):
+        store.get_record("event", "e004")
+    assert store.get_record("incident", "i1").data == {"n": 3}
+    assert store.write_records([], []) == []
+
+
+def test_write_records_takes_a_large_batch(store: Store):
+    # more rows than one multi-row statement carries
+    n = 1234
+    assert store.write_records([event(i) for i in range(n)]) == [True] * n
+    got = store.query_records("event")
+    assert [r.id for r in got] == [event(i).id for i in range(n)]
+    assert store.write_records([event(i) for i in range(n - 2, n + 2)]) == [
+        False, False, True, True]
+
+
 def test_record_round_trip_keeps_point_z_and_utc_times(store: Store):
     tz8 = dt.timezone(dt.timedelta(hours=8))
     local = dt.datetime(2024, 5, 1, 16, 30, 15, 123456, tzinfo=tz8)
