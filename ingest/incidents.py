@@ -7,7 +7,8 @@ An incident moves open → acknowledged → dispatched → resolved (an open or 
 incident may also be resolved directly, e.g. a false alarm); any other move is a
 :class:`~geo.errors.Conflict` naming the allowed ones. Every lifecycle change (opened,
 transitions, plan started) is in ``audit``; joined events are counted in ``event_count``
-and the first :data:`MAX_EVENTS_LISTED` are listed in ``events``.
+and the first :data:`MAX_EVENTS_LISTED` are listed in ``events``. ``rev`` counts the
+changes (1 when opened): of two snapshots of an incident, the higher ``rev`` is newer.
 
 While an incident is not resolved its *risk unit* (the device's unit, else building/floor)
 counts as having an open alarm, which raises the dynamic risk level there.
@@ -254,6 +255,7 @@ class IncidentEngine:
                 inc["last_event_at"] = max(inc["last_event_at"], _iso(ev.occurred_at))
                 self._last_t[inc["id"]] = max(self._last_t[inc["id"]], ev.occurred_at)
                 inc["updated_at"] = now
+                inc["rev"] = inc.get("rev", 0) + 1
                 if SEVERITIES.index(ev.severity) > SEVERITIES.index(inc["severity"]):
                     inc["severity"] = ev.severity
             # the risk at the spot counts this incident's own open alarm (indexed above)
@@ -311,6 +313,7 @@ class IncidentEngine:
             "campus": ctx["campus"],
             "opened_at": now,
             "updated_at": now,
+            "rev": 1,
             "first_event_at": _iso(ev.occurred_at),
             "last_event_at": _iso(ev.occurred_at),
             "event_count": 1,
@@ -355,6 +358,7 @@ class IncidentEngine:
             at = _iso(now or dt.datetime.now(dt.UTC))
             inc["status"] = to
             inc["updated_at"] = at
+            inc["rev"] = inc.get("rev", 0) + 1
             inc["audit"].append({"at": at, "action": "transition", "from": cur, "to": to,
                                  "by": by, "note": note})
             if to == "resolved":
@@ -409,6 +413,7 @@ class IncidentEngine:
             inc["plan"] = {"started_at": at, "started_by": by, "radius_m": r,
                            "evacuate": evac, "messages": messages}
             inc["updated_at"] = at
+            inc["rev"] = inc.get("rev", 0) + 1
             inc["audit"].append({"at": at, "action": "plan_started", "by": by,
                                  "radius_m": r})
             return _copy(inc)

@@ -2,7 +2,11 @@
 
 :class:`DurableWriter` owns all writes of the live engine. Callers hand it records and wait;
 one writer thread groups whatever is queued into one store transaction (group commit), so
-many concurrent requests share one commit. When the store is unavailable, the batch is
+many concurrent requests share one commit. Events and the incident snapshots they change
+are written in the same transaction (the newest snapshot of each incident, by its ``rev``;
+a snapshot older than one already written is dropped, whatever order the callers queued
+them in), so an acknowledged event's incident is never missing or behind in the store,
+even after a crash. When the store is unavailable, the batch is
 appended to a local :class:`Journal` file and ``fsync``-ed instead, and the callers are
 released: the event is durable on local disk. A flusher (the same thread) retries the
 store every ``retry_s`` seconds and, when it is back, replays the journal in order (event
@@ -20,7 +24,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,14 +165,10 @@ class DurableWriter:
         Most records grouped into one transaction.
     on_commit
         Called after each successful store commit (e.g. to wake SSE streams).
-    upsert_delay_s
-        While events keep arriving, replaced records (incident snapshots) are coalesced
-        and written at most this often; callers that wrote only those wait for them.
     """
 
     def __init__(self, store: Store, journal: Journal, *, retry_s: float = 0.5,
-                 max_group: int = 2000, on_commit: Callable[[], None] | None = None,
-                 upsert_delay_s: float = 0.2) -> None:
+                 max_group: int = 2000, on_commit: Callable[[], None] | None = None) -> None:
         self.store = store
         self.journal = journal
         self.retry_s = retry_s
@@ -179,11 +179,7 @@ class DurableWriter:
         self._stop = False
         self.store_ok = not journal.pending()
         self.stats = {"committed": 0, "journaled": 0, "replayed": 0, "commits": 0}
-        self.upsert_delay_s = upsert_delay_s
-        self._pending_up: dict[tuple[str, str], Record] = {}
-        self._waiting_up: list[WriteBatch] = []
-        self._last_up_flush = time.monotonic()
-        self._busy = False
+        self._rev: dict[tuple[str, str], int] = {}  # newest rev written, per replaced record
         self._thread = threading.Thread(target=self._run, name="xiaoan-writer", daemon=True)
         self._thread.start()
 
@@ -205,11 +201,7 @@ class DurableWriter:
         return b
 
     def flush(self, timeout: float = 60.0) -> None:
-        """Wait until everything handed in so far, incident snapshots included, is
-        durable."""
-        with self._cv:
-            if not (self._queue or self._pending_up or self._waiting_up or self._busy):
-                return
+        """Wait until everything handed in so far is durable."""
         self.write([], [], timeout=timeout)
 
     def close(self, timeout: float = 10.0) -> None:
@@ -228,32 +220,19 @@ class DurableWriter:
         while True:
             with self._cv:
                 if not self._queue and not self._stop:
-                    if self._pending_up or self._waiting_up:
-                        wait = max(0.0, self.upsert_delay_s
-                                   - (time.monotonic() - self._last_up_flush))
-                    else:
-                        wait = self.retry_s if self.journal.pending() else 1.0
-                    self._cv.wait(wait)
+                    self._cv.wait(self.retry_s if self.journal.pending() else 1.0)
                 group: list[WriteBatch] = []
                 n = 0
-                while self._queue and n < self.max_group:
+                while self._queue and (not group or n < self.max_group):
                     b = self._queue.pop(0)
                     group.append(b)
                     n += len(b.inserts) + len(b.upserts)
-                idle = not group and not self._queue  # a quiet moment
                 stopping = self._stop and not self._queue
-                self._busy = True
             if self.journal.pending() and time.monotonic() - last_try >= self.retry_s:
                 last_try = time.monotonic()
                 self._replay()
             if group:
                 self._write_group(group)
-            # incident snapshots are derived state: coalesce them while events pour in
-            due = time.monotonic() - self._last_up_flush >= self.upsert_delay_s
-            if (self._pending_up or self._waiting_up) and (idle or stopping or due):
-                self._flush_upserts()
-            with self._cv:
-                self._busy = False
             if stopping:
                 if self.journal.pending():
                     self._replay()
@@ -261,96 +240,60 @@ class DurableWriter:
 
     def _write_group(self, group: list[WriteBatch]) -> None:
         inserts = [r for b in group for r in b.inserts]
-        for b in group:
-            for r in b.upserts:
-                self._pending_up.pop((r.kind, r.id), None)
-                self._pending_up[(r.kind, r.id)] = r
-            if not b.inserts:
-                self._waiting_up.append(b)
-        if not inserts:
+        upserts = self._newest(r for b in group for r in b.upserts)
+        if not inserts and not upserts:
+            _release(group, [])
             return
         if not self.journal.pending():
             try:
-                written = self.store.put_records(inserts, if_absent=True)
+                written = self.store.write_records(inserts, upserts)
             except Exception as e:  # noqa: BLE001 - classified below
                 if not _is_unavailable(e):
                     log.exception("event write failed")
                     for b in group:
-                        if b.inserts:
-                            b.error = e
-                            b.done.set()
-                    return
-                log.warning("store unavailable (%s); journaling %d records locally",
-                            type(e).__name__, len(inserts))
-                self.store_ok = False
-            else:
-                self.store_ok = True
-                self.stats["committed"] += len(inserts)
-                self.stats["commits"] += 1
-                i = 0
-                for b in group:
-                    if b.inserts:
-                        b.written = written[i:i + len(b.inserts)]
-                        i += len(b.inserts)
-                        b.done.set()
-                if self.on_commit is not None:
-                    self.on_commit()
-                return
-        self._to_journal(inserts, [b for b in group if b.inserts])
-
-    def _flush_upserts(self) -> None:
-        ups = list(self._pending_up.values())
-        waiting = self._waiting_up
-        self._pending_up = {}
-        self._waiting_up = []
-        self._last_up_flush = time.monotonic()
-        if not ups:
-            for b in waiting:
-                b.written = []
-                b.done.set()
-            return
-        if not self.journal.pending():
-            try:
-                self.store.put_records(ups)
-            except Exception as e:  # noqa: BLE001 - classified below
-                if not _is_unavailable(e):
-                    log.exception("incident write failed")
-                    for b in waiting:
                         b.error = e
                         b.done.set()
                     return
+                log.warning("store unavailable (%s); journaling %d records locally",
+                            type(e).__name__, len(inserts) + len(upserts))
                 self.store_ok = False
             else:
-                self.stats["committed"] += len(ups)
+                self.store_ok = True
+                self.stats["committed"] += len(inserts) + len(upserts)
                 self.stats["commits"] += 1
-                for b in waiting:
-                    b.written = []
-                    b.done.set()
+                _release(group, written)
                 if self.on_commit is not None:
                     self.on_commit()
                 return
-        self._to_journal([], waiting, ups)
-
-    def _to_journal(self, inserts: list[Record], batches: list[WriteBatch],
-                    upserts: list[Record] | None = None) -> None:
-        if upserts is None:  # keep the store's order: pending snapshots go along
-            upserts = list(self._pending_up.values())
-            batches = batches + self._waiting_up
-            self._pending_up, self._waiting_up = {}, []
         try:
             self.journal.append(inserts, upserts)
         except OSError as e:
             log.error("journal write failed: %s", e)
-            for b in batches:
+            for b in group:
                 b.error = Unavailable("neither the store nor the local journal can take the "
                                       "event now; retry later")
                 b.done.set()
             return
         self.stats["journaled"] += len(inserts) + len(upserts)
-        for b in batches:
+        for b in group:
             b.journaled = True
-            b.written = [True] * len(b.inserts)
-            b.done.set()
+        _release(group, [True] * len(inserts))
+
+    def _newest(self, records: Iterable[Record]) -> list[Record]:
+        """Per (kind, id), the snapshot with the highest ``data["rev"]`` (the last one
+        when revs tie or are absent), unless an even newer one was written before. The
+        revs kept are noted as written: a failed write fails its callers, who retry."""
+        best: dict[tuple[str, str], Record] = {}
+        for r in records:
+            key, rev = (r.kind, r.id), _rev(r)
+            if rev < self._rev.get(key, -1):
+                continue
+            cur = best.get(key)
+            if cur is None or rev >= _rev(cur):
+                best[key] = r
+        for key, r in best.items():
+            self._rev[key] = _rev(r)
+        return list(best.values())
 
     def _replay(self) -> None:
         batches = self.journal.batches()
@@ -360,12 +303,9 @@ class DurableWriter:
         try:
             self.store.ping()
             for batch in batches:
-                ins = [r for r, a in batch if a]
-                ups = _latest([r for r, a in batch if not a])
-                if ins:
-                    self.store.put_records(ins, if_absent=True)
-                if ups:
-                    self.store.put_records(ups)
+                # events are inserted only if absent: a replay is idempotent
+                self.store.write_records([r for r, a in batch if a],
+                                         [r for r, a in batch if not a])
         except Exception as e:  # noqa: BLE001 - keep the journal and retry later
             if not _is_unavailable(e):
                 log.exception("journal replay failed; will retry")
@@ -380,10 +320,15 @@ class DurableWriter:
             self.on_commit()
 
 
-def _latest(records: list[Record]) -> list[Record]:
-    """The last record of each (kind, id), in order of last appearance."""
-    last: dict[tuple[str, str], Record] = {}
-    for r in records:
-        last.pop((r.kind, r.id), None)
-        last[(r.kind, r.id)] = r
-    return list(last.values())
+def _rev(r: Record) -> int:
+    rev = r.data.get("rev")
+    return rev if isinstance(rev, int) else 0
+
+
+def _release(group: list[WriteBatch], written: list[bool]) -> None:
+    """Tell each batch of a group, in order, which of its inserts were new; wake it."""
+    i = 0
+    for b in group:
+        b.written = written[i:i + len(b.inserts)]
+        i += len(b.inserts)
+        b.done.set()

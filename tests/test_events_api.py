@@ -158,6 +158,23 @@ def test_same_event_twice_makes_one_event_and_the_same_answer(client, store):
     assert inc["event_count"] == 2 and inc["events"] == ["dup-1", "dup-2"]
 
 
+def test_an_acknowledged_event_and_its_incident_are_in_the_store_together(client, store):
+    """The incident snapshot commits with the event (no flush): a crash right after the
+    202 leaves the store with the event and an incident that counts it."""
+    for n in range(1, 4):
+        r = post(client, ev(f"tx-{n}", device_id="D-BTN-YARD"))
+        assert r.status_code == 202
+        iid = r.get_json()["incident_id"]
+        stored = store.get_record("incident", iid).data  # straight from the store
+        assert stored["event_count"] == n and stored["rev"] == n
+        assert stored["events"][-1] == f"tx-{n}"
+        assert store.get_record("event", f"tx-{n}").data["incident_id"] == iid
+    r = client.post(f"/api/v1/incidents/{iid}/ack", json={"by": "duty officer"})
+    assert r.status_code == 200
+    stored = store.get_record("incident", iid).data
+    assert stored["status"] == "acknowledged" and stored["rev"] == 4
+
+
 def test_near_events_of_one_kind_correlate_and_far_or_other_kinds_do_not(client):
     a = post(client, ev("c1", "intrusion", lon=ll(20, 100)[0], lat=ll(20, 100)[1]))
     b = post(client, ev("c2", "intrusion", lon=ll(45, 110)[0], lat=ll(45, 110)[1]))  # 27 m

@@ -15,7 +15,7 @@ from geo.errors import PayloadTooLarge, ValidationError
 from ingest.enrich import Enricher
 from ingest.events import MAX_BATCH, validate_batch, validate_event
 from ingest.incidents import IncidentEngine
-from ingest.journal import Journal
+from ingest.journal import DurableWriter, Journal
 from layers.devices import DeviceRegistry, read_devices_csv, read_devices_geojson
 from layers.store import Record
 
@@ -154,6 +154,27 @@ def test_journal_pending_follows_own_writes_at_once_and_other_writers_after_rech
     time.sleep(0.06)
     assert j.pending()
     assert [r.id for b in j.batches() for r, _ in b] == ["b"]
+
+
+def test_writer_keeps_the_newest_incident_snapshot_whatever_order_they_come_in(tmp_path):
+    """Two requests on one incident may queue their snapshots in the opposite order to
+    the engine's changes: the store must end with the newest (highest rev)."""
+    from layers.store_gpkg import GeoPackageStore
+
+    store = GeoPackageStore(str(tmp_path / "s.gpkg"))
+    w = DurableWriter(store, Journal(tmp_path / "j"))
+    try:
+        snap = lambda rev: Record("incident", "i1", {"rev": rev, "n": rev})  # noqa: E731
+        w.write([Record("event", "e1", {})], [snap(2), snap(3), snap(1)])  # one group
+        assert store.get_record("incident", "i1").data["n"] == 3
+        w.write([Record("event", "e2", {})], [snap(2)])  # a later group, an older snapshot
+        assert store.get_record("incident", "i1").data["n"] == 3
+        assert store.get_record("event", "e2").data == {}
+        w.write([], [snap(5)])
+        assert store.get_record("incident", "i1").data["n"] == 5
+    finally:
+        w.close()
+        store.close()
 
 
 def test_builtin_ranker_agrees_with_the_camera_model():

@@ -108,7 +108,6 @@ def list_incidents() -> Response:
     limit = int_arg("limit", 100, 1, 10000)
     offset = int_arg("offset", 0, 0, 10**9)
     p = pipeline()
-    p.writer.flush()  # read your own writes: incident snapshots are written coalesced
     recs = p.store.query_records(
         "incident", campus_ids=[campus] if campus else None, bbox=_bbox_arg(), since=since,
         until=until, where=where or None, limit=limit, offset=offset)
