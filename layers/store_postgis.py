@@ -13,9 +13,9 @@ from several threads.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import math
-import struct
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal, TypeVar
@@ -55,15 +55,19 @@ _WKB = sa.LargeBinary
 _T = TypeVar("_T")
 _RECORDS_LOCK = 0x7869616F7265  # advisory lock key serialising record writes
 
-# Records are written from parallel arrays unnested in order (WITH ORDINALITY keeps seq
-# in the order given); the search_path names the schema.
+# Records are written as one JSON array (one parameter and one statement however many
+# rows; the documents go in as they are, with no escaping into SQL arrays), unpacked in
+# order (WITH ORDINALITY keeps seq in the order given); the search_path names the schema.
 _RECORD_ROWS = """
     INSERT INTO records (kind, id, campus_id, data, geom, time, updated_at)
-    SELECT u.kind, u.id, u.campus, u.data::jsonb, ST_GeomFromEWKB(u.geom), u.time, :now
-    FROM unnest(CAST(:kind AS text[]), CAST(:id AS text[]), CAST(:campus AS text[]),
-                CAST(:data AS text[]), CAST(:geom AS bytea[]), CAST(:time AS timestamptz[]))
-         WITH ORDINALITY AS u(kind, id, campus, data, geom, time, n)
-    ORDER BY u.n
+    SELECT r.kind, r.id, r.campus, r.data,
+           CASE WHEN r.lon IS NOT NULL
+                THEN ST_SetSRID(ST_MakePoint(r.lon, r.lat, coalesce(r.z, 'NaN')), 4326) END,
+           r.time, :now
+    FROM ROWS FROM (jsonb_to_recordset(CAST(:rows AS jsonb)) AS (
+            kind text, id text, campus text, data jsonb, lon float8, lat float8, z float8,
+            time timestamptz)) WITH ORDINALITY AS r(kind, id, campus, data, lon, lat, z, time, n)
+    ORDER BY r.n
 """
 _INSERT_NEW = sa.text(_RECORD_ROWS + """
     ON CONFLICT (kind, id) DO NOTHING
@@ -98,15 +102,6 @@ def _is_connection_error(e: sa.exc.DBAPIError) -> bool:
     state = getattr(e.orig, "sqlstate", None)
     # no SQLSTATE: the client could not connect; 08: connection exception; 57P0x: shutdown
     return state is None or state.startswith("08") or state in ("57P01", "57P02", "57P03")
-
-
-def _point_ewkb(point: tuple | None) -> bytes | None:
-    """EWKB of a PointZ in EPSG:4326; an unknown height is stored as NaN."""
-    if point is None:
-        return None
-    lon, lat, z = point
-    # little endian, type Point | Z flag | SRID flag
-    return struct.pack("<BIIddd", 1, 0xA0000001, 4326, lon, lat, math.nan if z is None else z)
 
 
 def _shape(b: Any) -> Any:
@@ -470,14 +465,16 @@ class PostGISStore(Store):
     def _insert_records(c: sa.Connection, stmt: sa.TextClause,
                         rows: Sequence[tuple[Record, str, tuple | None]],
                         now: dt.datetime) -> dict[tuple[str, str], int]:
-        """Run one multi-row statement over ``rows`` (as parallel arrays: one statement and
-        one round trip however many rows); the seq of each row it wrote, by key."""
-        res = c.execute(stmt, {
-            "kind": [r.kind for r, _, _ in rows], "id": [r.id for r, _, _ in rows],
-            "campus": [r.campus_id for r, _, _ in rows], "data": [t for _, t, _ in rows],
-            "geom": [_point_ewkb(p) for _, _, p in rows],
-            "time": [r.time for r, _, _ in rows], "now": now,
-        })
+        """Run one multi-row statement over ``rows``; the seq of each row it wrote, by
+        key."""
+        parts = []
+        for rec, text, point in rows:
+            lon, lat, z = point if point else (None, None, None)
+            meta = json.dumps({"kind": rec.kind, "id": rec.id, "campus": rec.campus_id,
+                               "lon": lon, "lat": lat, "z": z,
+                               "time": rec.time.isoformat() if rec.time else None})
+            parts.append(f'{meta[:-1]},"data":{text}}}')
+        res = c.execute(stmt, {"rows": "[" + ",".join(parts) + "]", "now": now})
         return {(k, i): int(seq) for k, i, seq in res}
 
     def _record_query(self) -> sa.Select:
