@@ -32,10 +32,23 @@ COMMANDS = [
     "api.commands.scene",
 ]
 
+EPILOG = (
+    "The store: import, pipes import, demo, serve and ingest create it; every other verb "
+    "needs one that exists (--data DIR holding xiaoan.gpkg, default $XIAOAN_DATA_DIR or "
+    "./xiaoan-data; or --database-url). "
+    "Output: with --json a verb prints one JSON document on stdout, whose keys "
+    "`xiaoan VERB --help` lists; a campus id is always under \"campus\", and lengths, areas and "
+    "durations carry their unit (_m, _m2, _s). "
+    "Errors: one line \"error: ...\" on stderr (with --json also an RFC 7807 problem "
+    "document on stdout); exit status 2 for bad input, 1 otherwise (not found, conflict, "
+    "service unreachable)."
+)
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="xiaoan", description="校安 xiaoan: campus safety on real GIS standards"
+        prog="xiaoan", description="校安 xiaoan: campus safety on real GIS standards",
+        epilog=EPILOG,
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

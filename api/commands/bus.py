@@ -13,6 +13,8 @@ import json
 import sys
 from typing import Any
 
+from api.commands._output import document_json
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bus", help="school-bus map matching, stop arrivals and ETAs")
@@ -30,6 +32,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--geometry", action="store_true",
                    help="also print the matched geometry (GeoJSON MultiLineString)")
     m.add_argument("--json", action="store_true", help="print JSON")
+    document_json(m, "edges matched_points points breaks stats", optional="geometry",
+                  when="with --geometry",
+                  note="edges: matched edge ids in driving order; points, matched_points, "
+                       "breaks: counts; stats: {match_seconds}.")
     m.set_defaults(func=run_match)
 
     r = verbs.add_parser("replay", help="replay recorded vehicle positions against GTFS")
@@ -38,6 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="vehicle positions CSV (lon/lat/time, trip or route, vehicle)")
     r.add_argument("--route", default=None, help="only this GTFS route (short name or id)")
     r.add_argument("--json", action="store_true", help="print JSON")
+    document_json(r, "arrivals eta summary",
+                  note="summary: trips, skipped_trips, arrivals, eta_predictions, eta_mae_s.")
     r.set_defaults(func=run_replay)
 
 

@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from api.commands._output import document_json
 from api.commands.serve import add_store_args, load_campus_from_args, open_store_from_args
 
 
@@ -44,12 +45,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="pixel column and row (u right, v down, from 0)")
     loc.add_argument("--plane-z", type=float, default=0.0, metavar="Z",
                      help="height of the horizontal plane, metres (default 0 = ground)")
+    document_json(loc, "x y z distance_m", optional="lon lat",
+                  when="when the camera is georeferenced (--origin or its own georef)")
     loc.set_defaults(func=run_locate)
 
     pr = verbs.add_parser("project", help="world point -> pixel")
     _camera_args(pr)
     pr.add_argument("--point", nargs=3, type=float, required=True, metavar=("X", "Y", "Z"),
                     help="world point, metres (x east, y north, z up)")
+    document_json(pr, "u v in_view in_front distance_m",
+                  note="u, v are null for a point behind the camera.")
     pr.set_defaults(func=run_project)
 
     aim = verbs.add_parser("aim", help="PTZ pan/tilt/zoom centring a world point")
@@ -58,6 +63,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="world point to centre, metres (x east, y north, z up)")
     aim.add_argument("--field-width", type=float, default=None, metavar="M",
                      help="zoom so the view is this many metres wide at the point")
+    document_json(aim, "ok pan_deg tilt_deg zoom azimuth_deg distance_m", optional="reason",
+                  when="when the camera cannot centre the point (exit status 1)")
     aim.set_defaults(func=run_aim)
 
     cov = verbs.add_parser("coverage", help="coverage, blind spots and DORI of a campus")
@@ -65,6 +72,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     cov.add_argument("--geojson", default=None, metavar="DIR",
                      help="write the coverage layers as GeoJSON files into DIR")
     cov.add_argument("--json", action="store_true", help="print JSON")
+    document_json(cov, "campus zone_area_m2 ground_area_m2 covered_area_m2 covered_pct "
+                       "blind_spot_area_m2 blind_spots cameras cameras_covering dori_area_m2",
+                  optional="cameras_without_model geojson",
+                  when="when some cameras lack a model, and with --geojson (the files written)",
+                  note="blind_spots, cameras, cameras_covering are counts (as in the REST API).")
     add_store_args(cov)
     cov.set_defaults(func=run_coverage)
 
@@ -75,6 +87,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     see.add_argument("--z", type=float, default=0.0, help="height above ground, metres")
     see.add_argument("--limit", type=int, default=10, help="at most N cameras (default 10)")
     see.add_argument("--json", action="store_true", help="print JSON")
+    document_json(see, "campus lon lat z cameras",
+                  note="cameras: the ones that see the point, best first, each with camera, "
+                       "name, pixel, px_per_m, distance_m, dori, ptz (as in the REST API).")
     add_store_args(see)
     see.set_defaults(func=run_seeing)
 
@@ -197,7 +212,8 @@ def run_seeing(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.json:
-        print(json.dumps({"cameras": found}, ensure_ascii=False))
+        print(json.dumps({"campus": args.campus, "lon": args.lon, "lat": args.lat, "z": args.z,
+                          "cameras": found}, ensure_ascii=False))
     else:
         if not found:
             print("no camera sees this point (a blind spot, inside a building, or out of range)")

@@ -11,7 +11,7 @@ import argparse
 import sys
 import time
 
-from api.commands.serve import add_store_args, open_store_from_args
+from api.commands.serve import add_store_args, open_store_from_args, port_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,11 +19,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Build the University of Helsinki demo campus into the "
                        "store on the first run, then serve it.")
     p.add_argument("--host", default="127.0.0.1", help="address to serve on (127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port to serve on (8000)")
+    p.add_argument("--port", type=port_arg, default=8000, help="port to serve on (8000)")
     p.add_argument("--campus", default="hki", metavar="ID", help="demo campus id (hki)")
     p.add_argument("--build-only", action="store_true", help="build (if needed), do not serve")
     p.add_argument("--rebuild", action="store_true", help="rebuild even if already built")
-    add_store_args(p)
+    add_store_args(p, creates=True)
     p.set_defaults(func=run)
 
 

@@ -13,6 +13,7 @@ import sys
 import time
 from typing import Any
 
+from api.commands._output import document_json
 from api.commands.serve import add_store_args, open_store_from_args
 
 
@@ -68,7 +69,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", default=None, help="name of the campus if it is created")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    add_store_args(p)
+    document_json(p, "layer campus source format crs rows_read rows_written skipped "
+                     "skipped_rows left_out campus_created seconds notes",
+                  note="skipped, left_out: the rows not stored (row, fid, field, message); "
+                       "skipped_rows: how many rows were skipped.")
+    add_store_args(p, creates=True)
     p.set_defaults(func=run)
 
 

@@ -11,7 +11,13 @@ from __future__ import annotations
 
 import argparse
 
-from api.commands.serve import add_store_args, open_store_from_args
+from api.commands._output import document_json
+from api.commands.serve import (
+    add_store_args,
+    data_dir_from_args,
+    open_store_from_args,
+    require_campuses,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="local journal used while the database is down "
                         "(default: <data dir>/events-mqtt.journal)")
     m.add_argument("--json", action="store_true", help="print each accepted event as JSON")
-    add_store_args(m)
+    document_json(m, "event_id incident_id", lines=True)
+    add_store_args(m, creates=True)
     m.set_defaults(func=run_mqtt)
 
 
@@ -42,8 +49,13 @@ def run_mqtt(args: argparse.Namespace) -> int:
 
     parse_broker_url(args.broker)  # bad URL → clear error before anything starts
     store = open_store_from_args(args)
-    data = args.data or os.environ.get("XIAOAN_DATA_DIR") or "xiaoan-data"
-    journal = args.journal or os.path.join(data, "events-mqtt.journal")
+    try:
+        # a filter on a campus the store lacks would drop every event it lets through
+        require_campuses(store, [args.campus] if args.campus else None)
+    except Exception:
+        store.close()
+        raise
+    journal = args.journal or os.path.join(data_dir_from_args(args), "events-mqtt.journal")
     pipeline = EventPipeline(store, journal_path=journal, freeze_gc=True)
 
     def show(answer: dict) -> None:

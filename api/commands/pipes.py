@@ -19,6 +19,7 @@ import json
 import sys
 from typing import Any
 
+from api.commands._output import document_json
 from api.commands.serve import (
     add_store_args,
     campus_from_args,
@@ -36,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--valves", required=True, metavar="valves.csv",
                    help="valve layer CSV with columns link,node[,status][,id]")
     s.add_argument("--json", action="store_true", help="print JSON")
+    document_json(s, "segments", note="Each segment: id, links, nodes.")
     s.set_defaults(func=run_segments)
 
     i = verbs.add_parser("isolate", help="valves to close for a break, and what loses water")
@@ -46,6 +48,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--break", dest="brk", required=True, metavar="LINK_ID",
                    help="id of the broken link (pipe fid on a campus)")
     i.add_argument("--json", action="store_true", help="print JSON")
+    document_json(i, "break segment segments close_valves already_closed_valves "
+                     "inoperable_valves isolated_links cut_off_links out_of_service_nodes "
+                     "isolated_nodes cut_off_nodes sources_known",
+                  optional="campus utility buildings_out_of_service off_pipe_valves geojson",
+                  when="with --campus",
+                  note="geojson: the isolated pipes and the valves to close, as GeoJSON.")
     add_store_args(i)
     i.set_defaults(func=run_isolate)
 
@@ -60,6 +68,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also a cross-section along this line")
     e.add_argument("--png", default=None, metavar="FILE", help="write the cross-section PNG")
     e.add_argument("--json", action="store_true", help="print JSON")
+    document_json(e, "campus hits warnings max_depth_m geojson", optional="section",
+                  when="with --section",
+                  note="geojson: the dig and the pipes it hits, as GeoJSON.")
     add_store_args(e)
     e.set_defaults(func=run_excavate)
 
@@ -72,10 +83,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="valves layer inside --file")
     t.add_argument("--campus", metavar="ID", help="the pipes of a stored campus")
     t.add_argument("--utility", default=None, help="on a campus: which network (default all)")
-    t.add_argument("--tolerance", type=float, default=0.05, metavar="M",
+    t.add_argument("--tolerance", type=_positive_metres, default=0.05, metavar="M",
                    help="endpoint snapping tolerance, m (default 0.05)")
-    t.add_argument("--max-items", type=int, default=200, help="list at most N of each kind")
+    t.add_argument("--max-items", type=_count, default=200, metavar="N",
+                   help="list at most N of each kind (default 200)")
     t.add_argument("--json", action="store_true", help="print JSON")
+    document_json(t, "", optional="campus networks nodes links tolerance_m crs counts dangles "
+                         "parts duplicates overlaps self_loops valves_off_pipe "
+                         "skipped_empty_pipes",
+                  note="With --campus: campus and networks (one report per utility); with "
+                       "--inp or --file: one report (nodes, links, tolerance_m, crs, counts, "
+                       "dangles, parts, duplicates, overlaps, self_loops, valves_off_pipe; "
+                       "--file adds skipped_empty_pipes). crs is that of the locations.")
     add_store_args(t)
     t.set_defaults(func=run_topology)
 
@@ -106,8 +125,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--skip-invalid", action="store_true",
                    help="leave out rows with bad geometry/values and list them")
     m.add_argument("--json", action="store_true", help="print JSON")
-    add_store_args(m)
+    document_json(m, "campus campus_created pipes valves depth_defaulted diameter_defaulted "
+                     "depth_field diameter_field diameter_unit skipped skipped_valves",
+                  note="pipes, valves: how many were stored; skipped, skipped_valves: the "
+                       "rows left out (row, fid, field, message), as in `xiaoan import`.")
+    add_store_args(m, creates=True)
     m.set_defaults(func=run_import)
+
+
+def _positive_metres(text: str) -> float:
+    """argparse type: a finite length > 0 in metres."""
+    import math
+
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected metres, got {text!r}") from None
+    if not (math.isfinite(v) and v > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number of metres > 0, got {text}")
+    return v
+
+
+def _count(text: str) -> int:
+    """argparse type: a whole number >= 0."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {v}")
+    return v
 
 
 def _emit(args: argparse.Namespace, doc: dict[str, Any], text: str) -> int:
@@ -157,7 +204,7 @@ def run_isolate(args: argparse.Namespace) -> int:
         from layers.pipes import isolate_pipe
 
         campus = campus_from_args(args)
-        doc = isolate_pipe(campus, args.brk)
+        doc = {"campus": args.campus, **isolate_pipe(campus, args.brk)}
         return _emit(args, doc, _isolation_text(doc))
     from geo.segments import SegmentModel
 
@@ -226,6 +273,8 @@ def parse_depth(text: Any) -> Any:
 
 def parse_line(text: str, field: str = "section") -> Any:
     """``"lon,lat;lon,lat[;...]"`` → LineString."""
+    import math
+
     from shapely.geometry import LineString
 
     from geo.errors import ValidationError
@@ -237,6 +286,11 @@ def parse_line(text: str, field: str = "section") -> Any:
     if len(pts) < 2 or any(len(p) != 2 for p in pts):
         raise ValidationError("write the line as lon,lat;lon,lat (two or more points)",
                               field=field)
+    for lon, lat in pts:
+        if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180
+                and -90 <= lat <= 90):
+            raise ValidationError(f"{lon},{lat} is not a WGS-84 lon,lat (lon -180..180, "
+                                  "lat -90..90)", field=field)
     return LineString(pts)
 
 
@@ -246,14 +300,15 @@ def run_excavate(args: argparse.Namespace) -> int:
     poly, fdepth = _read_dig(args.dig)
     depth = parse_depth(args.depth if args.depth is not None else fdepth)
     section = parse_line(args.section) if args.section else None
+    if args.png and section is None:
+        from geo.errors import ValidationError
+
+        raise ValidationError("--png needs --section", field="section")
     campus = campus_from_args(args)
     doc = excavate_campus(campus, poly, depth, section=section)
     if args.png:
-        from geo.errors import ValidationError
         from geo.excavation import render_cross_section
 
-        if section is None:
-            raise ValidationError("--png needs --section", field="section")
         with open(args.png, "wb") as f:
             f.write(render_cross_section(doc["section"]))
     text = "\n".join(
@@ -352,20 +407,27 @@ def run_import(args: argparse.Namespace) -> int:
         diameter_unit=args.diameter_unit, default_depth=args.default_depth,
         default_diameter=args.default_diameter, skip_invalid=args.skip_invalid)
     store = open_store_from_args(args)
+    created = False
     try:
         try:
             store.get_campus(args.campus)
         except NotFound:
+            created = True
             hull = shapely.convex_hull(shapely.union_all(imp.pipes.geometry.values))
             store.put_campus(CampusInfo(args.campus, args.campus,
                                         boundary=shapely.force_2d(hull.buffer(1e-4))))
-        store.write_layer(args.campus, "pipes", imp.pipes, mode="upsert")
-        if len(imp.nodes):
-            store.write_layer(args.campus, "pipe_nodes", imp.nodes, mode="upsert")
+        try:
+            store.write_layer(args.campus, "pipes", imp.pipes, mode="upsert")
+            if len(imp.nodes):
+                store.write_layer(args.campus, "pipe_nodes", imp.nodes, mode="upsert")
+        except Exception:
+            if created:  # leave no half-made campus behind
+                store.delete_campus(args.campus)
+            raise
     finally:
         store.close()
     s = imp.summary
-    return _emit(args, {"campus": args.campus, **s},
+    return _emit(args, {"campus": args.campus, "campus_created": created, **s},
                  f"imported {s['pipes']} pipe(s) and {s['valves']} valve(s) into "
                  f"{args.campus}; depth defaulted on {s['depth_defaulted']}, diameter on "
                  f"{s['diameter_defaulted']}; skipped {len(s['skipped'])}")

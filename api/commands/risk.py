@@ -23,12 +23,18 @@ import json
 import sys
 from typing import Any
 
+from api.commands._output import document_json
 from api.commands.serve import (
     add_store_args,
     campus_from_args,
     load_campus_from_args,
     open_store_from_args,
+    require_campuses,
 )
+
+GRADE_KEYS = "method score level colour level_zh level_en inputs"
+HAZARD_KEYS = ("id campus category description photo reporter location status assignee "
+               "deadline reported_at updated_at closed_at sent_back audit_n")
 
 
 def _print_json(doc: Any) -> None:
@@ -51,6 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "S is the maximum")
     g.add_argument("--bands", help='LS bands as JSON, e.g. {"red": [20, 25], ...}')
     g.add_argument("--json", action="store_true", help="print JSON")
+    document_json(g, GRADE_KEYS, optional="band band_zh", when="by LEC")
     g.set_defaults(func=run_grade)
 
     m = rs.add_parser("map", help="the four-colour map of a campus as PNG and/or GeoJSON")
@@ -64,6 +71,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--all-floors", action="store_true", help="list every floor in GeoJSON")
     m.add_argument("--points", action="store_true", help="add risk points to the GeoJSON")
     m.add_argument("--json", action="store_true", help="print the summary as JSON")
+    document_json(m, "campus units levels raised png geojson",
+                  note="units: how many units (buildings, floors, rooms, risk areas) are "
+                       "mapped; levels: {layer: {level: count}}; raised: how many an alarm "
+                       "raised; png, geojson: the files written (null when not asked).")
     add_store_args(m)
     m.set_defaults(func=run_map)
 
@@ -72,6 +83,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls.add_argument("--csv", metavar="FILE", help="write CSV here ('-' for standard output)")
     ls.add_argument("--zh", action="store_true", help="Chinese column headers in the CSV")
     ls.add_argument("--json", action="store_true", help="print the list as JSON")
+    document_json(ls, "no layer fid name category building floor level level_zh colour method "
+                      "score factors measures control_tier responsible responsible_phone "
+                      "assessor assessed_at lon lat", rows=True)
     add_store_args(ls)
     ls.set_defaults(func=run_list)
 
@@ -85,6 +99,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="an open alarm raising a unit or risk a level: layer:fid, "
                          "building/floor (repeatable)")
     lv.add_argument("--json", action="store_true", help="print JSON")
+    document_json(lv, "level colour level_zh unit score base_level raised_by_open_alarm",
+                  note="unit: {layer, fid} of the unit the place lies in, or null.")
     add_store_args(lv)
     lv.set_defaults(func=run_level)
 
@@ -106,6 +122,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--measure", action="append", metavar="TEXT",
                    help="a control measure (repeatable; replaces the stored list)")
     a.add_argument("--json", action="store_true", help="print JSON")
+    document_json(a, f"campus layer fid {GRADE_KEYS} assessor assessed_at",
+                  optional="band band_zh", when="by LEC")
     add_store_args(a)
     a.set_defaults(func=run_assess)
 
@@ -157,6 +175,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     for sp in (r, mv, hl, au, co, st):
         sp.add_argument("--json", action="store_true", help="(hazard output is always JSON)")
         add_store_args(sp)
+    for sp in (r, mv):
+        document_json(sp, HAZARD_KEYS, always=True,
+                      note="The hazard as stored (the same document as the REST API's).")
+    document_json(hl, HAZARD_KEYS + " overdue", rows=True, always=True)
+    document_json(au, "hazard_id n action from to actor at note", rows=True, always=True,
+                  optional="assignee deadline event_id",
+                  when="on an assignment (assignee, deadline) or an overdue warning (event_id)")
+    document_json(co, "kind event_id campus severity source occurred_at received_at hazard_id "
+                      "status category assignee deadline overdue_hours position building "
+                      "floor room", rows=True, always=True,
+                  note="One warning event per hazard newly found overdue.")
+    document_json(st, "roots unassigned", always=True,
+                  note="Each node: node, name, level, total, closed, open, overdue, "
+                       "closed_late, sent_back, rectification_rate, mean_hours_to_close, "
+                       "children. With --node: that node's subtree alone.")
 
 
 # --- grading ---------------------------------------------------------------------------------
@@ -308,14 +341,16 @@ def run_level(args: argparse.Namespace) -> int:
 def run_assess(args: argparse.Namespace) -> int:
     from layers.risk import assess
 
+    params = _params(args)
     store = open_store_from_args(args)
     try:
-        doc = assess(store, args.campus, args.layer, args.fid, args.method, _params(args),
+        require_campuses(store, [args.campus])
+        doc = assess(store, args.campus, args.layer, args.fid, args.method, params,
                      assessor=args.assessor, measures=args.measure)
     finally:
         store.close()
     if args.json:
-        _print_json(doc)
+        _print_json({"campus": args.campus, "layer": args.layer, "fid": args.fid, **doc})
     else:
         print(f"{args.layer}/{args.fid}: {doc['method']} {doc['score']} -> {doc['level']}")
     return 0
@@ -345,7 +380,9 @@ def run_hazard_report(store: Any, args: argparse.Namespace) -> Any:
     doc = {"category": args.category, "description": args.description,
            "reporter": args.reporter, "location": loc, "photo": args.photo,
            "deadline": args.deadline, "id": args.id}
-    return report_hazard(store, args.campus, {k: v for k, v in doc.items() if v is not None})
+    campus = load_campus_from_args(store, args.campus)
+    return report_hazard(store, args.campus, {k: v for k, v in doc.items() if v is not None},
+                         campus=campus)
 
 
 @_with_store
@@ -370,6 +407,7 @@ def run_hazard_list(store: Any, args: argparse.Namespace) -> Any:
         if len(bbox) != 4:
             raise ValidationError("expected minlon,minlat,maxlon,maxlat", field="bbox")
     overdue = None if args.overdue is None else args.overdue == "true"
+    require_campuses(store, args.campus)
     return ledger(store, campus_ids=args.campus, bbox=bbox, category=args.category,
                   status=args.status, since=args.since, until=args.until, overdue=overdue,
                   limit=args.limit)
@@ -386,6 +424,7 @@ def run_hazard_audit(store: Any, args: argparse.Namespace) -> Any:
 def run_hazard_overdue(store: Any, args: argparse.Namespace) -> Any:
     from layers.hazards import check_overdue
 
+    require_campuses(store, args.campus)
     return [r.data for r in check_overdue(store, campus_ids=args.campus)]
 
 

@@ -12,7 +12,8 @@ import argparse
 import json
 import sys
 
-from api.commands.serve import add_store_args, open_store_from_args
+from api.commands._output import document_json
+from api.commands.serve import add_store_args, load_campus_from_args, open_store_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,13 +22,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     e = ssub.add_parser("export", help="write a campus scene as one offline HTML file",
                         description="Write the campus's 3D scene (deck.gl inlined, no network "
                         "needed) to an HTML file.")
-    e.add_argument("--campus", required=True, metavar="ID")
-    e.add_argument("--out", required=True, metavar="FILE.html")
+    e.add_argument("--campus", required=True, metavar="ID", help="campus id, e.g. hki")
+    e.add_argument("--out", required=True, metavar="FILE.html",
+                   help="write the HTML file here (replaced if it exists)")
     e.add_argument("--layers", default=None, metavar="A,B,...",
                    help="layer groups (default: ground,buildings,rooms,pipes,cameras,"
                         "incidents,buses; also: risk)")
     e.add_argument("--title", default=None, help="page title (default: the campus name)")
     e.add_argument("--json", action="store_true", help="print a JSON summary")
+    document_json(e, "campus out bytes layers incidents",
+                  note="out: the file written; layers: the deck.gl layer ids; incidents: how "
+                       "many incident markers.")
     add_store_args(e)
     e.set_defaults(func=run_export)
 
@@ -48,7 +53,6 @@ def _legend(groups: list[str]) -> str:
 
 def run_export(args: argparse.Namespace) -> int:
     from geo.errors import ValidationError
-    from layers.registry import CampusRegistry
     from scenes.campus import DEFAULT_GROUPS, campus_scene
     from scenes.export import offline_html
 
@@ -58,7 +62,7 @@ def run_export(args: argparse.Namespace) -> int:
         raise ValidationError("give at least one layer group", field="layers")
     store = open_store_from_args(args)
     try:
-        campus = CampusRegistry(store).get(args.campus)
+        campus = load_campus_from_args(store, args.campus)
         incidents = []
         try:
             from ingest.incidents import marker

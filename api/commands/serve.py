@@ -5,30 +5,90 @@ from __future__ import annotations
 import argparse
 
 
-def add_store_args(p: argparse.ArgumentParser) -> None:
-    """``--data`` and ``--database-url``, shared by every verb that opens the store."""
+def add_store_args(p: argparse.ArgumentParser, *, creates: bool = False) -> None:
+    """``--data`` and ``--database-url``, shared by every verb that opens the store.
+
+    ``creates``: the verb may start a new store (``import``, ``pipes import``, ``demo``,
+    ``serve``, ``ingest``). Every other verb needs one that exists: a mistyped ``--data`` is
+    then an error naming it instead of a new empty store (see :func:`open_store_from_args`).
+    """
     p.add_argument("--data", default=None, metavar="DIR",
                    help="data directory of the embedded store (default: $XIAOAN_DATA_DIR "
                         "or ./xiaoan-data)")
     p.add_argument("--database-url", default=None, metavar="URL",
                    help="PostGIS URL postgresql+psycopg://... (default: $XIAOAN_DATABASE_URL; "
                         "without one the embedded GeoPackage store is used)")
+    p.set_defaults(store_creates=creates)
 
 
-def open_store_from_args(args: argparse.Namespace):  # -> Store
+def data_dir_from_args(args: argparse.Namespace) -> str:
+    """The embedded store's directory: ``--data``, else ``$XIAOAN_DATA_DIR``, else
+    ``./xiaoan-data``."""
     import os
 
     from geo.errors import ValidationError
-    from layers.store import open_store
 
+    if args.data is not None and not args.data.strip():
+        raise ValidationError("is empty; give the directory that holds xiaoan.gpkg "
+                              "(default ./xiaoan-data)", field="data")
+    return args.data or os.environ.get("XIAOAN_DATA_DIR") or "xiaoan-data"
+
+
+def _store_hint(where: str) -> str:
+    return (f"make one with `xiaoan demo --build-only {where}` or `xiaoan import LAYER FILE "
+            f"--campus ID {where}`")
+
+
+def open_store_from_args(args: argparse.Namespace):  # -> Store
+    """The store named by ``--database-url`` / ``--data`` (or their environment variables).
+
+    This is the one place that decides whether a missing embedded store may be created: only
+    for verbs registered with ``add_store_args(p, creates=True)``. For every other verb a
+    directory without ``xiaoan.gpkg`` is a ValidationError naming the option, and nothing is
+    created.
+    """
+    import os
+
+    from geo.errors import ValidationError
+    from layers.store import open_store, redact_url
+
+    creates = bool(getattr(args, "store_creates", False))
     url = args.database_url or os.environ.get("XIAOAN_DATABASE_URL")
-    data = args.data or os.environ.get("XIAOAN_DATA_DIR") or "xiaoan-data"
-    if not url:
-        if os.path.exists(data) and not os.path.isdir(data):
-            raise ValidationError(f"{data} is a file; --data names the directory that holds "
-                                  "xiaoan.gpkg (default ./xiaoan-data)", field="data")
-        os.makedirs(data, exist_ok=True)
-    return open_store(url, data)
+    if url:
+        flag = "--database-url" if args.database_url else "$XIAOAN_DATABASE_URL"
+        if url.startswith("postgresql"):
+            return open_store(url, None)
+        if "://" in url and not url.startswith("gpkg://"):
+            raise ValidationError(
+                f"{redact_url(url)} is neither a PostGIS URL (postgresql+psycopg://user@host/db)"
+                f" nor a GeoPackage (gpkg://FILE or a path); check {flag}",
+                field="database_url")
+        path = url[len("gpkg://"):] if url.startswith("gpkg://") else url
+        if os.path.isdir(path):
+            raise ValidationError(f"{path} is a directory; {flag} names the GeoPackage file "
+                                  "(use --data for the directory)", field="database_url")
+        if not creates and not os.path.isfile(path):
+            raise ValidationError(f"no store at {path} (no such GeoPackage); check {flag}, or "
+                                  f"{_store_hint(f'--database-url {path}')}",
+                                  field="database_url")
+        return open_store(url, None)
+    data = data_dir_from_args(args)
+    if args.data:
+        flag = "--data"
+    elif os.environ.get("XIAOAN_DATA_DIR"):
+        flag = "$XIAOAN_DATA_DIR (or pass --data)"
+    else:
+        flag = "--data (default ./xiaoan-data)"
+    if os.path.exists(data) and not os.path.isdir(data):
+        raise ValidationError(f"{data} is a file; --data names the directory that holds "
+                              "xiaoan.gpkg (default ./xiaoan-data)", field="data")
+    gpkg = os.path.join(data, "xiaoan.gpkg")
+    if not creates and not os.path.isfile(gpkg):
+        what = "no such directory" if not os.path.exists(data) else "it holds no xiaoan.gpkg"
+        raise ValidationError(f"no store in {data} ({what}); check {flag}, or "
+                              f"{_store_hint(f'--data {data}')}", field="data")
+    os.makedirs(data, exist_ok=True)
+    return open_store(None, data)
 
 
 def campus_from_args(args: argparse.Namespace):  # -> Campus
@@ -41,31 +101,63 @@ def campus_from_args(args: argparse.Namespace):  # -> Campus
         store.close()
 
 
-def load_campus_from_args(store, campus_id: str):  # (Store, str) -> Campus
-    """``store.load_campus`` for a CLI verb: an unknown ``--campus`` names the store and the
-    campuses it holds, so a typo in the id or in ``--data`` / ``--database-url`` shows."""
+def unknown_campus(store, campus_id: str):  # (Store, str) -> NotFound
+    """The error for a ``--campus`` the store does not hold: it names the store and the
+    campuses it holds (or says it is empty), so a typo in the id or in ``--data`` /
+    ``--database-url`` shows."""
     from geo.errors import NotFound
     from layers.store import redact_url
+
+    known = sorted(c.id for c in store.list_campuses())
+    where = redact_url(str(getattr(store, "url", "") or "")) or "the store"
+    if known:
+        more = " ..." if len(known) > 20 else ""
+        hint = f"{where} has {', '.join(known[:20])}{more}; check --campus"
+    else:
+        hint = f"{where} has no campus yet; check --data / --database-url"
+    return NotFound(f"no campus {campus_id!r}; {hint} (`xiaoan import` or `xiaoan demo "
+                    "--build-only` creates one)", field="campus")
+
+
+def require_campuses(store, campus_ids) -> None:  # (Store, Iterable[str] | None) -> None
+    """Refuse (:func:`unknown_campus`) the first of ``campus_ids`` the store does not hold."""
+    from geo.errors import NotFound
+
+    for campus_id in campus_ids or ():
+        try:
+            store.get_campus(campus_id)
+        except NotFound as e:
+            raise unknown_campus(store, campus_id) from e
+
+
+def load_campus_from_args(store, campus_id: str):  # (Store, str) -> Campus
+    """``store.load_campus`` for a CLI verb; an unknown campus is :func:`unknown_campus`."""
+    from geo.errors import NotFound
 
     try:
         return store.load_campus(campus_id)
     except NotFound as e:
-        known = sorted(c.id for c in store.list_campuses())
-        where = redact_url(str(getattr(store, "url", "") or "")) or "the store"
-        if known:
-            more = " ..." if len(known) > 20 else ""
-            hint = f"{where} has {', '.join(known[:20])}{more}; check --campus"
-        else:
-            hint = f"{where} has no campus yet; check --data / --database-url"
-        raise NotFound(f"no campus {campus_id!r}; {hint} (`xiaoan import` or `xiaoan demo "
-                       "--build-only` creates one)", field="campus") from e
+        raise unknown_campus(store, campus_id) from e
+
+
+def port_arg(text: str) -> int:
+    """argparse type of ``--port``: a TCP port 1..65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number 1..65535, got {text!r}") \
+            from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number 1..65535, got {port}")
+    return port
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="serve the API and web map")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
-    add_store_args(p)
+    p.add_argument("--port", type=port_arg, default=8000,
+                   help="port to listen on (default 8000)")
+    add_store_args(p, creates=True)
     p.set_defaults(func=run)
 
 
