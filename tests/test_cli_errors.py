@@ -443,3 +443,38 @@ def test_png_without_section_is_refused_before_the_store_is_read(tmp_path, files
 def test_postgis_unknown_campus_says_the_database_is_empty(pg_schema_url, capsys):
     rc, _, err = cli(capsys, "risk", "map", "--campus", "hki", "--database-url", pg_schema_url)
     assert rc == 1 and "no campus 'hki'" in err and "has no campus yet" in err
+
+
+@pytest.mark.parametrize("argv", [["serve", "--host", "999.1.1.1"], ["serve", "--host", ""],
+                                  ["demo", "--host", "no-such-host.invalid"]])
+def test_an_address_that_cannot_be_listened_on_is_refused_first(argv, tmp_path, capsys):
+    rc, _, err = cli(capsys, *argv, "--data", tmp_path / "d")
+    assert rc == 2 and err.startswith("error: host: ") and err.count("\n") == 1, err
+    assert not (tmp_path / "d").exists()  # refused before the store is made or built
+
+
+def test_demo_refuses_a_bad_campus_id_before_building(tmp_path, capsys):
+    rc, _, err = cli(capsys, "demo", "--campus", "Bad Id", "--build-only",
+                     "--data", tmp_path / "d")
+    assert rc == 2 and "campus id 'Bad Id' must be" in err and "building" not in err
+    assert not (tmp_path / "d").exists()
+
+
+def test_isolate_refuses_a_campus_and_a_model_at_once(demo, capsys):
+    rc, _, err = cli(capsys, "pipes", "isolate", "--campus", "hki", "--inp", "net.inp",
+                     "--break", "syn-gas-p001", "--data", demo)
+    assert rc == 2 and err.startswith("error: inp: give --campus, or --inp with --valves")
+
+
+def test_an_unreadable_alarm_names_the_alarm_option(demo, capsys):
+    rc, _, err = cli(capsys, "risk", "level", "--campus", "hki", "--lon", "24.95", "--lat",
+                     "60.17", "--alarm", "", "--data", demo)
+    assert rc == 2 and err.startswith("error: alarm: cannot read alarm ''"), err
+
+
+def test_mqtt_ingest_refuses_a_journal_that_is_a_directory(demo, tmp_path):
+    p = subprocess.run([sys.executable, "-m", "api", "ingest", "mqtt", "--journal",
+                        str(tmp_path), "--broker", "mqtt://127.0.0.1:9", "--data", str(demo)],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and p.stderr.startswith("error: journal: "), p.stderr
+    assert "Traceback" not in p.stderr

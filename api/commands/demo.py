@@ -11,7 +11,7 @@ import argparse
 import sys
 import time
 
-from api.commands.serve import add_store_args, open_store_from_args, port_arg
+from api.commands.serve import add_store_args, check_host, open_store_from_args, port_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,7 +29,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ingest.demo import build_demo, demo_is_built
+    from layers.schema import validate_campus_id
 
+    validate_campus_id(args.campus)  # before the store is made or the build starts
+    if not args.build_only:
+        check_host(args.host)
     store = open_store_from_args(args)
     if args.rebuild or not demo_is_built(store, args.campus):
         t0 = time.perf_counter()

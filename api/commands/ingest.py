@@ -48,6 +48,11 @@ def run_mqtt(args: argparse.Namespace) -> int:
     from ingest.pipeline import EventPipeline
 
     parse_broker_url(args.broker)  # bad URL → clear error before anything starts
+    if args.journal and os.path.isdir(args.journal):
+        from geo.errors import ValidationError
+
+        raise ValidationError(f"{args.journal} is a directory; --journal names the journal "
+                              "file (default <data dir>/events-mqtt.journal)", field="journal")
     store = open_store_from_args(args)
     try:
         # a filter on a campus the store lacks would drop every event it lets through

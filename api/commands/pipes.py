@@ -200,6 +200,11 @@ def _isolation_text(doc: dict[str, Any]) -> str:
 
 
 def run_isolate(args: argparse.Namespace) -> int:
+    if args.campus and (args.inp or args.valves):
+        from geo.errors import ValidationError
+
+        raise ValidationError("give --campus, or --inp with --valves, not both",
+                              field="inp" if args.inp else "valves")
     if args.campus:
         from layers.pipes import isolate_pipe
 

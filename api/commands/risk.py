@@ -261,7 +261,13 @@ def _check_alarms(campus: Any, alarms: list[str]) -> None:
     from layers.risk import parse_alarm
 
     for a in alarms:
-        if parse_alarm(a, campus)[0] == "none":
+        try:
+            kind = parse_alarm(a, campus)[0]
+        except ValidationError as e:  # name this command's option, not the REST parameter
+            why = e.errors[0].message if e.errors else str(e)
+            raise ValidationError(f"{why}; give layer:fid (e.g. risk_points:rp1), a bare fid "
+                                  "or building/floor", field="alarm") from None
+        if kind == "none":
             raise ValidationError(
                 f"{a!r} names no risk or unit on campus {campus.info.id}; give layer:fid "
                 "(e.g. risk_points:rp1, buildings:B1), a bare fid or building/floor",

@@ -152,6 +152,24 @@ def port_arg(text: str) -> int:
     return port
 
 
+def check_host(host: str) -> None:
+    """Refuse (naming ``host``) an address to listen on that does not resolve, before a verb
+    opens or builds anything."""
+    import socket
+
+    from geo.errors import ValidationError
+
+    if not host.strip():
+        raise ValidationError("is empty; give an address to listen on, e.g. 127.0.0.1 (this "
+                              "machine only) or 0.0.0.0 (every interface)", field="host")
+    try:
+        socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as e:
+        raise ValidationError(f"cannot listen on {host!r}: it does not resolve to an address "
+                              f"({getattr(e, 'strerror', None) or e}); give e.g. 127.0.0.1 "
+                              "or 0.0.0.0", field="host") from None
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="serve the API and web map")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -164,6 +182,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from api.app import create_app
 
+    check_host(args.host)
     store = open_store_from_args(args)
     serve_app(create_app(store=store), args.host, args.port, "xiaoan serving")
     return 0
@@ -171,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
 
 def serve_app(app, host: str, port: int, label: str) -> None:  # app: Flask
     """Bind ``host:port`` (a clear error if it is taken), print the URL, then serve."""
-    from geo.errors import XiaoanError
+    from geo.errors import ValidationError, XiaoanError
 
     try:
         import waitress
@@ -193,6 +212,9 @@ def serve_app(app, host: str, port: int, label: str) -> None:  # app: Flask
         raise XiaoanError(
             f"cannot listen on {host}:{port} ({e.strerror or e}); stop the program that uses "
             "it or pass another --port", field="port") from e
+    except ValueError as e:  # waitress: an address it cannot use
+        raise ValidationError(f"cannot listen on {host}:{port} ({e}); give e.g. 127.0.0.1 or "
+                              "0.0.0.0", field="host") from e
     shown = f"[{host}]" if ":" in host else host
     print(f"{label} on http://{shown}:{port}/  (web map: http://{shown}:{port}/map/)",
           flush=True)
