@@ -118,9 +118,11 @@ def test_cli_unknown_campus_names_the_campuses_there_are(capsys, data_dir):
     rc, _, err = run_cli(capsys, "risk", "map", "--data", str(data_dir), "--campus", "nope")
     assert rc == 1 and err.count("\n") == 1
     assert "no campus 'nope'" in err and "xiaoan.gpkg has tst; check --campus" in err
+    # a mistyped --data is no longer an empty store but a refusal (tests/test_cli_errors.py)
     rc, _, err = run_cli(capsys, "risk", "map", "--data", str(data_dir / "typo"), "--campus",
                          "tst")
-    assert rc == 1 and "has no campus yet; check --data" in err
+    assert rc == 2 and "no store in" in err and "check --data" in err
+    assert not (data_dir / "typo").exists()
 
 
 def test_cli_alarm_naming_nothing_is_refused(capsys, data_dir):
