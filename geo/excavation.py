@@ -402,8 +402,8 @@ def cross_section(
     if dig is not None:
         inter = shapely.intersection(section, dig.polygon)
         for piece in shapely.get_parts(inter):
-            if piece.geom_type != "LineString":
-                continue
+            if piece.geom_type != "LineString" or piece.is_empty:
+                continue  # a section that misses the dig, or only touches a corner
             dense = shapely.segmentize(piece, 0.1)
             xy = shapely.get_coordinates(dense)
             st = shapely.line_locate_point(section, shapely.points(xy))

@@ -164,6 +164,10 @@ def test_cross_section_places_pipes_at_their_depth_and_renders():
     assert img.shape == (500, 1000, 3)
     # the water pipe's fill colour is drawn
     assert np.any(np.all(img == (255, 120, 0), axis=2))
+    # a section beside the dig crosses the pipes but no dig outline (and renders)
+    beside = cross_section(dig, pipes, LineString([(5, -3), (5, 3)]))
+    assert beside["dig"] == [] and len(beside["pipes"]) == 2
+    assert render_cross_section(beside)[:4] == b"\x89PNG"
 
 
 # --- CLI on the demo campus ----------------------------------------------------------------
