@@ -228,14 +228,27 @@ class DurableWriter:
                     group.append(b)
                     n += len(b.inserts) + len(b.upserts)
                 stopping = self._stop and not self._queue
-            if self.journal.pending() and time.monotonic() - last_try >= self.retry_s:
-                last_try = time.monotonic()
-                self._replay()
-            if group:
-                self._write_group(group)
-            if stopping:
-                if self.journal.pending():
+            try:
+                if self.journal.pending() and time.monotonic() - last_try >= self.retry_s:
+                    last_try = time.monotonic()
                     self._replay()
+            except Exception:  # noqa: BLE001 - e.g. an unreadable journal: keep writing
+                log.exception("journal replay failed; will retry")
+            if group:
+                try:
+                    self._write_group(group)
+                except Exception as e:  # noqa: BLE001 - never leave a caller waiting
+                    log.exception("event write failed")
+                    for b in group:
+                        if not b.done.is_set():
+                            b.error = Unavailable(f"the event could not be made durable ({e})")
+                            b.done.set()
+            if stopping:
+                try:
+                    if self.journal.pending():
+                        self._replay()
+                except Exception:  # noqa: BLE001
+                    log.exception("journal replay failed at shutdown; it stays on disk")
                 return
 
     def _write_group(self, group: list[WriteBatch]) -> None:

@@ -177,6 +177,29 @@ def test_writer_keeps_the_newest_incident_snapshot_whatever_order_they_come_in(t
         store.close()
 
 
+def test_writer_survives_an_unusable_journal_and_fails_callers_at_once(tmp_path):
+    """A journal path that cannot be read or written (here a directory) must not kill the
+    writer thread: callers get Unavailable at once, and nothing is half-written."""
+    from geo.errors import Unavailable
+    from layers.store_gpkg import GeoPackageStore
+
+    (tmp_path / "j").mkdir()
+    (tmp_path / "j" / "x").write_text("not a journal")
+    store = GeoPackageStore(str(tmp_path / "s.gpkg"))
+    w = DurableWriter(store, Journal(tmp_path / "j"), retry_s=0.05)
+    try:
+        for i in range(2):
+            t = time.monotonic()
+            with pytest.raises(Unavailable):
+                w.write([Record("event", f"e{i}", {})], timeout=10)
+            assert time.monotonic() - t < 5
+        assert w._thread.is_alive()
+        assert store.query_records("event") == []
+    finally:
+        w.close()
+        store.close()
+
+
 def test_builtin_ranker_agrees_with_the_camera_model():
     """Without the cameras layer helper, the built-in pinhole ranker must give the same
     pixels as geo.camera for the same pose."""
