@@ -218,9 +218,9 @@ def _resolve(store: Store, collection_id: str) -> tuple[CampusInfo, str]:
 
 
 def _extent(store: Store, info: CampusInfo, layer: str) -> list[float]:
-    bounds = store.read_layer(info.id, layer).total_bounds
-    if np.all(np.isfinite(bounds)):
-        return [float(v) for v in bounds]
+    bounds = store.extent(info.id, layer)
+    if bounds is not None:
+        return list(bounds)
     if info.boundary is not None and not info.boundary.is_empty:
         return [float(v) for v in info.boundary.bounds]  # rows without geometry only
     return [-180.0, -90.0, 180.0, 90.0]

@@ -105,6 +105,11 @@ class Store(abc.ABC):
     def count(self, campus_id: str, layer: str, bbox: BBox | None = None) -> int: ...
 
     @abc.abstractmethod
+    def extent(self, campus_id: str, layer: str) -> BBox | None:
+        """``(minx, miny, maxx, maxy)`` in EPSG:4326 of the layer's geometries on the
+        campus, from the spatial index (nothing is read); None when none has geometry."""
+
+    @abc.abstractmethod
     def get_feature(self, campus_id: str, layer: str, fid: str) -> gpd.GeoDataFrame:
         """One row as a one-row GeoDataFrame, or :class:`geo.errors.NotFound`."""
 

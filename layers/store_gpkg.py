@@ -467,6 +467,18 @@ class GeoPackageStore(Store):
                 self._require_campus(c, campus_id)
         return int(n)
 
+    def extent(self, campus_id: str, layer: str) -> BBox | None:
+        schema_for(layer)
+        with self._tx(write=False) as c:
+            row = c.execute(
+                f"SELECT min(r.minx), min(r.miny), max(r.maxx), max(r.maxy) FROM {_q(layer)} t"
+                f" JOIN {_q(f'rtree_{layer}_geom')} r ON r.id = t.gpkg_fid"
+                " WHERE t.campus_id = ?", (campus_id,)).fetchone()
+            if row[0] is None:
+                self._require_campus(c, campus_id)
+                return None
+        return (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
+
     def get_feature(self, campus_id: str, layer: str, fid: str) -> gpd.GeoDataFrame:
         schema_for(layer)
         with self._tx(write=False) as c:

@@ -409,6 +409,21 @@ class PostGISStore(Store):
 
         return self._reading(read)
 
+    def extent(self, campus_id: str, layer: str) -> BBox | None:
+        t = layer_table(schema_for(layer).name)
+        box = sa.func.ST_Extent(t.c.geom)
+        q = sa.select(sa.func.ST_XMin(box), sa.func.ST_YMin(box), sa.func.ST_XMax(box),
+                      sa.func.ST_YMax(box)).where(t.c.campus_id == campus_id)
+
+        def read(c: sa.Connection) -> BBox | None:
+            row = c.execute(q).one()
+            if row[0] is None:
+                self._require_campus(c, campus_id)
+                return None
+            return (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
+
+        return self._reading(read)
+
     def get_feature(self, campus_id: str, layer: str, fid: str) -> gpd.GeoDataFrame:
         t = layer_table(schema_for(layer).name)
         q = self._layer_select(t, layer).where(t.c.campus_id == campus_id, t.c.fid == str(fid))

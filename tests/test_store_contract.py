@@ -11,6 +11,7 @@ import math
 import threading
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 import shapely
@@ -131,6 +132,8 @@ def test_unknown_campus_is_not_found_everywhere(store: Store):
     with pytest.raises(NotFound):
         store.count("nowhere", "buildings")
     with pytest.raises(NotFound):
+        store.extent("nowhere", "buildings")
+    with pytest.raises(NotFound):
         store.get_feature("nowhere", "buildings", "x")
     with pytest.raises(NotFound):
         store.delete_features("nowhere", "buildings", ["x"])
@@ -202,6 +205,26 @@ def test_same_fid_in_two_campuses_is_two_features(hki: Store):
     assert hki.count("hki", "cameras") == 2 and hki.count("other", "cameras") == 3
     assert hki.delete_features("other", "cameras", ["cam-000", "cam-404"]) == 1
     assert hki.count("hki", "cameras") == 2 and hki.count("other", "cameras") == 2
+
+
+def test_extent_is_the_campus_layer_bounds_from_the_index(hki: Store):
+    hki.put_campus(campus_info("other"))
+    assert hki.extent("hki", "buildings") is None  # empty layer
+    hki.write_layer("hki", "buildings", sample_layer("buildings", 4))
+    far = sample_layer("buildings", 2, start=10)
+    far["geometry"] = far.geometry.translate(1.0, 1.0)  # another campus, a degree away
+    hki.write_layer("other", "buildings", far)
+    for cid, gdf in (("hki", hki.read_layer("hki", "buildings")), ("other", far)):
+        want = gdf.total_bounds
+        got = hki.extent(cid, "buildings")
+        assert got is not None
+        # spatial indexes keep single-precision boxes rounded outwards: the extent holds
+        # every geometry and is within a few centimetres of the exact bounds
+        assert got[0] <= want[0] and got[1] <= want[1]
+        assert got[2] >= want[2] and got[3] >= want[3]
+        assert np.allclose(got, want, atol=1e-5)
+    with pytest.raises(ValidationError):
+        hki.extent("hki", "nope")
 
 
 # --- layers: bbox, paging -----------------------------------------------------------------
