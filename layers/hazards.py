@@ -44,6 +44,7 @@ from shapely.geometry import Point, shape
 from shapely.geometry.base import BaseGeometry
 
 from geo.errors import Conflict, NotFound, ValidationError
+from layers.schema import CAMPUS_ID_PATTERN
 from layers.store import Record, Store
 
 __all__ = [
@@ -75,6 +76,9 @@ KIND = "hazard"
 AUDIT_KIND = "hazard_audit"
 _LOCK = threading.Lock()
 _MAX_TEXT = 4000
+# client ids follow the rule of every other id (layers.schema): they end up in URLs, event
+# ids (hazard-overdue-<id>-...) and audit ids (<id>/<n>)
+ID_PATTERN = CAMPUS_ID_PATTERN
 
 
 # --- small helpers ---------------------------------------------------------------------------
@@ -218,9 +222,13 @@ def report_hazard(
     description = _text(doc, "description", required=True)
     reporter = _text(doc, "reporter", required=True)
     photo = _text(doc, "photo")
-    hid = _text(doc, "id") or f"hz-{uuid.uuid4().hex[:12]}"
-    if "/" in hid or len(hid) > 64:
-        raise ValidationError("at most 64 characters, no '/'", field="id")
+    hid = doc.get("id")
+    if hid is None or hid == "":
+        hid = f"hz-{uuid.uuid4().hex[:12]}"
+    elif not isinstance(hid, str) or not ID_PATTERN.fullmatch(hid):
+        raise ValidationError(f"hazard id {hid!r} must be 1-64 lowercase letters, digits, '-' "
+                              "or '_', starting with a letter or digit (e.g. hz-2026-001); "
+                              "leave it out to have one generated", field="id")
     deadline = None
     if doc.get("deadline") is not None:
         deadline = parse_time(doc["deadline"], "deadline")
@@ -274,12 +282,24 @@ def _audit(data: dict[str, Any], n: int, action: str, frm: str | None, to: str,
 # --- workflow --------------------------------------------------------------------------------
 
 
-def get_hazard(store: Store, hazard_id: str) -> dict[str, Any]:
-    """The hazard's data, or NotFound."""
+def _not_found(hazard_id: Any) -> NotFound:
+    """The one "no such hazard" error of every verb and route."""
+    return NotFound(f"no hazard {hazard_id!r}; check the id (the hazard ledger lists them)",
+                    field="id")
+
+
+def _get_record(store: Store, hazard_id: Any) -> Record:
+    if not isinstance(hazard_id, str) or not hazard_id:
+        raise _not_found(hazard_id)
     try:
-        return store.get_record(KIND, hazard_id).data
+        return store.get_record(KIND, hazard_id)
     except NotFound:
-        raise NotFound(f"no hazard {hazard_id!r}", field="id") from None
+        raise _not_found(hazard_id) from None
+
+
+def get_hazard(store: Store, hazard_id: str) -> dict[str, Any]:
+    """The hazard's data, or NotFound (``no hazard '<id>'``, field ``id``)."""
+    return _get_record(store, hazard_id).data
 
 
 def allowed(status: str) -> list[str]:
@@ -312,10 +332,7 @@ def transition(
         raise ValidationError(f"expected text up to {_MAX_TEXT} characters", field="note")
     t = _now(now)
     with _LOCK:
-        rec = store.get_record(KIND, hazard_id) if hazard_id else None
-        if rec is None:
-            raise NotFound(f"no hazard {hazard_id!r}", field="id")
-        data = dict(rec.data)
+        data = dict(_get_record(store, hazard_id).data)
         cur = data["status"]
         nxt = TRANSITIONS.get(cur, {})
         if to not in nxt:
@@ -540,6 +557,21 @@ def org_tree(store: Store) -> dict[str, dict[str, Any]]:
     return nodes
 
 
+def _unknown_node(node: Any, nodes: Mapping[str, Mapping[str, Any]]) -> NotFound:
+    """NotFound for an org node the tree lacks, naming the nodes it has (or that it has none)."""
+    if not nodes:
+        return NotFound(f"unknown org node {node!r}: the organisation tree is empty (no campus "
+                        "has org_nodes rows); import them with `xiaoan import org_nodes FILE "
+                        "--campus ID`, or give no node for the statistics of every campus",
+                        field="node")
+    known = sorted(nodes)
+    shown = ", ".join(f"{n} ({nodes[n]['level']})" if isinstance(nodes[n].get("level"), str)
+                      else n for n in known[:30])
+    more = f" ... ({len(known)} in all)" if len(known) > 30 else ""
+    return NotFound(f"unknown org node {node!r}; the organisation tree has {shown}{more}",
+                    field="node")
+
+
 _COUNTS = ("total", "closed", "open", "overdue", "closed_late", "sent_back")
 
 
@@ -599,7 +631,7 @@ def hazard_stats(
     t = _now(now)
     nodes = org_tree(store)
     if node is not None and node not in nodes:
-        raise NotFound(f"no org node {node!r}", field="node")
+        raise _unknown_node(node, nodes)
     campuses = store.list_campuses()
     per_campus: dict[str, dict[str, Any]] = {c.id: _empty() for c in campuses}
     recs = store.query_records(

@@ -286,3 +286,71 @@ def test_api_hazard_lifecycle_409_and_stats(client):
     assert stats["unassigned"]["closed"] == 1 and stats["unassigned"]["rectification_rate"] == 1
     r = client.post("/api/v1/risk/hazards/check-overdue")
     assert r.status_code == 200 and r.get_json() == {"warnings": []}
+
+
+# --- hazard error messages, the same on the command line and over HTTP ----------------------
+
+
+def add_org_tree(data_dir) -> None:
+    from risk_builders import gdf
+
+    org = [dict(fid="county-1", name="County", level="county"),
+           dict(fid="school-1", name="Test school", level="school", parent_id="county-1")]
+    store = open_store(str(data_dir / "xiaoan.gpkg"))
+    nodes = gdf("org_nodes", [dict(r, geometry=None) for r in org])
+    store.write_layer("tst", "org_nodes", for_store(nodes, "tst"))
+    store.close()
+
+
+def test_stats_of_an_unknown_node_says_so_and_names_the_nodes(capsys, data_dir, client):
+    d = str(data_dir)
+    rc, out, err = run_cli(capsys, "risk", "hazards", "stats", "--node", "nope", "--data", d)
+    assert rc == 1 and out == "" and err.count("\n") == 1
+    assert err.startswith("error: unknown org node 'nope': the organisation tree is empty")
+    add_org_tree(data_dir)
+    want = ("unknown org node 'nope'; the organisation tree has county-1 (county), "
+            "school-1 (school)")
+    rc, out, err = run_cli(capsys, "risk", "hazards", "stats", "--node", "nope", "--data", d)
+    assert (rc, err) == (1, f"error: {want}\n")
+    r = client.get("/api/v1/risk/stats?node=nope")
+    assert r.status_code == 404 and r.mimetype == "application/problem+json"
+    assert r.get_json()["detail"] == want and r.get_json()["field"] == "node"
+    rc, out, _ = run_cli(capsys, "risk", "hazards", "stats", "--node", "county-1", "--data", d)
+    assert rc == 0 and json.loads(out)["children"][0]["node"] == "school-1"
+
+
+def test_an_unknown_hazard_reads_the_same_in_every_verb_and_route(capsys, data_dir, client):
+    d = str(data_dir)
+    want = "no hazard 'hz-nope'; check the id (the hazard ledger lists them)"
+    for argv in (["move", "hz-nope", "--to", "assigned", "--actor", "li", "--assignee", "zhao",
+                  "--deadline", "2999-01-01T00:00:00Z"], ["audit", "hz-nope"]):
+        rc, out, err = run_cli(capsys, "risk", "hazards", *argv, "--data", d, "--json")
+        assert (rc, err) == (1, f"error: {want}\n"), argv
+        assert json.loads(out)["detail"] == want and json.loads(out)["status"] == 404
+    for method, path, body in (
+            ("get", "/api/v1/risk/hazards/hz-nope", None),
+            ("get", "/api/v1/risk/hazards/hz-nope/audit", None),
+            ("post", "/api/v1/risk/hazards/hz-nope/transitions", {"to": "assigned",
+                                                                  "actor": "li"})):
+        r = getattr(client, method)(path, json=body)
+        assert r.status_code == 404 and r.get_json()["detail"] == want, path
+        assert r.get_json()["field"] == "id"
+
+
+def test_a_bad_client_hazard_id_is_refused_naming_id(capsys, data_dir, client):
+    d = str(data_dir)
+    rc, out, err = run_cli(capsys, "risk", "hazards", "report", "--data", d, "--campus", "tst",
+                           "--category", "fire exit", "--description", "blocked",
+                           "--reporter", "wang", "--building", "B1", "--id", "bad id!", "--json")
+    assert rc == 2 and err.startswith("error: id: hazard id 'bad id!' must be 1-64 lowercase "
+                                      "letters, digits, '-' or '_'")
+    assert json.loads(out)["errors"][0]["field"] == "id"
+    r = client.post("/api/v1/risk/hazards", json={
+        "campus": "tst", "id": "HZ/1", "category": "fire exit", "description": "blocked",
+        "reporter": "wang", "location": {"building": "B1"}})
+    assert r.status_code == 400 and r.get_json()["errors"][0]["field"] == "id"
+    assert client.get("/api/v1/risk/hazards").get_json()["count"] == 0  # nothing stored
+    rc, out, _ = run_cli(capsys, "risk", "hazards", "report", "--data", d, "--campus", "tst",
+                         "--category", "fire exit", "--description", "blocked",
+                         "--reporter", "wang", "--building", "B1", "--id", "hz-2026-001")
+    assert rc == 0 and json.loads(out)["id"] == "hz-2026-001"

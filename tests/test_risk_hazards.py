@@ -270,3 +270,54 @@ def test_report_ids_are_unique(store):
     with pytest.raises(Conflict):
         report(store, id="hz-own-1")
     assert len(list(itertools.chain(ledger(store, now=T0)))) == 6
+
+
+# --- error messages --------------------------------------------------------------------------
+
+
+def test_an_unknown_hazard_reads_the_same_for_every_verb(store):
+    add_campus(store, "c1")
+    report(store)
+    calls = [lambda: get_hazard(store, "hz-nope"), lambda: audit_trail(store, "hz-nope"),
+             lambda: transition(store, "hz-nope", "assigned", actor="a", assignee="b",
+                                deadline=at(10), now=at(1))]
+    messages = set()
+    for call in calls:
+        with pytest.raises(NotFound) as ei:
+            call()
+        assert ei.value.extra["field"] == "id" and ei.value.status == 404
+        messages.add(ei.value.message)
+    assert messages == {"no hazard 'hz-nope'; check the id (the hazard ledger lists them)"}
+
+
+@pytest.mark.parametrize("bad", ["bad id!", "HZ-1", "a/b", "-x", "hz 1", "x" * 65, "hz-1\n", 12])
+def test_a_client_id_must_follow_the_id_rule(store, bad):
+    add_campus(store, "c1")
+    with pytest.raises(ValidationError) as ei:
+        report(store, id=bad)
+    assert ei.value.field == "id" and "lowercase letters, digits, '-' or '_'" in ei.value.message
+    assert repr(bad) in ei.value.message
+    assert ledger(store, now=T0) == []
+
+
+def test_ids_that_follow_the_rule_are_kept(store):
+    add_campus(store, "c1")
+    for good in ("hz-2026-001", "a", "0_x", "x" * 64):
+        assert report(store, id=good)["id"] == good
+    assert report(store, id="")["id"].startswith("hz-")  # blank: generated, as when left out
+
+
+def test_statistics_of_an_unknown_node_name_the_nodes_there_are(store):
+    add_campus(store, "c1", "S1")
+    with pytest.raises(NotFound) as ei:
+        hazard_stats(store, "nope")
+    assert ei.value.extra["field"] == "node" and "organisation tree is empty" in ei.value.message
+    org = [dict(fid="K1", name="County 1", level="county"),
+           dict(fid="S1", name="School 1", level="school", parent_id="K1")]
+    nodes = gdf("org_nodes", [dict(r, geometry=None) for r in org], "c1")
+    store.write_layer("c1", "org_nodes", for_store(nodes, "c1"))
+    with pytest.raises(NotFound) as ei:
+        hazard_stats(store, "nope")
+    assert ei.value.message == ("unknown org node 'nope'; the organisation tree has "
+                                "K1 (county), S1 (school)")
+    assert hazard_stats(store, "K1")["node"] == "K1"

@@ -141,7 +141,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--room", help="room fid")
     r.add_argument("--photo", help="photo reference (URL or file id)")
     r.add_argument("--deadline", help="ISO 8601 with zone")
-    r.add_argument("--id", help="client id (default: generated)")
+    r.add_argument("--id", help="client id: 1-64 lowercase letters, digits, '-' or '_' "
+                                "(default: generated, hz-<12 hex>)")
     r.set_defaults(func=run_hazard_report)
     mv = hs.add_parser("move", help="move a hazard to another state")
     mv.add_argument("hazard", help="hazard id, e.g. hz-079ade9206d9")
@@ -170,7 +171,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     co.add_argument("--campus", action="append", help="campus id (repeatable; default: all)")
     co.set_defaults(func=run_hazard_overdue)
     st = hs.add_parser("stats", help="statistics rolled up the organisation tree")
-    st.add_argument("--node", help="org node id (default: every root)")
+    st.add_argument("--node", help="org node id, a row of an org_nodes layer (default: every "
+                                   "root); an unknown one is refused, naming the nodes there are")
     st.set_defaults(func=run_hazard_stats)
     for sp in (r, mv, hl, au, co, st):
         sp.add_argument("--json", action="store_true", help="(hazard output is always JSON)")
