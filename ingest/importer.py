@@ -8,13 +8,16 @@ stores the valid rows and lists the skipped ones in the summary.
 Lat/lon swapped: a row whose geometry lies far outside the campus (its boundary padded by
 :data:`AREA_PAD_DEG`), or, for a campus that does not exist yet, far from the median of
 the file's rows, is an error that says when swapping lon/lat would put it in place.
+
+KRTD camera models (:mod:`ingest.krtd`: a directory of ``.krtd`` files, or the files) go
+into the ``cameras`` layer of an existing campus only, with the frame's ``geo_origin``.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +50,25 @@ ALIASES: dict[str, dict[str, str]] = {
 }
 
 
-def detect_format(path: str | Path) -> str:
-    """``json`` (GeoJSON or CityJSON), ``osm`` or ``ogr`` (GeoPackage, Shapefile, ...)."""
+Source = str | Path | Sequence[str | Path]
+"""A file, or (KRTD camera models only) directories and files."""
+
+
+def detect_format(path: Source) -> str:
+    """``json`` (GeoJSON or CityJSON), ``osm``, ``krtd`` (a ``.krtd`` file, a directory
+    holding some, or several paths) or ``ogr`` (GeoPackage, Shapefile, ...)."""
+    from ingest.krtd import is_krtd_path
     from ingest.osm import is_osm_path
 
+    if not isinstance(path, (str, Path)):
+        items = list(path)
+        if len(items) != 1:
+            return "krtd"  # only KRTD models come several at a time (checked when read)
+        path = items[0]
     p = Path(path)
     name = p.name.lower()
+    if is_krtd_path(p):
+        return "krtd"
     if is_osm_path(p):
         return "osm"
     if name.endswith((".json", ".geojson", ".cityjson")):
@@ -61,20 +77,37 @@ def detect_format(path: str | Path) -> str:
 
 
 def read_source(
-    path: str | Path,
+    path: Source,
     layer: str,
     *,
     crs: Any = None,
     coord_sys: str | None = None,
     source_layer: str | None = None,
     incomplete: str = "auto",
+    geo_origin: str | Path | None = None,
+    image_size: Sequence[int] | None = None,
     progress: Progress | None = None,
 ) -> ReadResult:
-    """Read ``path`` for ``layer`` with the reader its format needs."""
-    path = Path(path)
+    """Read ``path`` for ``layer`` with the reader its format needs.
+
+    ``geo_origin`` and ``image_size`` are for KRTD camera models only (see
+    :func:`ingest.krtd.read_krtd`); the other options do not apply to them.
+    """
+    fmt = detect_format(path)
+    if fmt == "krtd":
+        return _read_krtd(path, layer, crs=crs, coord_sys=coord_sys,
+                          source_layer=source_layer, incomplete=incomplete,
+                          geo_origin=geo_origin, image_size=image_size, progress=progress)
+    path = Path(path if isinstance(path, (str, Path)) else list(path)[0])
     if not path.exists():
         raise ValidationError(f"{path} does not exist", field="file")
-    fmt = detect_format(path)
+    for name, flag, value in (("geo_origin", "--geo-origin", geo_origin),
+                              ("image_size", "--image-size", image_size)):
+        if value is not None:
+            what = (f"{path} holds no .krtd files" if path.is_dir()
+                    else f"{path.name} is not a KRTD camera model (.krtd)")
+            raise ValidationError(f"{flag} applies to KRTD camera models only, and {what}; "
+                                  f"drop {flag}", field=name)
     if fmt == "osm":
         from ingest.osm import read_osm
 
@@ -105,6 +138,55 @@ def read_source(
         return read_geojson(path, crs=crs, coord_sys=coord_sys, progress=progress, doc=doc)
     return read_ogr(path, target_layer=layer, source_layer=source_layer, crs=crs,
                     coord_sys=coord_sys, progress=progress)
+
+
+def _read_krtd(path: Source, layer: str, *, crs: Any, coord_sys: str | None,
+               source_layer: str | None, incomplete: str, geo_origin: str | Path | None,
+               image_size: Sequence[int] | None, progress: Progress | None) -> ReadResult:
+    from ingest.krtd import read_krtd
+
+    _check_krtd_options(path, layer, crs, coord_sys, source_layer, incomplete)
+    return read_krtd(path, geo_origin=geo_origin, image_size=image_size, progress=progress)
+
+
+def _check_krtd_options(path: Source, layer: str, crs: Any, coord_sys: str | None,
+                        source_layer: str | None, incomplete: str) -> None:
+    """Refuse, before anything is read, what does not fit KRTD camera models."""
+    from ingest.krtd import krtd_files
+
+    krtd_files(path)  # every path names .krtd files
+    if layer != "cameras":
+        raise ValidationError(f"KRTD files are camera models: they go into the cameras "
+                              f"layer, not {layer!r}", field="layer")
+    for name, flag, value, default in (
+            ("crs", "--crs", crs, None), ("coord_sys", "--coord-sys", coord_sys, None),
+            ("source_layer", "--source-layer", source_layer, None),
+            ("incomplete", "--incomplete", incomplete, "auto")):
+        if value not in (default, ""):
+            raise ValidationError(f"{flag} does not apply to KRTD camera models (their frame "
+                                  f"is given by --geo-origin); drop {flag}", field=name)
+
+
+def _krtd_hint(message: str) -> str:
+    origin = ("--geo-origin (it holds 'latitude longitude altitude' of the origin of "
+              "these cameras' frame)")
+    message = message.replace("lat/lon look swapped (expected lon, lat order)",
+                              f"latitude and longitude look swapped in {origin}")
+    return message.replace("is the CRS right?", f"check {origin}")
+
+
+def _source_label(path: Source) -> str:
+    if isinstance(path, (str, Path)):
+        return str(path)
+    items = [str(p) for p in path]
+    return items[0] if len(items) == 1 else ", ".join(items)
+
+
+def _source_name(path: Source) -> str:
+    if isinstance(path, (str, Path)):
+        return Path(path).name
+    items = list(path)
+    return Path(items[0]).name if len(items) == 1 else f"the {len(items)} paths given"
 
 
 def _apply_aliases(layer: str, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -206,7 +288,7 @@ def _new_boundary(layer: str, clean: gpd.GeoDataFrame) -> tuple[Any, str]:
 def import_layer(
     store: Store,
     layer: str,
-    path: str | Path,
+    path: Source,
     campus_id: str,
     *,
     crs: Any = None,
@@ -216,6 +298,8 @@ def import_layer(
     mode: str = "upsert",
     incomplete: str = "auto",
     campus_name: str | None = None,
+    geo_origin: str | Path | None = None,
+    image_size: Sequence[int] | None = None,
     progress: Progress | None = None,
     read: Callable[..., ReadResult] | None = None,
 ) -> dict[str, Any]:
@@ -228,12 +312,17 @@ def import_layer(
     layer
         Target layer (see :data:`layers.schema.LAYER_NAMES`).
     path
-        GeoJSON, GeoPackage, Shapefile, OSM PBF/XML or CityJSON file.
+        GeoJSON, GeoPackage, Shapefile, OSM PBF/XML or CityJSON file; or KRTD camera
+        models: ``.krtd`` files and/or directories of them (a list for several).
     campus_id
         The campus; created when it does not exist (boundary: the imported boundaries
-        for ``campuses``, else the convex hull of the imported data).
+        for ``campuses``, else the convex hull of the imported data) — except for KRTD
+        cameras, which go into an existing campus only (:class:`~geo.errors.NotFound`).
     crs, coord_sys, source_layer
         See :mod:`ingest.readers`.
+    geo_origin, image_size
+        KRTD only: the frame's ``geo_origin.txt`` (required) and the image size (default:
+        from the principal point), see :func:`ingest.krtd.read_krtd`.
     skip_invalid
         Store the valid rows and list the invalid ones instead of failing.
     mode
@@ -253,6 +342,8 @@ def import_layer(
     ------
     ValidationError
         listing every bad row (nothing stored), or for bad arguments.
+    NotFound
+        KRTD cameras for a campus the store does not hold.
     """
     t0 = time.perf_counter()
     schema_for(layer)
@@ -263,18 +354,34 @@ def import_layer(
         info: CampusInfo | None = store.get_campus(campus_id)
     except NotFound:
         info = None
+    krtd = detect_format(path) == "krtd"
+    if krtd:
+        _check_krtd_options(path, layer, crs, coord_sys, source_layer, incomplete)
+    if krtd and info is None:
+        known = sorted(c.id for c in store.list_campuses())
+        has = f"the store has {', '.join(known)}" if known else "the store has no campus yet"
+        raise NotFound(
+            f"no campus {campus_id!r} ({has}); KRTD cameras go into an existing campus, whose "
+            f"boundary shows whether --geo-origin put them in the right place: import the "
+            f"campus first (xiaoan import campuses FILE --campus {campus_id})", field="campus")
+    if krtd and campus_name is not None:
+        raise ValidationError("names a campus to create, but KRTD cameras go into an "
+                              "existing campus; drop --name", field="name")
     res = (read or read_source)(path, layer, crs=crs, coord_sys=coord_sys,
                                 source_layer=source_layer, incomplete=incomplete,
+                                geo_origin=geo_origin, image_size=image_size,
                                 progress=progress)
     if progress:
         progress("validating", 0, len(res.gdf))
     clean, errors = validate_rows(layer, res, campus_id, _campus_bounds(info))
+    if krtd:  # where KRTD cameras land is decided by --geo-origin, not by a CRS
+        errors = [RowError(e.row, e.field, _krtd_hint(e.message), e.fid) for e in errors]
     if progress:
         progress("validating", len(res.gdf), len(res.gdf))
     bad_rows = {e.row for e in errors}
     if errors and not skip_invalid:
         raise ValidationError(
-            f"{len(bad_rows)} of {res.rows_read} row(s) of {Path(path).name} are invalid; "
+            f"{len(bad_rows)} of {res.rows_read} row(s) of {_source_name(path)} are invalid; "
             f"nothing was stored (fix them, or pass --skip-invalid to store the rest): "
             + "; ".join(str(e) for e in errors[:10])
             + (f" (and {len(errors) - 10} more)" if len(errors) > 10 else ""),
@@ -317,7 +424,7 @@ def import_layer(
     return {
         "layer": layer,
         "campus": campus_id,
-        "source": str(path),
+        "source": _source_label(path),
         "format": res.format,
         "crs": res.source_crs,
         "rows_read": res.rows_read,

@@ -1,5 +1,8 @@
 """``xiaoan import LAYER FILE --campus ID``: import a layer file into a campus.
 
+``xiaoan import cameras DIR|FILE.krtd... --campus ID --geo-origin geo_origin.txt`` imports
+KWIVER KRTD camera models (one row per file) into an existing campus.
+
 All-or-nothing: on invalid data every bad row is listed (row/feature number, id, field,
 message) on stderr, nothing is stored and the exit status is 2. ``--skip-invalid`` stores
 the valid rows and lists the skipped ones. Progress goes to stderr about once a second.
@@ -44,12 +47,17 @@ class ProgressPrinter:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "import",
-        help="import a layer file (GeoJSON, GeoPackage, Shapefile, OSM PBF/XML, CityJSON)",
+        help="import a layer file (GeoJSON, GeoPackage, Shapefile, OSM PBF/XML, CityJSON) "
+             "or KRTD camera models",
         description="Import a layer file into a campus, all-or-nothing. The campus is created "
-        "when it does not exist.",
+        "when it does not exist (not for KRTD camera models: they go into an existing "
+        "campus). KRTD: `xiaoan import cameras DIR --campus ID --geo-origin geo_origin.txt` "
+        "makes one camera row per .krtd file (id = file name).",
     )
     p.add_argument("layer", metavar="LAYER", help="target layer, e.g. buildings, roads, cameras")
-    p.add_argument("file", metavar="FILE", help="the file to import")
+    p.add_argument("file", metavar="FILE", nargs="+",
+                   help="the file to import; for KRTD camera models a directory of .krtd "
+                        "files, or one or more .krtd files")
     p.add_argument("--campus", required=True, metavar="ID", help="campus id, e.g. hki")
     p.add_argument("--crs", default=None,
                    help="CRS of a file that declares none, e.g. EPSG:4490 (a file's own CRS "
@@ -67,6 +75,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="OSM features incomplete in the file: auto (default: an error for "
                         "campuses, left out and listed for other layers), error, skip")
     p.add_argument("--name", default=None, help="name of the campus if it is created")
+    p.add_argument("--geo-origin", default=None, metavar="FILE",
+                   help="KRTD only (required): the geo_origin.txt of the cameras' "
+                        "east-north-up frame, 'latitude longitude altitude' (WGS-84)")
+    p.add_argument("--image-size", nargs=2, type=int, default=None, metavar=("W", "H"),
+                   help="KRTD only: image size of every camera, pixels (KRTD has none; "
+                        "default: twice the principal point, rounded up to even)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     document_json(p, "layer campus source format crs rows_read rows_written skipped "
@@ -101,10 +115,11 @@ def run(args: argparse.Namespace) -> int:
     store = open_store_from_args(args)
     try:
         summary = import_layer(
-            store, args.layer, args.file, args.campus,
-            crs=args.crs, coord_sys=args.coord_sys, source_layer=args.source_layer,
-            skip_invalid=args.skip_invalid, mode=args.mode, incomplete=args.incomplete,
-            campus_name=args.name, progress=None if args.quiet else ProgressPrinter(),
+            store, args.layer, args.file[0] if len(args.file) == 1 else args.file,
+            args.campus, crs=args.crs, coord_sys=args.coord_sys,
+            source_layer=args.source_layer, skip_invalid=args.skip_invalid, mode=args.mode,
+            incomplete=args.incomplete, campus_name=args.name, geo_origin=args.geo_origin,
+            image_size=args.image_size, progress=None if args.quiet else ProgressPrinter(),
         )
     except ValidationError as e:
         if args.json:
