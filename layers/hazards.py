@@ -14,7 +14,8 @@ Storage (all :class:`~layers.store.Record`\\ s):
   ``{"hazard_id", "n", "action", "from", "to", "actor", "at", "note", ...}``. The report
   itself is entry 1 (``from`` null). Hazard and entry are written in one transaction.
 - kind ``"event"`` for overdue warnings, the same kind the live-event pipeline stores, with
-  ``data["kind"] == "hazard_overdue"`` (see :func:`check_overdue`).
+  ``data["kind"] == "hazard_overdue"`` (see :func:`check_overdue`; a running service calls
+  it periodically through :class:`OverdueWatch`).
 
 States and transitions (:data:`TRANSITIONS`)::
 
@@ -33,6 +34,7 @@ hazard at the same instant could both succeed.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import threading
 import uuid
@@ -56,6 +58,7 @@ __all__ = [
     "get_hazard",
     "audit_trail",
     "check_overdue",
+    "OverdueWatch",
     "ledger",
     "hazard_stats",
     "org_tree",
@@ -79,6 +82,8 @@ _MAX_TEXT = 4000
 # client ids follow the rule of every other id (layers.schema): they end up in URLs, event
 # ids (hazard-overdue-<id>-...) and audit ids (<id>/<n>)
 ID_PATTERN = CAMPUS_ID_PATTERN
+
+log = logging.getLogger(__name__)
 
 
 # --- small helpers ---------------------------------------------------------------------------
@@ -444,6 +449,102 @@ def check_overdue(
                     ])
                     warnings.append(ev)
     return warnings
+
+
+class OverdueWatch:
+    """Run :func:`check_overdue` for every campus every ``every_s`` seconds, in a daemon thread.
+
+    A running service keeps the "dual prevention" promise by itself: a hazard whose deadline
+    passes gets its warning event within one interval, with nobody calling
+    ``check-overdue``. The first check runs as soon as the watch starts (a service that was
+    down over a deadline warns at once). Each campus is checked on its own, so one campus
+    whose records cannot be read does not hold up the others; a failure is logged and tried
+    again at the next interval, never ending the thread. Warnings are idempotent (see
+    :func:`check_overdue`), so several processes may watch one store.
+
+    Parameters
+    ----------
+    store
+        The store to check; used from the watch's thread (stores are thread-safe).
+    every_s
+        Seconds from the end of one check to the start of the next, > 0.
+
+    Examples
+    --------
+    >>> watch = OverdueWatch(store, 600).start()   # doctest: +SKIP
+    >>> watch.stop()                                # doctest: +SKIP
+    """
+
+    def __init__(self, store: Store, every_s: float) -> None:
+        if (isinstance(every_s, bool) or not isinstance(every_s, (int, float))
+                or not math.isfinite(every_s) or every_s <= 0):
+            raise ValidationError(f"expected a number of seconds > 0, got {every_s!r}",
+                                  field="every_s")
+        self.store = store
+        self.every_s = float(every_s)
+        self.runs = 0  # checks finished (with or without failures)
+        self.raised = 0  # warnings raised so far
+        self.failures = 0  # campus checks (or whole checks) that failed
+        self.last_error: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def alive(self) -> bool:
+        """Whether the watch's thread is running."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> OverdueWatch:
+        """Start the thread (once); returns the watch."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="xiaoan-overdue-watch",
+                                            daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Ask the thread to end and wait for it (at most ``timeout`` seconds: a check in
+        progress is finished first)."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def check(self, now: dt.datetime | None = None) -> list[Record]:
+        """One pass over every campus of the store; the warnings raised. A campus that fails
+        is logged and skipped; a store that cannot list its campuses raises."""
+        new: list[Record] = []
+        campuses = [c.id for c in self.store.list_campuses()]
+        for cid in campuses:
+            try:
+                new += check_overdue(self.store, now=now, campus_ids=[cid])
+            except Exception as e:  # noqa: BLE001 - one campus must not stop the others
+                self.failures += 1
+                self.last_error = f"campus {cid}: {type(e).__name__}: {e}"
+                log.warning("overdue check of campus %s failed, retrying in %g s: %s: %s",
+                            cid, self.every_s, type(e).__name__, e)
+        self.raised += len(new)
+        if new:
+            log.info("overdue check: %d new overdue warning(s) over %d campus(es): %s",
+                     len(new), len(campuses), ", ".join(r.data["hazard_id"] for r in new))
+        else:
+            log.debug("overdue check: no new overdue warning over %d campus(es)",
+                      len(campuses))
+        return new
+
+    def _loop(self) -> None:
+        log.info("overdue watch: checking the hazards of every campus every %g s", self.every_s)
+        while not self._stop.is_set():
+            try:
+                self.check()
+            except Exception as e:  # noqa: BLE001 - the store may be down: try again later
+                self.failures += 1
+                self.last_error = f"{type(e).__name__}: {e}"
+                log.warning("overdue check failed, retrying in %g s: %s: %s", self.every_s,
+                            type(e).__name__, e)
+            self.runs += 1
+            if self._stop.wait(self.every_s):
+                break
+        log.info("overdue watch: stopped after %d check(s)", self.runs)
 
 
 # --- ledger ----------------------------------------------------------------------------------

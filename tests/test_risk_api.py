@@ -8,8 +8,10 @@ import datetime as dt
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import cv2
 import numpy as np
@@ -354,3 +356,134 @@ def test_a_bad_client_hazard_id_is_refused_naming_id(capsys, data_dir, client):
                          "--category", "fire exit", "--description", "blocked",
                          "--reporter", "wang", "--building", "B1", "--id", "hz-2026-001")
     assert rc == 0 and json.loads(out)["id"] == "hz-2026-001"
+
+
+# --- the service checks deadlines by itself ---------------------------------------------------
+
+
+@pytest.mark.parametrize("verb", ["serve", "demo"])
+@pytest.mark.parametrize("value, why", [
+    ("-1", "expected a number of minutes >= 0"), ("nan", "expected a number of minutes >= 0"),
+    ("soon", "expected a number of minutes (e.g. 10, 0.5), got 'soon'"),
+    ("0.001", "0.001 minutes is too often; give at least 0.01")])
+def test_overdue_every_must_be_minutes(capsys, verb, value, why):
+    with pytest.raises(SystemExit) as ei:
+        main([verb, "--overdue-every", value])
+    assert ei.value.code == 2
+    assert f"argument --overdue-every: {why}" in capsys.readouterr().err
+
+
+def test_overdue_every_defaults_to_ten_minutes_and_takes_fractions():
+    from api.cli import build_parser
+
+    p = build_parser()
+    for verb in ("serve", "demo"):
+        assert p.parse_args([verb]).overdue_every == 10.0
+        assert p.parse_args([verb, "--overdue-every", "0.5"]).overdue_every == 0.5
+        assert p.parse_args([verb, "--overdue-every", "0"]).overdue_every == 0.0
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _sse_messages(resp):
+    """Parsed SSE messages of a ``requests`` streaming response, as they arrive."""
+    fields: dict[str, str] = {}
+    for line in resp.iter_lines(chunk_size=1, decode_unicode=True):
+        if not line:
+            if "data" in fields:
+                yield {**fields, "data": json.loads(fields["data"])}
+            fields = {}
+        elif not line.startswith(":"):
+            k, _, v = line.partition(": ")
+            fields[k] = v
+
+
+@pytest.mark.parametrize("verb", ["serve", "demo"])
+def test_a_running_service_warns_about_an_overdue_hazard_by_itself(tmp_path, verb):
+    """No one calls check-overdue: the hazard's deadline passes while the service runs, and
+    the warning reaches the store and the open SSE stream within seconds."""
+    import requests
+
+    data = tmp_path / "data"
+    if verb == "serve":
+        store = open_store(str(data / "xiaoan.gpkg"))
+        fill(store)
+        campus, building = "tst", "B1"
+    else:
+        assert main(["demo", "--data", str(data), "--build-only"]) == 0
+        store = open_store(str(data / "xiaoan.gpkg"))
+        campus = "hki"
+        building = str(store.read_layer("hki", "buildings")["fid"].iloc[0])
+    store.close()
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XIAOAN_")}
+    with open(tmp_path / "stderr.log", "w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "api", "-v", verb, "--data", str(data), "--port", str(port),
+             "--overdue-every", "0.01"],  # 0.6 s
+            cwd=tmp_path, env={**env, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.DEVNULL,
+            stderr=err)
+    try:
+        end = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(base + "/api/v1/risk/hazards?limit=1", timeout=5)
+                break
+            except requests.ConnectionError:
+                assert proc.poll() is None and time.monotonic() < end, "the service did not start"
+                time.sleep(0.2)
+        # read timeout 15 s: the warning must come well before the stream's keep-alive
+        stream = requests.get(base + f"/api/v1/stream?campus={campus}", stream=True,
+                              timeout=(5, 15))
+        assert stream.status_code == 200
+        r = requests.post(base + "/api/v1/risk/hazards", json={
+            "campus": campus, "category": "fire exit", "description": "exit blocked",
+            "reporter": "wang", "location": {"building": building}}, timeout=10)
+        assert r.status_code == 201, r.text
+        hid = r.json()["id"]
+        deadline = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2)
+        r = requests.post(base + f"/api/v1/risk/hazards/{hid}/transitions", json={
+            "to": "assigned", "actor": "li", "assignee": "zhao",
+            "deadline": deadline.isoformat()}, timeout=10)
+        assert r.status_code == 200, r.text
+        for msg in _sse_messages(stream):
+            if msg["data"]["properties"].get("kind") == "hazard_overdue":
+                break
+        seen_after_s = (dt.datetime.now(dt.UTC) - deadline).total_seconds()
+        print(f"{verb}: warning on the stream {seen_after_s:.2f} s after the deadline")
+        stream.close()
+        props = msg["data"]["properties"]
+        assert msg["event"] == "event" and props["hazard_id"] == hid
+        assert props["campus"] == campus and props["building"] == building
+        assert 0 < seen_after_s < 5, seen_after_s  # one interval (0.6 s) and the stream's poll
+        audit = requests.get(base + f"/api/v1/risk/hazards/{hid}/audit", timeout=10).json()
+        assert audit["audit"][-1]["action"] == "overdue"
+        assert audit["audit"][-1]["event_id"] == msg["data"]["id"]
+    finally:
+        proc.send_signal(signal.SIGINT)  # Ctrl-C: the server stops, and the watch with it
+        try:
+            rc = proc.wait(timeout=20)
+        finally:
+            proc.kill()
+    assert rc == 0
+    store = open_store(str(data / "xiaoan.gpkg"))
+    try:
+        ev = store.get_record("event", msg["data"]["id"])
+        assert ev.data["kind"] == "hazard_overdue" and ev.campus_id == campus
+        # one warning, however many checks ran
+        assert [r.id for r in store.query_records("event")] == [ev.id]
+    finally:
+        store.close()
+    log = (tmp_path / "stderr.log").read_text()
+    assert "overdue watch: checking the hazards of every campus every 0.6 s" in log
+    assert f"overdue check: 1 new overdue warning(s) over 1 campus(es): {hid}" in log
+    assert "overdue watch: stopped after" in log
+    # the live feed's journal lives in --data, not in ./xiaoan-data of the working directory
+    assert not (tmp_path / "xiaoan-data").exists()

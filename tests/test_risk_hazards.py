@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import logging
+import time
 
 import pytest
 from risk_builders import for_store, gdf, layers, ll, lonlat
@@ -14,6 +16,7 @@ from geo.errors import Conflict, NotFound, ValidationError
 from layers.campus import CampusInfo
 from layers.hazards import (
     TRANSITIONS,
+    OverdueWatch,
     audit_trail,
     check_overdue,
     get_hazard,
@@ -22,6 +25,7 @@ from layers.hazards import (
     report_hazard,
     transition,
 )
+from layers.store import Record
 
 T0 = dt.datetime(2026, 11, 2, 8, 0, tzinfo=dt.UTC)
 
@@ -321,3 +325,92 @@ def test_statistics_of_an_unknown_node_name_the_nodes_there_are(store):
     assert ei.value.message == ("unknown org node 'nope'; the organisation tree has "
                                 "K1 (county), S1 (school)")
     assert hazard_stats(store, "K1")["node"] == "K1"
+
+
+# --- the overdue watch -----------------------------------------------------------------------
+
+
+def overdue_hazard(store, cid: str) -> str:
+    """A hazard of ``cid`` whose deadline passed an hour ago (real time)."""
+    now = dt.datetime.now(dt.UTC)
+    hid = report(store, cid, now=now - dt.timedelta(hours=3))["id"]
+    transition(store, hid, "assigned", actor="a", assignee="b",
+               deadline=now - dt.timedelta(hours=1), now=now - dt.timedelta(hours=2))
+    return hid
+
+
+def wait_for(cond, timeout: float = 10.0) -> None:
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.02)
+
+
+def warning_ids(store) -> set[str]:
+    return {r.data["hazard_id"] for r in store.query_records("event")
+            if r.data.get("kind") == "hazard_overdue"}
+
+
+def test_the_watch_warns_about_every_campus_by_itself_once(store, caplog):
+    caplog.set_level(logging.INFO, logger="layers.hazards")
+    add_campus(store, "c1")
+    add_campus(store, "c2", dx=1000)
+    late = {overdue_hazard(store, "c1"), overdue_hazard(store, "c2")}
+    report(store, "c2", deadline=dt.datetime.now(dt.UTC) + dt.timedelta(days=1))  # not late
+    watch = OverdueWatch(store, 0.05).start()
+    try:
+        wait_for(lambda: watch.runs >= 3)
+    finally:
+        watch.stop()
+    assert not watch.alive and watch.failures == 0
+    assert warning_ids(store) == late and watch.raised == 2  # once, not once per run
+    assert sum(audit_trail(store, h)[-1]["action"] == "overdue" for h in late) == 2
+    logged = [r.getMessage() for r in caplog.records if "new overdue warning" in r.message]
+    assert len(logged) == 1 and logged[0].startswith("overdue check: 2 new overdue warning(s)")
+
+
+def test_the_watch_survives_a_broken_campus_and_warns_once_it_is_repaired(store, caplog):
+    caplog.set_level(logging.INFO, logger="layers.hazards")
+    add_campus(store, "c1")
+    add_campus(store, "c2", dx=1000)
+    broken = overdue_hazard(store, "c1")
+    rec = store.get_record("hazard", broken)
+    store.put_records([Record("hazard", broken, {**rec.data, "deadline": "soon"},
+                              campus_id="c1", lon=rec.lon, lat=rec.lat, time=rec.time)])
+    fine = overdue_hazard(store, "c2")
+    watch = OverdueWatch(store, 0.05).start()
+    try:
+        wait_for(lambda: watch.runs >= 2 and watch.failures >= 2)
+        assert watch.alive and warning_ids(store) == {fine}
+        assert "campus c1" in watch.last_error and "deadline" in watch.last_error
+        store.put_records([rec])  # repaired: the next run warns about it
+        wait_for(lambda: broken in warning_ids(store))
+    finally:
+        watch.stop()
+    assert any("overdue check of campus c1 failed" in r.getMessage() for r in caplog.records)
+
+
+def test_the_watch_outlives_a_store_that_fails(tmp_path, caplog):
+    from layers.store import open_store
+
+    caplog.set_level(logging.INFO, logger="layers.hazards")
+    s = open_store(str(tmp_path / "x.gpkg"))
+    add_campus(s, "c1")
+    watch = OverdueWatch(s, 0.05).start()
+    try:
+        wait_for(lambda: watch.runs >= 1)
+        s.close()  # every later check fails
+        wait_for(lambda: watch.failures >= 3)
+        assert watch.alive
+    finally:
+        watch.stop()
+    assert not watch.alive
+    assert sum("overdue check failed, retrying in 0.05 s" in r.getMessage()
+               for r in caplog.records) >= 3
+
+
+@pytest.mark.parametrize("every", [0, -1, float("nan"), float("inf"), True, "10"])
+def test_the_watch_needs_a_positive_interval(store, every):
+    with pytest.raises(ValidationError) as ei:
+        OverdueWatch(store, every)
+    assert ei.value.field == "every_s"

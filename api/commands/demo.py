@@ -11,7 +11,14 @@ import argparse
 import sys
 import time
 
-from api.commands.serve import add_store_args, check_host, open_store_from_args, port_arg
+from api.commands.serve import (
+    add_overdue_arg,
+    add_store_args,
+    check_host,
+    data_dir_from_args,
+    open_store_from_args,
+    port_arg,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--campus", default="hki", metavar="ID", help="demo campus id (hki)")
     p.add_argument("--build-only", action="store_true", help="build (if needed), do not serve")
     p.add_argument("--rebuild", action="store_true", help="rebuild even if already built")
+    add_overdue_arg(p)
     add_store_args(p, creates=True)
     p.set_defaults(func=run)
 
@@ -55,5 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from api.app import create_app
     from api.commands.serve import serve_app
 
-    serve_app(create_app(store=store), args.host, args.port, "xiaoan demo serving")
+    app = create_app({"DATA_DIR": data_dir_from_args(args)}, store=store)
+    serve_app(app, args.host, args.port, "xiaoan demo serving",
+              overdue_every_min=args.overdue_every)
     return 0

@@ -167,7 +167,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     au = hs.add_parser("audit", help="the audit trail of a hazard")
     au.add_argument("hazard", help="hazard id")
     au.set_defaults(func=run_hazard_audit)
-    co = hs.add_parser("check-overdue", help="raise warning events for overdue hazards")
+    co = hs.add_parser("check-overdue", help="raise warning events for overdue hazards",
+                       description="Raise a warning event for every open hazard newly past "
+                       "its deadline. `xiaoan serve` and `xiaoan demo` do this by themselves "
+                       "every --overdue-every minutes (default 10).")
     co.add_argument("--campus", action="append", help="campus id (repeatable; default: all)")
     co.set_defaults(func=run_hazard_overdue)
     st = hs.add_parser("stats", help="statistics rolled up the organisation tree")

@@ -170,11 +170,45 @@ def check_host(host: str) -> None:
                               "or 0.0.0.0", field="host") from None
 
 
+# the shortest interval --overdue-every accepts: each check reads every open hazard
+MIN_OVERDUE_EVERY = 0.01  # minutes (0.6 s)
+
+
+def minutes_arg(text: str) -> float:
+    """argparse type of ``--overdue-every``: minutes, 0 (off) or at least
+    :data:`MIN_OVERDUE_EVERY`; fractions allowed."""
+    import math
+
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of minutes (e.g. 10, 0.5), got "
+                                         f"{text!r}") from None
+    if not math.isfinite(v) or v < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of minutes >= 0 (0 disables the "
+                                         f"check), got {text!r}")
+    if 0 < v < MIN_OVERDUE_EVERY:
+        raise argparse.ArgumentTypeError(f"{text} minutes is too often; give at least "
+                                         f"{MIN_OVERDUE_EVERY} (0.6 s), or 0 to disable")
+    return v
+
+
+def add_overdue_arg(p: argparse.ArgumentParser) -> None:
+    """``--overdue-every MINUTES`` of the verbs that serve (``serve``, ``demo``)."""
+    p.add_argument("--overdue-every", type=minutes_arg, default=10.0, metavar="MINUTES",
+                   help="while serving, check every campus's hidden hazards every MINUTES and "
+                        "raise an overdue warning (an event on /api/v1/stream) for each one "
+                        "newly past its deadline, as `xiaoan risk hazards check-overdue` does; "
+                        "the first check runs at start; fractions allowed (0.5 = 30 s); "
+                        "0 disables (default 10)")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="serve the API and web map")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=port_arg, default=8000,
                    help="port to listen on (default 8000)")
+    add_overdue_arg(p)
     add_store_args(p, creates=True)
     p.set_defaults(func=run)
 
@@ -184,12 +218,22 @@ def run(args: argparse.Namespace) -> int:
 
     check_host(args.host)
     store = open_store_from_args(args)
-    serve_app(create_app(store=store), args.host, args.port, "xiaoan serving")
+    # the events journal lives beside the embedded store (it went to ./xiaoan-data whatever
+    # --data said)
+    app = create_app({"DATA_DIR": data_dir_from_args(args)}, store=store)
+    serve_app(app, args.host, args.port, "xiaoan serving",
+              overdue_every_min=args.overdue_every)
     return 0
 
 
-def serve_app(app, host: str, port: int, label: str) -> None:  # app: Flask
-    """Bind ``host:port`` (a clear error if it is taken), print the URL, then serve."""
+def serve_app(app, host: str, port: int, label: str,  # app: Flask
+              overdue_every_min: float = 0.0) -> None:
+    """Bind ``host:port`` (a clear error if it is taken), print the URL, then serve.
+
+    With ``overdue_every_min`` > 0, an :class:`~layers.hazards.OverdueWatch` checks the
+    hazards of every campus at that interval while the server runs (kept in the service's
+    ``extras["overdue"]``) and is stopped with the server.
+    """
     from geo.errors import ValidationError, XiaoanError
 
     try:
@@ -218,6 +262,13 @@ def serve_app(app, host: str, port: int, label: str) -> None:  # app: Flask
     shown = f"[{host}]" if ":" in host else host
     print(f"{label} on http://{shown}:{port}/  (web map: http://{shown}:{port}/map/)",
           flush=True)
+    watch = None
+    if overdue_every_min > 0:
+        from layers.hazards import OverdueWatch
+
+        svc = app.extensions["xiaoan"]
+        watch = svc.extras["overdue"] = OverdueWatch(svc.store, overdue_every_min * 60.0)
+        watch.start()
     try:
         if waitress is not None:
             server.run()
@@ -225,3 +276,6 @@ def serve_app(app, host: str, port: int, label: str) -> None:  # app: Flask
             server.serve_forever()
     except KeyboardInterrupt:
         pass
+    finally:
+        if watch is not None:
+            watch.stop()

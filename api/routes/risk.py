@@ -13,7 +13,8 @@ hidden hazards and their statistics. All under ``/api/v1/risk``.
   ``polygon`` (GeoJSON or WKT), ``category``, ``status``, ``since``, ``until``, ``overdue``,
   ``limit``, ``offset``), ``GET /hazards/{id}``, ``POST /hazards/{id}/transitions``
   ``{"to", "actor", "note", "assignee", "deadline"}`` (409 with ``allowed`` on an illegal
-  one), ``GET /hazards/{id}/audit``, ``POST /hazards/check-overdue``.
+  one), ``GET /hazards/{id}/audit``, ``POST /hazards/check-overdue`` (``xiaoan serve`` also
+  runs the check by itself, every ``--overdue-every`` minutes).
 - ``GET /stats?node=ID``: hazard statistics rolled up the organisation tree.
 
 Open alarms of the live event pipeline (when it runs in this service) raise the map's
