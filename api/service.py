@@ -5,6 +5,7 @@ Kept on ``app.extensions["xiaoan"]``; routes reach it through :func:`current_ser
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,8 @@ class Service:
     store: Store
     campuses: CampusRegistry
     extras: dict[str, Any] = field(default_factory=dict)  # per-capability engines
+    #: Set when the server is shutting down: long-lived responses (SSE streams) end.
+    stopping: threading.Event = field(default_factory=threading.Event)
 
 
 def current_service() -> Service:

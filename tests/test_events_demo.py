@@ -126,3 +126,81 @@ def test_one_key_alarm_in_demo_campus_comes_back_placed_and_linked(demo):
         checked_pixels += 1
     assert checked_pixels > 0
     assert inc["linkage"]["cameras_to_pop_up"] == [c["camera"] for c in inc["context"]["cameras"]]
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_serve_stops_at_once_with_an_open_stream_and_keeps_what_it_answered(tmp_path, sig):
+    """`xiaoan serve` with a live SSE client: SIGTERM (or Ctrl-C) ends the stream and the
+    process within a couple of seconds (waitress otherwise waits for the streaming
+    thread), exit 0, and every event answered 202 is in the store."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import threading
+    import time
+    from pathlib import Path
+
+    import requests
+
+    from ingest.demo import build_demo
+    from layers.store import open_store
+
+    root = Path(__file__).resolve().parents[1]
+    store = open_store(str(tmp_path / "xiaoan.gpkg"))
+    build_demo(store, campus_id="hki")
+    device = store.load_campus("hki")["devices"]["fid"].iloc[0]
+    store.close()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    env.pop("XIAOAN_DATABASE_URL", None)
+    proc = subprocess.Popen([sys.executable, "-m", "api", "serve", "--port", str(port),
+                             "--data", str(tmp_path), "--overdue-every", "0"], cwd=root,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(base + "/api/v1/incidents?limit=1", timeout=2)
+                break
+            except requests.ConnectionError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+                time.sleep(0.2)
+        ended = threading.Event()
+
+        def listen() -> None:
+            with requests.get(base + "/api/v1/stream", stream=True, timeout=30) as r:
+                for _ in r.iter_lines():
+                    pass
+            ended.set()
+
+        threading.Thread(target=listen, daemon=True).start()
+        answered = []
+        for i in range(5):
+            r = requests.post(base + "/api/v1/events", json={
+                "event_id": f"stop-{i}", "kind": "smoke", "occurred_at": now_iso(),
+                "device_id": device}, timeout=30)
+            assert r.status_code == 202, r.text
+            answered.append(r.json()["event_id"])
+        time.sleep(0.5)  # the stream is open and idle
+        t = time.monotonic()
+        proc.send_signal(getattr(signal, sig))
+        rc = proc.wait(timeout=20)
+        took = time.monotonic() - t
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert rc == 0, proc.stderr.read()
+    assert took < 3.0, f"serve took {took:.1f} s to stop"
+    assert ended.wait(5)
+    store = open_store(str(tmp_path / "xiaoan.gpkg"))
+    try:
+        stored = {r.id for r in store.query_records("event")}
+    finally:
+        store.close()
+    assert set(answered) <= stored

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import signal
+from typing import Any
 
 
 def add_store_args(p: argparse.ArgumentParser, *, creates: bool = False) -> None:
@@ -269,6 +271,14 @@ def serve_app(app, host: str, port: int, label: str,  # app: Flask
         svc = app.extensions["xiaoan"]
         watch = svc.extras["overdue"] = OverdueWatch(svc.store, overdue_every_min * 60.0)
         watch.start()
+    svc = app.extensions["xiaoan"]
+
+    def stop(signum: int, frame: Any) -> None:
+        # end the SSE streams first: waitress waits for busy threads before it exits
+        svc.stopping.set()
+        raise KeyboardInterrupt
+
+    old_handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         if waitress is not None:
             server.run()
@@ -277,5 +287,11 @@ def serve_app(app, host: str, port: int, label: str,  # app: Flask
     except KeyboardInterrupt:
         pass
     finally:
+        for sig, h in old_handlers.items():
+            signal.signal(sig, h)
+        svc.stopping.set()
         if watch is not None:
             watch.stop()
+        events = svc.extras.get("events")
+        if events is not None:
+            events.close()  # finish queued writes (to the store or the journal)

@@ -169,11 +169,12 @@ def event_feature(rec: Any) -> dict[str, Any]:
     return {"type": "Feature", "id": rec.id, "geometry": geom, "properties": props}
 
 
-def _stream_messages(p: EventPipeline, campus: str | None, after: int) -> Iterator[str]:
+def _stream_messages(p: EventPipeline, campus: str | None, after: int,
+                     stopping: threading.Event) -> Iterator[str]:
     version = p.version
     last_ping = time.monotonic()
     yield "retry: 2000\n\n"
-    while True:
+    while not stopping.is_set():  # the server is shutting down: end (clients reconnect)
         batch: list[Any] = []
         cutoff = math.inf
         for kind in STREAM_KINDS:
@@ -221,7 +222,8 @@ def stream() -> Response:
                                   field="Last-Event-ID") from None
     else:
         after = p.head_seq()
-    resp = Response(stream_with_context(_stream_messages(p, campus, after)),
+    resp = Response(stream_with_context(_stream_messages(p, campus, after,
+                                                         current_service().stopping)),
                     mimetype="text/event-stream")
     resp.headers["Cache-Control"] = "no-cache"
     resp.headers["X-Accel-Buffering"] = "no"
