@@ -77,8 +77,8 @@ DEFAULT_SEVERITY = {
     "fence": "medium",
     "video_analytics": "medium",
 }
-_KIND_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/+-]{0,127}$")
+_KIND_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}\Z")
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/+-]{0,127}\Z")
 _FIELDS = {
     "event_id", "kind", "occurred_at", "source", "severity", "payload", "campus",
     "device_id", "lon", "lat", "z", "floor", "coord_sys", "building", "room", "camera_id",

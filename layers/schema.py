@@ -39,7 +39,7 @@ __all__ = [
     "empty_layer",
 ]
 
-CAMPUS_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+CAMPUS_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\Z")  # \Z: no trailing newline
 COMMON_COLUMNS = ("fid", "campus_id", "name", "props", "geometry")
 
 UTILITIES = ("water", "gas", "power", "telecom", "sewer", "heat", "drain")

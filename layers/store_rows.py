@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 WRITE_MODES = ("append", "replace", "upsert")
-_WHERE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,127}$")
+_WHERE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,127}\Z")
 
 
 def dumps(obj: Any, field: str = "data") -> str:

@@ -43,6 +43,9 @@ def ev(**kw):
     (ev(device_id="d", occurred_at=now_iso(3600)), "occurred_at"),
     (ev(device_id="d", kind="Smoke!"), "kind"),
     (ev(device_id="d", event_id=""), "event_id"),
+    (ev(device_id="d", event_id="e1\n"), "event_id"),  # a trailing newline is not an id
+    (ev(device_id="d", kind="smoke\n"), "kind"),
+    (ev(device_id="d", campus="hki\n"), "campus"),
     (ev(device_id="d", severity="apocalyptic"), "severity"),
     (ev(device_id="d", payload=[1, 2]), "payload"),
     (ev(device_id="d", campus="Bad Campus"), "campus"),
