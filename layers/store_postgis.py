@@ -173,6 +173,15 @@ class PostGISStore(Store):
             "check that the server is running and the URL is right"
         )
 
+    def has_schema(self) -> bool:
+        """Whether the connection's schema holds a xiaoan store (any migration applied)."""
+        try:
+            with self._reader.connect() as c:
+                return c.execute(sa.text("SELECT to_regclass('alembic_version') IS NOT NULL "
+                                         "AND to_regclass('records') IS NOT NULL")).scalar_one()
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as e:
+            raise self._unavailable(e) from e
+
     def migrate(self) -> None:
         """Bring the schema to the newest migration (``alembic upgrade head``)."""
         from alembic import command

@@ -440,7 +440,29 @@ def test_png_without_section_is_refused_before_the_store_is_read(tmp_path, files
 
 
 @pytest.mark.postgis
-def test_postgis_unknown_campus_says_the_database_is_empty(pg_schema_url, capsys):
+def test_postgis_without_a_store_is_refused_and_left_alone(pg_schema_url, capsys):
+    import sqlalchemy as sa
+
+    from layers.store import open_store
+
+    def tables() -> list[str]:
+        eng = sa.create_engine(pg_schema_url)
+        try:
+            with eng.connect() as c:
+                return list(c.execute(sa.text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+                )).scalars())
+        finally:
+            eng.dispose()
+
+    # a schema with no xiaoan tables: a read-only verb refuses and creates nothing
+    rc, _, err = cli(capsys, "risk", "map", "--campus", "hki", "--database-url", pg_schema_url)
+    assert rc == 2 and err.startswith("error: database_url: no xiaoan store in ") and \
+        "check --database-url" in err and err.count("\n") == 1, err
+    assert tables() == []
+    # once a store is there (empty), the unknown campus is named
+    open_store(pg_schema_url).close()
+    assert "records" in tables()
     rc, _, err = cli(capsys, "risk", "map", "--campus", "hki", "--database-url", pg_schema_url)
     assert rc == 1 and "no campus 'hki'" in err and "has no campus yet" in err
 

@@ -44,9 +44,10 @@ def _store_hint(where: str) -> str:
 def open_store_from_args(args: argparse.Namespace):  # -> Store
     """The store named by ``--database-url`` / ``--data`` (or their environment variables).
 
-    This is the one place that decides whether a missing embedded store may be created: only
-    for verbs registered with ``add_store_args(p, creates=True)``. For every other verb a
-    directory without ``xiaoan.gpkg`` is a ValidationError naming the option, and nothing is
+    This is the one place that decides whether a missing store may be created: only for
+    verbs registered with ``add_store_args(p, creates=True)``. For every other verb a
+    directory without ``xiaoan.gpkg``, or a PostGIS database whose schema has no xiaoan
+    tables (no migration is run there), is a ValidationError naming the option, and nothing is
     created.
     """
     import os
@@ -59,7 +60,20 @@ def open_store_from_args(args: argparse.Namespace):  # -> Store
     if url:
         flag = "--database-url" if args.database_url else "$XIAOAN_DATABASE_URL"
         if url.startswith("postgresql"):
-            return open_store(url, None)
+            if creates:
+                return open_store(url, None)
+            from layers.store_postgis import PostGISStore
+
+            # a verb that only reads must not create the schema in a mistyped database
+            pg = PostGISStore(url, migrate=False)
+            if not pg.has_schema():
+                pg.close()
+                raise ValidationError(
+                    f"no xiaoan store in {redact_url(url)} (its schema has no xiaoan tables);"
+                    f" check {flag}, or {_store_hint(f'--database-url {redact_url(url)}')}",
+                    field="database_url")
+            pg.migrate()  # an older xiaoan schema is brought up to date, as on every open
+            return pg
         if "://" in url and not url.startswith("gpkg://"):
             raise ValidationError(
                 f"{redact_url(url)} is neither a PostGIS URL (postgresql+psycopg://user@host/db)"
