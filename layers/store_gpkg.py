@@ -59,6 +59,7 @@ from layers.store_rows import (
     frame_from_rows,
     latest_by_key,
     layer_rows,
+    note_seqs,
     taken_conflict,
     to_utc,
 )
@@ -512,21 +513,13 @@ class GeoPackageStore(Store):
         with self._tx() as c:
             if added:
                 got = self._insert_records(c, added, now, "ON CONFLICT (kind, id) DO NOTHING")
-                seen: set[tuple[str, str]] = set()
-                for rec, _, _ in added:
-                    key = (rec.kind, rec.id)
-                    ok = key in got and key not in seen
-                    seen.add(key)
-                    written.append(ok)
-                    if ok:
-                        rec.seq, rec.updated_at = got[key], now
+                written = note_seqs(added, got, now, first_only=True)
             if replaced:
                 # a replaced record gets a new seq: it moves to the end of the feed
                 c.executemany(f"DELETE FROM {RECORD_TABLE} WHERE kind = ? AND id = ?",
                               [(r.kind, r.id) for r, _, _ in replaced])
                 got = self._insert_records(c, replaced, now, "")
-                for rec, _, _ in checked[len(new):]:
-                    rec.seq, rec.updated_at = got[(rec.kind, rec.id)], now
+                note_seqs(checked[len(new):], got, now, first_only=False)
         return written
 
     #: Rows per multi-row INSERT (9 parameters each, well under SQLite's variable limit).

@@ -41,6 +41,7 @@ from layers.store_rows import (
     frame_from_rows,
     latest_by_key,
     layer_rows,
+    note_seqs,
     taken_conflict,
     to_utc,
 )
@@ -471,18 +472,10 @@ class PostGISStore(Store):
         with self._begin(lock=_RECORDS_LOCK) as c:
             if added:
                 got = self._insert_records(c, _INSERT_NEW, added, now)
-                seen: set[tuple[str, str]] = set()
-                for rec, _, _ in added:
-                    key = (rec.kind, rec.id)
-                    ok = key in got and key not in seen
-                    seen.add(key)
-                    written.append(ok)
-                    if ok:
-                        rec.seq, rec.updated_at = got[key], now
+                written = note_seqs(added, got, now, first_only=True)
             if replaced:
                 got = self._insert_records(c, _REPLACE, replaced, now)
-                for rec, _, _ in checked[len(new):]:
-                    rec.seq, rec.updated_at = got[(rec.kind, rec.id)], now
+                note_seqs(checked[len(new):], got, now, first_only=False)
         return written
 
     @staticmethod

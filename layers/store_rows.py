@@ -33,6 +33,7 @@ __all__ = [
     "dumps",
     "frame_from_rows",
     "latest_by_key",
+    "note_seqs",
     "layer_rows",
     "to_utc",
 ]
@@ -184,6 +185,23 @@ def latest_by_key(checked: Sequence[tuple[Any, str, tuple | None]]
         last.pop(key, None)
         last[key] = row
     return list(last.values())
+
+
+def note_seqs(rows: Sequence[tuple[Any, str, tuple | None]], seqs: dict[tuple[str, str], int],
+              now: dt.datetime, *, first_only: bool) -> list[bool]:
+    """Tell the records what the store did: ``seqs`` holds the seq of each ``(kind, id)``
+    written. Returns, per row, whether it was written; with ``first_only`` (inserts if
+    absent) only the first row of a key can have been."""
+    written: list[bool] = []
+    seen: set[tuple[str, str]] = set()
+    for rec, _, _ in rows:
+        key = (rec.kind, rec.id)
+        ok = key in seqs and not (first_only and key in seen)
+        seen.add(key)
+        written.append(ok)
+        if ok:
+            rec.seq, rec.updated_at = seqs[key], now
+    return written
 
 
 def _py(v: Any, kind: str) -> Any:
