@@ -154,3 +154,22 @@ def load_into(store: Any, campus_id: str = "sq") -> CampusInfo:
 def now_iso(offset_s: float = 0.0) -> str:
     t = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=offset_s)
     return t.isoformat().replace("+00:00", "Z")
+
+
+def wait_until_serving(base: str, proc: Any, path: str = "/api/v1/incidents?limit=1",
+                       timeout: float = 60.0) -> None:
+    """Poll ``base + path`` until a server started as ``proc`` answers (fails the test if
+    the process exits or ``timeout`` passes first)."""
+    import time
+
+    import requests
+
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            requests.get(base + path, timeout=5)
+            return
+        except requests.ConnectionError:
+            assert proc.poll() is None, f"the server exited with {proc.returncode}"
+            assert time.monotonic() < end, "the server did not start"
+            time.sleep(0.2)

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import shapely
-from events_fixtures import now_iso
+from events_fixtures import now_iso, wait_until_serving
 
 from api.app import create_app
 from geo.crs import transformer
@@ -162,14 +162,7 @@ def test_serve_stops_at_once_with_an_open_stream_and_keeps_what_it_answered(tmp_
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                requests.get(base + "/api/v1/incidents?limit=1", timeout=2)
-                break
-            except requests.ConnectionError:
-                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
-                time.sleep(0.2)
+        wait_until_serving(base, proc)
         ended = threading.Event()
 
         def listen() -> None:

@@ -11,11 +11,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import cv2
 import numpy as np
 import pytest
+from events_fixtures import wait_until_serving
 from risk_builders import campus as build_campus
 from risk_builders import for_store, lonlat
 
@@ -431,14 +431,7 @@ def test_a_running_service_warns_about_an_overdue_hazard_by_itself(tmp_path, ver
             cwd=tmp_path, env={**env, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.DEVNULL,
             stderr=err)
     try:
-        end = time.monotonic() + 60
-        while True:
-            try:
-                requests.get(base + "/api/v1/risk/hazards?limit=1", timeout=5)
-                break
-            except requests.ConnectionError:
-                assert proc.poll() is None and time.monotonic() < end, "the service did not start"
-                time.sleep(0.2)
+        wait_until_serving(base, proc, "/api/v1/risk/hazards?limit=1")
         # read timeout 15 s: the warning must come well before the stream's keep-alive
         stream = requests.get(base + f"/api/v1/stream?campus={campus}", stream=True,
                               timeout=(5, 15))
