@@ -9,14 +9,22 @@ can see why). If neither the store nor the journal can take it, it is not acknow
 the broker delivers it again after the next reconnect. paho reconnects by itself when the
 broker goes away and comes back; the subscription is renewed on every connect.
 
+What the broker acknowledged to a publisher survives a crash of the broker only if it had
+saved it or had already sent it to us; docs/events.md (MQTT) gives the Mosquitto settings.
+So everything the broker sent is read before anything is written back (see
+:func:`_client_class`), and a reconnect that finds our session gone (the broker lost its
+state) is logged as a warning.
+
 The topic fills in what the payload leaves out: ``campus`` from the second level and, when
 the payload gives no location, ``device_id`` from the third.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import select
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from geo.errors import ValidationError, XiaoanError
+from geo.errors import Unavailable, ValidationError, XiaoanError
 from ingest.events import validate_event
 from ingest.pipeline import EventPipeline
 
@@ -34,6 +42,38 @@ log = logging.getLogger(__name__)
 
 TOPIC_FILTER = "xiaoan/{campus}/+/event"
 _LOCATION_KEYS = ("device_id", "lon", "lat", "building", "camera_id", "pixel")
+
+
+# packets read in one go before paho may write again (a bound, so that a flood of incoming
+# messages cannot hold our acknowledgements back for ever)
+_READ_AHEAD = 10_000
+
+
+@functools.cache
+def _client_class() -> type:
+    """paho's client, reading every packet already received before it writes.
+
+    paho reads one packet per pass of its network loop and then writes. When the broker has
+    died, the first write fails, paho closes the socket, and whatever the broker had written
+    to it that we had not read yet is thrown away; after a crash of the broker those are
+    messages it had acknowledged to their publishers and never saved.
+    """
+    import paho.mqtt.client as mqtt
+
+    class Client(mqtt.Client):
+        def loop_read(self, max_packets: int = 1) -> mqtt.MQTTErrorCode:
+            rc = super().loop_read(max_packets)
+            for _ in range(_READ_AHEAD):
+                sock = self.socket()
+                if rc != mqtt.MQTT_ERR_SUCCESS or sock is None:
+                    break
+                pending = getattr(sock, "pending", None)  # TLS: bytes already decrypted
+                if not (pending and pending()) and not select.select([sock], [], [], 0)[0]:
+                    break
+                rc = super().loop_read(max_packets)
+            return rc
+
+    return Client
 
 
 @dataclass
@@ -106,9 +146,14 @@ class MqttIngest:
         self.topic = TOPIC_FILTER.format(campus=campus or "+")
         self.on_event = on_event
         self.connected = threading.Event()
-        self.stats = {"accepted": 0, "rejected": 0, "unacked": 0, "connects": 0}
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                        clean_session=False, protocol=mqtt.MQTTv311, manual_ack=True)
+        self.stats = {"accepted": 0, "rejected": 0, "unacked": 0, "connects": 0,
+                      "sessions_lost": 0}
+        # bumped on every connect and disconnect (paho's network thread only); a message is
+        # acknowledged only on the connection it came in on, see _ack
+        self._conn = 0
+        self._stopping = False
+        c = _client_class()(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                            clean_session=False, protocol=mqtt.MQTTv311, manual_ack=True)
         if self.broker.username:
             c.username_pw_set(self.broker.username, self.broker.password)
         if self.broker.tls:
@@ -129,7 +174,17 @@ class MqttIngest:
         if getattr(reason, "is_failure", False):
             log.warning("MQTT connect refused: %s", reason)
             return
+        self._conn += 1
         self.stats["connects"] += 1
+        if self.stats["connects"] > 1 and not getattr(flags, "session_present", True):
+            # the broker came back without our persistent session: it was not saving its state
+            # (persistence off) or was killed before it saved; what it accepted for us while
+            # we were away is gone
+            self.stats["sessions_lost"] += 1
+            log.warning("the MQTT broker %s:%d did not keep our session; messages it accepted "
+                        "while we were disconnected may be lost (run it with persistence and "
+                        "autosave_on_changes, see docs/events.md)", self.broker.host,
+                        self.broker.port)
         client.subscribe(self.topic, qos=1)
         self.connected.set()
         log.info("MQTT connected to %s:%d, subscribed to %s", self.broker.host,
@@ -142,15 +197,25 @@ class MqttIngest:
 
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any,
                        props: Any) -> None:
+        self._conn += 1
         self.connected.clear()
         log.warning("MQTT disconnected (%s); reconnecting", reason)
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
         # hand off: the broker keeps several messages in flight, and events processed in
         # parallel share one durable commit; each is acknowledged when it is done
-        self._pool.submit(self._handle, client, msg)
+        self._pool.submit(self._handle, client, msg, self._conn)
 
-    def _handle(self, client: Any, msg: Any) -> None:
+    def _ack(self, client: Any, msg: Any, conn: int) -> None:
+        # A packet id names a message only within the connection it came in on: a broker
+        # restarted from an older save hands the same ids to other messages, so acknowledging
+        # an earlier connection's message could acknowledge one we have not seen yet. The
+        # broker sends an unacknowledged message again after a reconnect; the repeat is
+        # answered from the store (same event_id) and acknowledged then.
+        if conn == self._conn:
+            client.ack(msg.mid, msg.qos)
+
+    def _handle(self, client: Any, msg: Any, conn: int) -> None:
         try:
             doc = event_from_message(msg.topic, msg.payload)
             ev = validate_event(doc)
@@ -160,7 +225,7 @@ class MqttIngest:
             log.warning("rejected MQTT event on %s: %s", msg.topic, e.message)
             err_topic = msg.topic.rsplit("/", 1)[0] + "/rejected"
             client.publish(err_topic, json.dumps(e.to_problem(), ensure_ascii=False), qos=0)
-            client.ack(msg.mid, msg.qos)
+            self._ack(client, msg, conn)
             return
         except XiaoanError as e:
             # not durable anywhere: leave it unacknowledged, the broker sends it again
@@ -168,7 +233,7 @@ class MqttIngest:
             log.error("could not make an MQTT event durable (%s); not acknowledged", e.message)
             return
         self.stats["accepted"] += 1
-        client.ack(msg.mid, msg.qos)
+        self._ack(client, msg, conn)
         if self.on_event is not None:
             self.on_event(answer)
 
@@ -179,11 +244,23 @@ class MqttIngest:
         self.client.loop_start()
 
     def stop(self) -> None:
+        self._stopping = True
         self.client.disconnect()
         self.client.loop_stop()
         self._pool.shutdown(wait=True)
 
     def run_forever(self) -> None:
-        """Connect and run in this thread until interrupted."""
-        self.client.connect_async(self.broker.host, self.broker.port, self.keepalive)
-        self.client.loop_forever(retry_first_connection=True)
+        """Connect and run until interrupted (KeyboardInterrupt).
+
+        The network loop runs in paho's own thread, as with :meth:`start`: then the workers'
+        acknowledgements are only queued for it, and it reads everything received before it
+        writes them (with paho's loop in the calling thread, a worker writes to the socket
+        itself, and a write that fails on a dead connection drops what was not read yet).
+        """
+        self._stopping = False
+        self.start()
+        loop = self.client._thread  # paho's network thread: only waited on
+        while loop is not None and loop.is_alive():
+            loop.join(1.0)
+        if not self._stopping:
+            raise Unavailable("the MQTT network loop stopped unexpectedly (see above)")

@@ -19,11 +19,24 @@ from api.commands.serve import (
     require_campuses,
 )
 
+# what a broker needs so that a crash of the broker itself loses nothing it acknowledged
+_BROKER_NOTE = """\
+broker settings: a killed broker keeps only what it saved or had already handed to us.
+For Mosquitto 2 (mosquitto.conf), see docs/events.md, "MQTT":
+  persistence true          autosave_on_changes true    autosave_interval 1
+  max_inflight_messages 0   max_queued_messages 0       set_tcp_nodelay true
+"""
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ingest", help="live event ingest (MQTT)")
     verbs = p.add_subparsers(dest="ingest_command", metavar="SOURCE", required=True)
-    m = verbs.add_parser("mqtt", help="subscribe to xiaoan/<campus>/<device>/event")
+    m = verbs.add_parser(
+        "mqtt", help="subscribe to xiaoan/<campus>/<device>/event",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Subscribe to xiaoan/<campus>/<device>/event (QoS 1, persistent session) "
+                    "and acknowledge\neach message once its event is durable.",
+        epilog=_BROKER_NOTE)
     m.add_argument("--broker", default="mqtt://127.0.0.1:1883",
                    help="broker URL mqtt://[user:pass@]host:port (mqtts:// for TLS)")
     m.add_argument("--campus", default=None, help="only this campus (default: all)")
