@@ -54,23 +54,35 @@ def _client_class() -> type:
     """paho's client, reading every packet already received before it writes.
 
     paho reads one packet per pass of its network loop and then writes. When the broker has
-    died, the first write fails, paho closes the socket, and whatever the broker had written
-    to it that we had not read yet is thrown away; after a crash of the broker those are
-    messages it had acknowledged to their publishers and never saved.
+    died, that write fails, paho closes the socket, and whatever the broker had sent that
+    we had not read yet is thrown away; after a crash of the broker those are messages it
+    had acknowledged to their publishers and never saved. So before reading stops and
+    before anything is written, everything already received is read (each write can be
+    the one that finds the connection dead).
     """
     import paho.mqtt.client as mqtt
 
+    ok = mqtt.MQTT_ERR_SUCCESS
+
     class Client(mqtt.Client):
         def loop_read(self, max_packets: int = 1) -> mqtt.MQTTErrorCode:
-            rc = super().loop_read(max_packets)
+            return self._xiaoan_read_ahead(super().loop_read(max_packets))
+
+        def loop_write(self) -> mqtt.MQTTErrorCode:
+            rc = self._xiaoan_read_ahead(ok)
+            if rc != ok or self.socket() is None:
+                return rc  # the connection is gone: loop_read has already dealt with it
+            return super().loop_write()
+
+        def _xiaoan_read_ahead(self, rc: mqtt.MQTTErrorCode) -> mqtt.MQTTErrorCode:
             for _ in range(_READ_AHEAD):
                 sock = self.socket()
-                if rc != mqtt.MQTT_ERR_SUCCESS or sock is None:
+                if rc != ok or sock is None:
                     break
                 pending = getattr(sock, "pending", None)  # TLS: bytes already decrypted
                 if not (pending and pending()) and not select.select([sock], [], [], 0)[0]:
                     break
-                rc = super().loop_read(max_packets)
+                rc = super().loop_read()
             return rc
 
     return Client
