@@ -7,7 +7,7 @@ devices (80 % indoors on a random floor of a random building, 20 % outdoors).
 
 Measured in one run:
 
-1. **ours, in process**: :class:`ingest.enrich.Enricher` — build time, the one-off
+1. **ours, in process**: :class:`ingest.live.enrich.Enricher` — build time, the one-off
    precompute of every device's static context, batch throughput (events/s) and
    single-event p50/p99 latency for device events, and for lon/lat events (no device).
 2. **baseline**: the naive way — one PostGIS query per event (device → building, floor,
@@ -66,7 +66,7 @@ def build_city(devices_per_campus: int, seed: int = 7):
     from shapely import affinity
     from shapely.geometry import Point
 
-    from ingest.demo import build_demo
+    from ingest.files.demo import build_demo
     from layers.campus import Campus, CampusInfo
     from layers.schema import LAYER_NAMES
     from layers.store import open_store
@@ -131,7 +131,7 @@ def _random_point_in(poly, rng, shapely):
 
 
 def _events(ids: list[str], kind: str = "smoke"):
-    from ingest.events import validate_event
+    from ingest.live.events import validate_event
 
     now = dt.datetime.now(dt.UTC).isoformat()
     return [validate_event({"event_id": f"b-{i}", "kind": kind, "occurred_at": now,
@@ -139,9 +139,9 @@ def _events(ids: list[str], kind: str = "smoke"):
 
 
 def bench_ours(campuses, n_events: int, rng) -> dict[str, Any]:
-    from ingest.enrich import Enricher
-    from ingest.events import validate_event
-    from ingest.incidents import IncidentEngine
+    from ingest.live.enrich import Enricher
+    from ingest.live.events import validate_event
+    from ingest.live.incidents import IncidentEngine
 
     out: dict[str, Any] = {}
     t = time.perf_counter()
@@ -369,7 +369,7 @@ class _Server:
     """``xiaoan serve`` in a subprocess on a fresh store holding the demo campus."""
 
     def __init__(self, store_kind: str, pg_url: str | None) -> None:
-        from ingest.demo import build_demo
+        from ingest.files.demo import build_demo
 
         self.tmp = Path(tempfile.mkdtemp(prefix="xiaoan-bench-http-"))
         self.schema = None

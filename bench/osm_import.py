@@ -28,13 +28,13 @@ FILES = ("helsinki_centre.osm.pbf", "northwestern_evanston.osm")
 
 
 def _ours_read(path: Path) -> int:
-    from ingest.osm import read_osm
+    from ingest.files.osm import read_osm
 
     return len(read_osm(path, "buildings").gdf)
 
 
 def _ours_validate(path: Path) -> int:
-    from ingest.importer import read_source, validate_rows
+    from ingest.files.importer import read_source, validate_rows
 
     res = read_source(path, "buildings")
     clean, _ = validate_rows("buildings", res, "bench", None)
@@ -42,7 +42,7 @@ def _ours_validate(path: Path) -> int:
 
 
 def _ours_import(path: Path, store: Any, i: int) -> int:
-    from ingest.importer import import_layer
+    from ingest.files.importer import import_layer
 
     return import_layer(store, "buildings", path, f"c{i}")["rows_written"]
 

@@ -39,7 +39,7 @@ def bench_segments(repeat: int) -> list[tuple[str, ...]]:
     import wntr
 
     from geo.segments import SegmentModel, segment_labels
-    from ingest.epanet import parse_valve_csv, read_inp
+    from ingest.files.epanet import parse_valve_csv, read_inp
 
     path = DATA / "Net6.inp"
     net = read_inp(path)

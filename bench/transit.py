@@ -25,14 +25,14 @@ import numpy as np
 import pandas as pd
 
 from geo.route_progress import OffRouteTracker, SegmentTimes, horizon_errors
-from ingest.buses import (
+from ingest.files.gtfs import read_gtfs
+from ingest.live.buses import (
     HORIZONS,
     TripReplay,
     eta_predictions,
     load_avl_csv,
     service_day_start,
 )
-from ingest.gtfs import read_gtfs
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "transit"
 

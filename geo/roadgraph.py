@@ -5,7 +5,7 @@ a oneway flag and an optional speed. Geometry is packed CSR-style (``geom_ptr`` 
 ``geom_xy``) and outgoing adjacency likewise (``out_ptr`` into ``out_edges``), so the
 matcher can work on arrays without building per-edge Python objects.
 
-Pure computation: parsing files is done in :mod:`ingest.roads`; this module imports only
+Pure computation: parsing files is done in :mod:`ingest.files.roads`; this module imports only
 numpy, scipy, shapely and pyproj (through :mod:`geo.crs`).
 """
 

@@ -20,7 +20,7 @@ STATUS_COLOURS: dict[str, list[int]] = {
 
 
 def incident_records(markers: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Marker Features (``ingest.incidents.marker``, as served by ``/api/v1/incidents``
+    """Marker Features (``ingest.live.incidents.marker``, as served by ``/api/v1/incidents``
     and the SSE stream) → records with ``position`` ``[lon, lat, z]``, ``ground`` and colour.
     Markers without a geometry are skipped."""
     out = []

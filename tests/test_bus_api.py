@@ -22,8 +22,8 @@ TRIP = "877611130"
 @pytest.fixture(scope="module")
 def s2():
     """The S2 trip of bus 2113 (GTFS shape, stops, schedule) and its raw AVL fixes."""
-    from ingest.buses import load_avl_csv, service_day_start
-    from ingest.gtfs import read_gtfs
+    from ingest.files.gtfs import read_gtfs
+    from ingest.live.buses import load_avl_csv, service_day_start
 
     folder = shared_data("transit", "wmata_2016")
     feed = read_gtfs(folder / "gtfs_S2")
@@ -87,7 +87,7 @@ def test_real_avl_batch_gives_progress_arrivals_and_etas(client, store, s2):
     # arrivals became event records in the store, at the times the replay finds
     events = store.query_records("event", campus_ids=[CID], where={"kind": "bus_arrival"})
     assert len(events) >= 20
-    from ingest.buses import TripReplay
+    from ingest.live.buses import TripReplay
 
     feed, _, fixes, start = s2
     rep = TripReplay(feed, TRIP, fixes["t"].to_numpy(float), fixes["lon"].to_numpy(float),

@@ -26,7 +26,7 @@ from tests.conftest import ROOT, shared_data
 
 
 def test_campus_shuttle_gtfs_zip_reads_trips_stops_and_shapes():
-    from ingest.gtfs import read_gtfs
+    from ingest.files.gtfs import read_gtfs
 
     feed = read_gtfs(shared_data("transit", "usf_bullrunner", "bullrunner-gtfs.zip"))
     assert feed.timezone == "America/New_York"
@@ -44,7 +44,7 @@ def test_campus_shuttle_gtfs_zip_reads_trips_stops_and_shapes():
 
 
 def test_gtfs_without_stops_is_refused_naming_the_table(tmp_path):
-    from ingest.gtfs import read_gtfs
+    from ingest.files.gtfs import read_gtfs
 
     src = shared_data("transit", "usf_bullrunner", "bullrunner-gtfs.zip")
     bad = tmp_path / "nostops.zip"
@@ -58,7 +58,7 @@ def test_gtfs_without_stops_is_refused_naming_the_table(tmp_path):
 
 
 def test_gtfs_times_after_midnight_keep_counting():
-    from ingest.gtfs import gtfs_seconds
+    from ingest.files.gtfs import gtfs_seconds
 
     s = gtfs_seconds(pd.Series(["08:00:00", "25:01:30", None, "bad"]))
     assert s[0] == 28800 and s[1] == 90090 and np.isnan(s[2]) and np.isnan(s[3])
@@ -162,7 +162,7 @@ def test_osm_roads_are_split_at_junctions_and_match_a_drive_along_them():
     from scipy.sparse.csgraph import dijkstra
 
     from geo.mapmatch import MapMatcher
-    from ingest.roads import read_roads
+    from ingest.files.roads import read_roads
 
     g = read_roads(shared_data("osm", "helsinki_centre.osm.pbf"))
     assert g.n_edges > 1000 and 0 < g.reverse.sum() < g.n_edges
@@ -253,7 +253,7 @@ def test_cli_replay_as_a_subprocess_and_bad_avl(avl_cut, tmp_path):
 
 
 def test_gtfs_realtime_vehicle_positions_decode_without_protobuf_package():
-    from ingest.gtfs import read_gtfs, read_vehicle_positions
+    from ingest.files.gtfs import read_gtfs, read_vehicle_positions
 
     data = shared_data("transit", "usf_bullrunner", "bullrunner-vehicle-positions").read_bytes()
     vs = read_vehicle_positions(data)

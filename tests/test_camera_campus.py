@@ -88,7 +88,7 @@ def test_cameras_seeing_a_point_in_view(hki):
 
 
 def test_demo_campus_coverage_in_each_store(store):
-    from ingest.demo import build_demo
+    from ingest.files.demo import build_demo
     from layers.cameras import cameras_seeing, campus_coverage, coverage_layers
 
     build_demo(store, campus_id="hki")
@@ -106,7 +106,7 @@ def test_demo_campus_coverage_in_each_store(store):
 
 
 def test_cli_coverage_on_the_demo_store_writes_geojson(tmp_path, capsys):
-    from ingest.demo import build_demo
+    from ingest.files.demo import build_demo
     from layers.store import open_store
 
     data = tmp_path / "data"
@@ -182,7 +182,7 @@ def test_cli_refuses_a_camera_json_without_pose(tmp_path, capsys):
 @pytest.fixture
 def client(store):
     from api.app import create_app
-    from ingest.demo import build_demo
+    from ingest.files.demo import build_demo
 
     build_demo(store, campus_id="hki")
     app = create_app({"TESTING": True}, store=store)

@@ -26,7 +26,7 @@ from shapely.geometry import box
 
 from geo.camera import Georef, parse_krtd
 from geo.errors import NotFound, ValidationError
-from ingest.importer import import_layer
+from ingest.files.importer import import_layer
 from layers.cameras import camera_models, camera_problems
 from layers.campus import CampusInfo
 

@@ -34,7 +34,7 @@ def no_store_from_the_environment(monkeypatch):
 
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory):
-    from ingest.demo import build_demo
+    from ingest.files.demo import build_demo
     from layers.store import open_store
 
     d = tmp_path_factory.mktemp("cli-demo") / "store"
@@ -353,7 +353,7 @@ def test_check_overdue_warnings_have_the_documented_keys(demo, capsys):
 
 
 def test_import_json_has_the_documented_keys(tmp_path, capsys):
-    from ingest.demo import demo_extract_path
+    from ingest.files.demo import demo_extract_path
 
     rc, out, err = cli(capsys, "import", "cameras", demo_extract_path(), "--campus", "hki",
                        "--data", tmp_path, "--json", "--quiet")

@@ -19,7 +19,7 @@ from pyproj import Geod
 from shapely.ops import unary_union
 
 from api.cli import main
-from ingest.demo import (
+from ingest.files.demo import (
     CAMERA_DEFAULTS,
     CAMERA_RADIUS_M,
     CAMPUS_OSM_ID,
@@ -27,7 +27,7 @@ from ingest.demo import (
     demo_extract_path,
     demo_is_built,
 )
-from ingest.osm import read_osm
+from ingest.files.osm import read_osm
 from layers.store import open_store
 
 SYNTHETIC = ("pipes", "pipe_nodes", "risk_points", "risk_areas", "devices", "rooms", "zones",

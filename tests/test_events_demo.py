@@ -16,7 +16,7 @@ from geo.indoor import floor_level_z
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    from ingest.demo import build_demo
+    from ingest.files.demo import build_demo
     from layers.store import open_store
 
     d = tmp_path_factory.mktemp("demo")
@@ -85,7 +85,7 @@ def test_one_key_alarm_in_demo_campus_comes_back_placed_and_linked(demo):
 
     # A button registered now (CSV import) inside a building whose outside a real camera
     # sees: the incident pops up that camera, at the pixel the camera model gives.
-    from ingest.enrich import Enricher
+    from ingest.live.enrich import Enricher
     from layers.cameras import cameras_seeing
     from layers.devices import read_devices_csv
 
@@ -144,7 +144,7 @@ def test_serve_stops_at_once_with_an_open_stream_and_keeps_what_it_answered(tmp_
 
     import requests
 
-    from ingest.demo import build_demo
+    from ingest.files.demo import build_demo
     from layers.store import open_store
 
     root = Path(__file__).resolve().parents[1]

@@ -12,10 +12,10 @@ from events_fixtures import LOCAL, X0, Y0, ll, now_iso, square_campus
 
 from geo.crs import transformer, wgs84_to_bd09
 from geo.errors import PayloadTooLarge, ValidationError
-from ingest.enrich import Enricher
-from ingest.events import MAX_BATCH, validate_batch, validate_event
-from ingest.incidents import IncidentEngine
-from ingest.journal import DurableWriter, Journal
+from ingest.live.enrich import Enricher
+from ingest.live.events import MAX_BATCH, validate_batch, validate_event
+from ingest.live.incidents import IncidentEngine
+from ingest.live.journal import DurableWriter, Journal
 from layers.devices import DeviceRegistry, read_devices_csv, read_devices_geojson
 from layers.store import Record
 
@@ -240,7 +240,7 @@ def test_builtin_ranker_agrees_with_the_camera_model():
 
 
 def test_correlation_window_is_in_time_as_well_as_space():
-    from ingest.events import validate_event as v
+    from ingest.live.events import validate_event as v
 
     eng = IncidentEngine(Enricher([square_campus()]), radius_m=50, window_s=60)
     t0 = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=30)

@@ -15,7 +15,7 @@ import pytest
 from shapely.geometry import Polygon
 
 from geo.errors import Conflict, CRSError, ValidationError
-from ingest.importer import import_layer
+from ingest.files.importer import import_layer
 
 # A small block in central Helsinki (lon, lat).
 X0, Y0 = 24.9480, 60.1700

@@ -14,7 +14,7 @@ from conftest import shared_data
 
 from api.cli import main
 from api.commands.import_layer import ProgressPrinter
-from ingest.demo import demo_extract_path
+from ingest.files.demo import demo_extract_path
 from layers.store import open_store
 
 

@@ -13,9 +13,9 @@ from shapely.geometry import Point, box
 
 from geo.crs import wgs84_to_bd09, wgs84_to_gcj02
 from geo.errors import CRSError, ValidationError
-from ingest.cityjson import read_cityjson
-from ingest.importer import import_layer
-from ingest.readers import read_geojson
+from ingest.files.cityjson import read_cityjson
+from ingest.files.importer import import_layer
+from ingest.files.readers import read_geojson
 
 # --- CityJSON ----------------------------------------------------------------------------
 
@@ -66,7 +66,7 @@ def test_cityjson_without_reference_system_needs_crs(store):
 
 
 def test_cityjson_is_buildings_only():
-    from ingest.importer import read_source
+    from ingest.files.importer import read_source
 
     with pytest.raises(ValidationError) as ei:
         read_source(shared_data("buildings3d", "cjio_delft.json"), "roads")

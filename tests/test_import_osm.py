@@ -10,8 +10,8 @@ import pytest
 from conftest import shared_data
 
 from geo.errors import NotFound, ValidationError
-from ingest.importer import import_layer
-from ingest.osm import parse_direction_deg, parse_length_m, read_osm
+from ingest.files.importer import import_layer
+from ingest.files.osm import parse_direction_deg, parse_length_m, read_osm
 
 
 def osm_xml(tmp_path, body: str, name: str = "t.osm") -> str:

@@ -15,7 +15,7 @@ from api.app import create_app
 
 @pytest.fixture
 def client(store):
-    from ingest.demo import build_demo
+    from ingest.files.demo import build_demo
 
     build_demo(store, campus_id="hki")
     app = create_app({"TESTING": True}, store=store)

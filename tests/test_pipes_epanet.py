@@ -12,7 +12,7 @@ import wntr  # the test extra installs it: the independent oracle
 from conftest import ROOT, shared_data
 
 from geo.errors import ValidationError
-from ingest.epanet import EpanetSyntaxError, parse_inp, parse_valve_csv, read_inp
+from ingest.files.epanet import EpanetSyntaxError, parse_inp, parse_valve_csv, read_inp
 
 SMALL = """[TITLE]
 tiny test network

@@ -175,7 +175,7 @@ def test_cross_section_places_pipes_at_their_depth_and_renders():
 
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory):
-    from ingest.demo import build_demo
+    from ingest.files.demo import build_demo
     from layers.store import open_store
 
     d = tmp_path_factory.mktemp("demo")

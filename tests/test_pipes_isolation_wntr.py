@@ -23,7 +23,7 @@ import wntr  # the test extra installs it: the independent oracle
 from conftest import shared_data
 
 from geo.segments import SegmentModel
-from ingest.epanet import parse_valve_csv, read_inp
+from ingest.files.epanet import parse_valve_csv, read_inp
 
 
 def _model(path):

@@ -20,7 +20,7 @@ from conftest import ROOT, shared_data
 from geo.errors import ValidationError
 from geo.network import ShutoffValves, build_network, locate_valves, topology_report
 from geo.segments import SegmentModel
-from ingest.pipes import read_pipes
+from ingest.files.pipes import read_pipes
 
 
 @pytest.fixture(scope="module")

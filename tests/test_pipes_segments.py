@@ -12,7 +12,7 @@ import wntr  # the test extra installs it: the independent oracle
 from conftest import ROOT, shared_data
 
 from geo.segments import SegmentModel
-from ingest.epanet import parse_inp, parse_valve_csv, read_inp
+from ingest.files.epanet import parse_inp, parse_valve_csv, read_inp
 
 
 def _same_partition(model: SegmentModel, net, node_seg, link_seg) -> bool:

@@ -302,7 +302,7 @@ def test_unassessed_building_is_grey():
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    from ingest.demo import build_demo
+    from ingest.files.demo import build_demo
     from layers.store import open_store
 
     store = open_store(str(tmp_path_factory.mktemp("demo") / "demo.gpkg"))

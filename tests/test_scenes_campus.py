@@ -15,7 +15,7 @@ pydeck = pytest.importorskip("pydeck")
 
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory):
-    from ingest.demo import build_demo
+    from ingest.files.demo import build_demo
     from layers.store import open_store
 
     d = tmp_path_factory.mktemp("scene-demo")

@@ -42,7 +42,7 @@ def server(tmp_path_factory):
     from werkzeug.serving import make_server
 
     from api.app import create_app
-    from ingest.demo import build_demo
+    from ingest.files.demo import build_demo
     from layers.store import open_store
 
     d = tmp_path_factory.mktemp("webmap-data")

@@ -10,7 +10,7 @@ import pytest
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     from api.app import create_app
-    from ingest.demo import build_demo
+    from ingest.files.demo import build_demo
     from layers.store import open_store
 
     d = tmp_path_factory.mktemp("webmap-views")

@@ -53,8 +53,8 @@ def run_match(args: argparse.Namespace) -> int:
     import time
 
     from geo.mapmatch import MapMatcher, MatchParams
-    from ingest.buses import read_track_csv
-    from ingest.roads import read_roads
+    from ingest.files.roads import read_roads
+    from ingest.live.buses import read_track_csv
 
     graph = read_roads(args.roads)
     lon, lat, t = read_track_csv(args.track)
@@ -92,8 +92,8 @@ def run_match(args: argparse.Namespace) -> int:
 
 
 def run_replay(args: argparse.Namespace) -> int:
-    from ingest.buses import replay_avl
-    from ingest.gtfs import read_gtfs
+    from ingest.files.gtfs import read_gtfs
+    from ingest.live.buses import replay_avl
 
     feed = read_gtfs(args.gtfs)
     report = replay_avl(feed, args.avl, route=args.route)

@@ -1,7 +1,7 @@
 """``xiaoan demo``: build the demo campus (first run only) and serve it.
 
 The demo is the real University of Helsinki city-centre campus from OpenStreetMap with
-clearly labelled synthetic layers (see :mod:`ingest.demo`), kept in the embedded store in
+clearly labelled synthetic layers (see :mod:`ingest.files.demo`), kept in the embedded store in
 ``--data`` (default ``./xiaoan-data``) so that a second run starts at once.
 """
 
@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ingest.demo import build_demo, demo_is_built
+    from ingest.files.demo import build_demo, demo_is_built
     from layers.schema import validate_campus_id
 
     validate_campus_id(args.campus)  # before the store is made or the build starts

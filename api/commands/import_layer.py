@@ -110,7 +110,7 @@ def _print_summary(s: dict[str, Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from geo.errors import ValidationError
-    from ingest.importer import import_layer
+    from ingest.files.importer import import_layer
 
     store = open_store_from_args(args)
     try:

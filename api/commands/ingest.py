@@ -57,8 +57,8 @@ def run_mqtt(args: argparse.Namespace) -> int:
     import signal
     import sys
 
-    from ingest.mqtt import MqttIngest, parse_broker_url
-    from ingest.pipeline import EventPipeline
+    from ingest.live.mqtt import MqttIngest, parse_broker_url
+    from ingest.live.pipeline import EventPipeline
 
     parse_broker_url(args.broker)  # bad URL → clear error before anything starts
     if args.journal and os.path.isdir(args.journal):

@@ -168,7 +168,7 @@ def _emit(args: argparse.Namespace, doc: dict[str, Any], text: str) -> int:
 
 def _load_inp(args: argparse.Namespace):  # -> tuple[PipeNetwork, ShutoffValves]
     from geo.errors import ValidationError
-    from ingest.epanet import read_inp, read_valve_csv
+    from ingest.files.epanet import read_inp, read_valve_csv
 
     if not args.inp or not args.valves:
         raise ValidationError("give --inp NET.inp and --valves valves.csv (or --campus ID)",
@@ -332,7 +332,7 @@ def run_topology(args: argparse.Namespace) -> int:
     if len(given) != 1:
         raise ValidationError("give exactly one of --inp, --file or --campus", field="inp")
     if args.inp:
-        from ingest.epanet import read_inp
+        from ingest.files.epanet import read_inp
 
         net = read_inp(args.inp)
         doc = topology_report(net, tolerance=args.tolerance, max_items=args.max_items)
@@ -400,7 +400,7 @@ def run_import(args: argparse.Namespace) -> int:
     import shapely
 
     from geo.errors import NotFound
-    from ingest.pipes import read_pipes
+    from ingest.files.pipes import read_pipes
     from layers.campus import CampusInfo
     from layers.schema import validate_campus_id
 

@@ -65,7 +65,7 @@ def run_export(args: argparse.Namespace) -> int:
         campus = load_campus_from_args(store, args.campus)
         incidents = []
         try:
-            from ingest.incidents import marker
+            from ingest.live.incidents import marker
 
             recs = store.query_records("incident", campus_ids=[args.campus], limit=1000)
             incidents = [marker(r.data) for r in recs]

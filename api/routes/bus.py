@@ -30,7 +30,7 @@ from flask import Blueprint, Response, request
 from api.params import check_args, json_body, json_response
 from api.service import current_service
 from geo.errors import PayloadTooLarge, ValidationError
-from ingest.buses import MAX_BATCH, BusEngine, parse_time
+from ingest.live.buses import MAX_BATCH, BusEngine, parse_time
 
 __all__ = ["bp", "engine"]
 
@@ -112,7 +112,7 @@ def get_track(campus_id: str, bus: str) -> Response:
 
 @bp.put("/<campus_id>/network")
 def put_network(campus_id: str) -> Response:
-    from ingest.roads import edges_from_geojson
+    from ingest.files.roads import edges_from_geojson
 
     check_args(set())
     eng = engine(campus_id)

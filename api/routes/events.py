@@ -1,7 +1,7 @@
 """Events, incidents and the live feed over HTTP.
 
 - ``POST /api/v1/events``: one event object, or ``{"events": [...]}`` (at most
-  :data:`ingest.events.MAX_BATCH`) → 202 ``{"event_id", "incident_id", "incident"}``
+  :data:`ingest.live.events.MAX_BATCH`) → 202 ``{"event_id", "incident_id", "incident"}``
   (a batch: a list of those). Idempotent on ``event_id``; answered only once durable.
 - ``GET /api/v1/incidents/{id}``; ``GET /api/v1/incidents`` with ``bbox``, ``status``,
   ``kind``, ``since``/``until``, ``campus``, ``limit``/``offset``.
@@ -29,9 +29,9 @@ from flask import Blueprint, Response, current_app, request, stream_with_context
 from api.params import check_args, int_arg, json_body, json_response
 from api.service import current_service
 from geo.errors import ValidationError
-from ingest.events import parse_time
-from ingest.incidents import ACTIONS, STATUSES, marker
-from ingest.pipeline import EventPipeline
+from ingest.live.events import parse_time
+from ingest.live.incidents import ACTIONS, STATUSES, marker
+from ingest.live.pipeline import EventPipeline
 
 __all__ = ["bp", "pipeline", "event_feature"]
 

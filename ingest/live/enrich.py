@@ -1,6 +1,6 @@
 """Geolocation and enrichment: where an event happened, and what a coordinator needs there.
 
-:class:`Enricher` turns a validated :class:`~ingest.events.Event` into the *incident context*:
+:class:`Enricher` turns a validated :class:`~ingest.live.events.Event` into the *incident context*:
 campus, building, floor, room, 3D position (:func:`geo.indoor.floor_level_z`: floor 1 is the
 ground floor), zones
 entered (danger, perimeter, ...), the risk level at the spot, the cameras that see it ranked
@@ -34,7 +34,7 @@ from shapely.strtree import STRtree
 from geo.crs import transformer
 from geo.errors import ValidationError
 from geo.indoor import floor_at_z, floor_level_z
-from ingest.events import Event
+from ingest.live.events import Event
 from layers.campus import Campus
 from layers.devices import Device, DeviceRegistry, devices_of
 

@@ -33,8 +33,8 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from geo.errors import Unavailable, ValidationError, XiaoanError
-from ingest.events import validate_event
-from ingest.pipeline import EventPipeline
+from ingest.live.events import validate_event
+from ingest.live.pipeline import EventPipeline
 
 __all__ = ["MqttIngest", "parse_broker_url", "TOPIC_FILTER"]
 

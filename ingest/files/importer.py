@@ -9,7 +9,7 @@ Lat/lon swapped: a row whose geometry lies far outside the campus (its boundary 
 :data:`AREA_PAD_DEG`), or, for a campus that does not exist yet, far from the median of
 the file's rows, is an error that says when swapping lon/lat would put it in place.
 
-KRTD camera models (:mod:`ingest.krtd`: a directory of ``.krtd`` files, or the files) go
+KRTD camera models (:mod:`ingest.files.krtd`: a directory of ``.krtd`` files, or the files) go
 into the ``cameras`` layer of an existing campus only, with the frame's ``geo_origin``.
 """
 
@@ -29,7 +29,7 @@ from shapely.ops import unary_union
 
 from geo.crs import CoordSys
 from geo.errors import CRSError, NotFound, RowError, ValidationError
-from ingest.readers import Progress, ReadResult, read_geojson, read_ogr
+from ingest.files.readers import Progress, ReadResult, read_geojson, read_ogr
 from layers.campus import CampusInfo
 from layers.schema import schema_for, validate_campus_id, validate_layer
 from layers.store import Store
@@ -57,8 +57,8 @@ Source = str | Path | Sequence[str | Path]
 def detect_format(path: Source) -> str:
     """``json`` (GeoJSON or CityJSON), ``osm``, ``krtd`` (a ``.krtd`` file, a directory
     holding some, or several paths) or ``ogr`` (GeoPackage, Shapefile, ...)."""
-    from ingest.krtd import is_krtd_path
-    from ingest.osm import is_osm_path
+    from ingest.files.krtd import is_krtd_path
+    from ingest.files.osm import is_osm_path
 
     if not isinstance(path, (str, Path)):
         items = list(path)
@@ -91,7 +91,7 @@ def read_source(
     """Read ``path`` for ``layer`` with the reader its format needs.
 
     ``geo_origin`` and ``image_size`` are for KRTD camera models only (see
-    :func:`ingest.krtd.read_krtd`); the other options do not apply to them.
+    :func:`ingest.files.krtd.read_krtd`); the other options do not apply to them.
     """
     fmt = detect_format(path)
     if fmt == "krtd":
@@ -109,7 +109,7 @@ def read_source(
             raise ValidationError(f"{flag} applies to KRTD camera models only, and {what}; "
                                   f"drop {flag}", field=name)
     if fmt == "osm":
-        from ingest.osm import read_osm
+        from ingest.files.osm import read_osm
 
         if crs not in (None, ""):
             from geo.crs import parse_crs
@@ -121,11 +121,11 @@ def read_source(
             raise CRSError("OSM data is WGS-84; --coord-sys does not apply", field="coord_sys")
         return read_osm(path, layer, incomplete=incomplete, progress=progress)
     if fmt == "json":
-        from ingest.readers import load_json
+        from ingest.files.readers import load_json
 
         doc = load_json(path)
         if isinstance(doc, dict) and doc.get("type") == "CityJSON":
-            from ingest.cityjson import read_cityjson
+            from ingest.files.cityjson import read_cityjson
 
             if layer != "buildings":
                 raise ValidationError(
@@ -143,7 +143,7 @@ def read_source(
 def _read_krtd(path: Source, layer: str, *, crs: Any, coord_sys: str | None,
                source_layer: str | None, incomplete: str, geo_origin: str | Path | None,
                image_size: Sequence[int] | None, progress: Progress | None) -> ReadResult:
-    from ingest.krtd import read_krtd
+    from ingest.files.krtd import read_krtd
 
     _check_krtd_options(path, layer, crs, coord_sys, source_layer, incomplete)
     return read_krtd(path, geo_origin=geo_origin, image_size=image_size, progress=progress)
@@ -152,7 +152,7 @@ def _read_krtd(path: Source, layer: str, *, crs: Any, coord_sys: str | None,
 def _check_krtd_options(path: Source, layer: str, crs: Any, coord_sys: str | None,
                         source_layer: str | None, incomplete: str) -> None:
     """Refuse, before anything is read, what does not fit KRTD camera models."""
-    from ingest.krtd import krtd_files
+    from ingest.files.krtd import krtd_files
 
     krtd_files(path)  # every path names .krtd files
     if layer != "cameras":
@@ -319,16 +319,16 @@ def import_layer(
         for ``campuses``, else the convex hull of the imported data) — except for KRTD
         cameras, which go into an existing campus only (:class:`~geo.errors.NotFound`).
     crs, coord_sys, source_layer
-        See :mod:`ingest.readers`.
+        See :mod:`ingest.files.readers`.
     geo_origin, image_size
         KRTD only: the frame's ``geo_origin.txt`` (required) and the image size (default:
-        from the principal point), see :func:`ingest.krtd.read_krtd`.
+        from the principal point), see :func:`ingest.files.krtd.read_krtd`.
     skip_invalid
         Store the valid rows and list the invalid ones instead of failing.
     mode
         ``upsert`` (default), ``replace`` (the layer's rows of this campus) or ``append``.
     incomplete
-        OSM only, see :func:`ingest.osm.read_osm`.
+        OSM only, see :func:`ingest.files.osm.read_osm`.
     progress
         ``progress(stage, done, total)`` for long imports.
 

@@ -44,9 +44,9 @@ from shapely.ops import nearest_points, unary_union
 
 from geo.crs import transformer
 from geo.errors import NotFound
-from ingest.importer import nulls_as_none
-from ingest.osm import FLOOR_HEIGHT_M, read_osm
-from ingest.readers import frame
+from ingest.files.importer import nulls_as_none
+from ingest.files.osm import FLOOR_HEIGHT_M, read_osm
+from ingest.files.readers import frame
 from layers.campus import CampusInfo
 from layers.schema import validate_layer
 from layers.store import Store

@@ -3,7 +3,7 @@
 Each reader returns a :class:`ReadResult`: the rows as a GeoDataFrame in EPSG:4326 (lon/lat),
 the 1-based row (feature) number of each row in the source, and the rows that could not be
 read at all as :class:`~geo.errors.RowError` s. Schema validation happens afterwards, in
-:mod:`ingest.importer`.
+:mod:`ingest.files.importer`.
 
 CRS rules (data with no CRS is refused, never guessed):
 

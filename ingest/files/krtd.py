@@ -37,7 +37,7 @@ from shapely.geometry import Point
 
 from geo.camera import CameraModel, Georef, parse_krtd
 from geo.errors import RowError, ValidationError
-from ingest.readers import Progress, ReadResult, frame
+from ingest.files.readers import Progress, ReadResult, frame
 
 __all__ = [
     "KRTD_SUFFIX",

@@ -20,7 +20,7 @@ evacuate — the whole building for fire and smoke, otherwise the floors within 
 3D — and the messages to send to the roles the campus configures (``props.emergency_roles``
 and ``props.contacts`` of the campus).
 
-The engine is in memory and thread-safe; :mod:`ingest.journal` makes its output durable.
+The engine is in memory and thread-safe; :mod:`ingest.live.journal` makes its output durable.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ from typing import Any
 
 from geo.errors import Conflict, NotFound, ValidationError
 from geo.indoor import floor_level_z
-from ingest.enrich import Enricher
-from ingest.events import SEVERITIES, Event
+from ingest.live.enrich import Enricher
+from ingest.live.events import SEVERITIES, Event
 
 __all__ = [
     "IncidentEngine",

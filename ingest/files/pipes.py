@@ -50,7 +50,7 @@ class PipeImport:
 
 def _read(path: Path, layer: str | None, crs: Any,
           kind: str = "pipes") -> tuple[gpd.GeoDataFrame, list[int]]:
-    from ingest.readers import read_geojson, read_ogr
+    from ingest.files.readers import read_geojson, read_ogr
 
     if path.suffix.lower() in (".geojson", ".json"):
         r = read_geojson(path, crs=crs)

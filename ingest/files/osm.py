@@ -35,7 +35,7 @@ from shapely.geometry.polygon import orient
 from shapely.ops import linemerge, unary_union
 
 from geo.errors import RowError, ValidationError
-from ingest.readers import Progress, ReadResult, frame
+from ingest.files.readers import Progress, ReadResult, frame
 
 __all__ = [
     "OSM_LAYERS",

@@ -28,7 +28,7 @@ from shapely.geometry import Polygon
 from shapely.ops import unary_union
 
 from geo.errors import RowError, ValidationError
-from ingest.readers import Progress, ReadResult, finish, frame, load_json, resolve_crs
+from ingest.files.readers import Progress, ReadResult, finish, frame, load_json, resolve_crs
 
 __all__ = ["read_cityjson", "GROUND_TOL_M", "HEIGHT_ATTRIBUTES"]
 

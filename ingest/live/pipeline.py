@@ -1,8 +1,8 @@
 """The live event pipeline: validate → geolocate/enrich → correlate → durable → answer.
 
 :class:`EventPipeline` is what the HTTP routes and the MQTT subscriber share. It owns the
-:class:`~ingest.enrich.Enricher`, the :class:`~ingest.incidents.IncidentEngine` and the
-:class:`~ingest.journal.DurableWriter`. A request is all-or-nothing: every event is
+:class:`~ingest.live.enrich.Enricher`, the :class:`~ingest.live.incidents.IncidentEngine` and the
+:class:`~ingest.live.journal.DurableWriter`. A request is all-or-nothing: every event is
 validated and placed before anything changes, so a bad event in a batch stores nothing.
 
 Records written (kind, id):
@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from geo.errors import NotFound, RowError, ValidationError
-from ingest.enrich import Enricher
-from ingest.events import MAX_BATCH, Event, validate_batch
-from ingest.incidents import STATUSES, Accepted, IncidentEngine
-from ingest.journal import DurableWriter, Journal
+from ingest.live.enrich import Enricher
+from ingest.live.events import MAX_BATCH, Event, validate_batch
+from ingest.live.incidents import STATUSES, Accepted, IncidentEngine
+from ingest.live.journal import DurableWriter, Journal
 from layers.campus import Campus
 from layers.store import Record, Store
 
