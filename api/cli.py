@@ -30,6 +30,7 @@ COMMANDS = [
     "api.commands.camera",
     "api.commands.ingest",
     "api.commands.scene",
+    "api.commands.org",
 ]
 
 EPILOG = (

@@ -18,6 +18,8 @@ __all__ = [
     "Conflict",
     "PayloadTooLarge",
     "Unavailable",
+    "Unauthorized",
+    "Forbidden",
     "CRSError",
 ]
 
@@ -130,6 +132,20 @@ class Conflict(XiaoanError, RuntimeError):
 class PayloadTooLarge(ValidationError):
     status = 413
     title = "Payload too large"
+
+
+class Unauthorized(XiaoanError, PermissionError):
+    """No identity, or one that cannot be verified (bad, expired or forged credentials)."""
+
+    status = 401
+    title = "Unauthorized"
+
+
+class Forbidden(XiaoanError, PermissionError):
+    """A verified identity whose role or organisation node does not allow the request."""
+
+    status = 403
+    title = "Forbidden"
 
 
 class Unavailable(XiaoanError, ConnectionError):

@@ -632,30 +632,10 @@ def ledger(
 
 
 def org_tree(store: Store) -> dict[str, dict[str, Any]]:
-    """Every org node of the deployment: ``{fid: {"id", "name", "level", "parent"}}``.
+    """Every org node of the deployment (see :func:`layers.org.org_tree`)."""
+    from layers.org import org_tree as tree
 
-    Nodes are rows of the ``org_nodes`` layer of any campus (the same node stored under
-    several campuses counts once). Raises ValidationError on an unknown parent or a cycle.
-    """
-    nodes: dict[str, dict[str, Any]] = {}
-    for info in store.list_campuses():
-        g = store.read_layer(info.id, "org_nodes")
-        for r in g.itertuples():
-            parent = r.parent_id if isinstance(r.parent_id, str) and r.parent_id else None
-            nodes.setdefault(str(r.fid), {"id": str(r.fid), "name": r.name,
-                                          "level": r.level, "parent": parent})
-    for n in nodes.values():
-        if n["parent"] is not None and n["parent"] not in nodes:
-            raise ValidationError(f"org node {n['id']!r} names an unknown parent "
-                                  f"{n['parent']!r}", field="parent_id")
-        seen = {n["id"]}
-        p = n["parent"]
-        while p is not None:
-            if p in seen:
-                raise ValidationError(f"org nodes form a cycle through {p!r}", field="parent_id")
-            seen.add(p)
-            p = nodes[p]["parent"]
-    return nodes
+    return tree(store)
 
 
 def _unknown_node(node: Any, nodes: Mapping[str, Mapping[str, Any]]) -> NotFound:

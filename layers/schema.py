@@ -45,7 +45,7 @@ COMMON_COLUMNS = ("fid", "campus_id", "name", "props", "geometry")
 UTILITIES = ("water", "gas", "power", "telecom", "sewer", "heat", "drain")
 VALVE_STATUS = ("open", "closed", "inoperable")
 RISK_LEVELS = ("red", "orange", "yellow", "blue")
-ORG_LEVELS = ("province", "city", "county", "school")
+ORG_LEVELS = ("province", "city", "county", "school", "class", "family")
 
 
 @dataclass(frozen=True)

@@ -411,6 +411,10 @@ def import_layer(
         if progress:
             progress("writing", 0, len(clean))
         try:
+            if layer == "campuses":  # org_node, local_crs, contacts, emergency_roles
+                from layers.org import campus_attrs_from_rows
+
+                store.put_campus(campus_attrs_from_rows(info, clean.to_dict("records")))
             written = store.write_layer(campus_id, layer, nulls_as_none(clean),
                                         mode=mode)  # type: ignore[arg-type]
         except Exception:
