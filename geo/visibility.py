@@ -29,9 +29,10 @@ from numpy.typing import ArrayLike, NDArray
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from geo.camera import CameraModel, PTZAim
+from geo.camera import CameraModel
 from geo.errors import ValidationError
 from geo.frustum import ground_footprint
+from geo.ptz import PTZAim
 
 __all__ = [
     "HOST_TOLERANCE_M",

@@ -32,11 +32,14 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from geo.camera import CameraModel, Georef, PTZLimits, camera_from_json
+from geo.camera import CameraModel
+from geo.camera_io import camera_from_json
+from geo.camera_pose import Georef
 from geo.coverage import DORI, CoverageResult, coverage, dori_class
 from geo.crs import transformer
 from geo.errors import ValidationError
 from geo.frustum import frustum_faces, ground_footprint
+from geo.ptz import PTZLimits
 from geo.visibility import Obstacles, VisibilityIndex
 from layers.campus import Campus
 

@@ -190,7 +190,7 @@ def client(store):
 
 
 def test_rest_locate_project_and_bad_input(client):
-    from geo.camera import parse_krtd
+    from geo.camera_io import parse_krtd
 
     root = shared_data("cameras", "meva", "old_2018-03")
     krtd = (root / "cameras" / "G341.krtd").read_text()
@@ -259,7 +259,8 @@ def test_calibrated_model_in_props_keeps_its_pixels_on_a_campus():
     import geopandas as gpd
     from shapely.geometry import Point
 
-    from geo.camera import Georef, camera_to_json, parse_krtd
+    from geo.camera_io import camera_to_json, parse_krtd
+    from geo.camera_pose import Georef
     from layers.cameras import camera_models, cameras_seeing
     from layers.campus import Campus, CampusInfo
     from layers.schema import validate_layer

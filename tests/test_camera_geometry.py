@@ -174,7 +174,7 @@ def test_sighting_reports_pixel_density_and_pixel():
 
 
 def test_ptz_camera_sees_what_it_can_be_aimed_at_and_reports_the_aim():
-    from geo.camera import PTZLimits
+    from geo.ptz import PTZLimits
 
     ptz = _cam(heading_deg=0, tilt_deg=-20, range_m=80, id="ptz",
                ptz=PTZLimits(pan_min_deg=-90, pan_max_deg=90, tilt_min_deg=-80,

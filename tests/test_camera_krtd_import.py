@@ -24,7 +24,8 @@ import pytest
 from conftest import shared_data
 from shapely.geometry import box
 
-from geo.camera import Georef, parse_krtd
+from geo.camera_io import parse_krtd
+from geo.camera_pose import Georef
 from geo.errors import NotFound, ValidationError
 from ingest.files.importer import import_layer
 from layers.cameras import camera_models, camera_problems

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from conftest import shared_data
 
-from geo.camera import camera_from_json, camera_to_json, parse_krtd
+from geo.camera_io import camera_from_json, camera_to_json, parse_krtd
 
 
 def _scene():
@@ -99,7 +99,7 @@ def test_meva_gcps_georeference_through_the_enu_origin():
     shift is removed the GCPs fit to the accuracy of hand-picked points."""
     import json
 
-    from geo.camera import Georef
+    from geo.camera_pose import Georef
 
     root = shared_data("cameras", "meva", "old_2018-03")
     lat, lon, alt = (float(v) for v in (root / "geo_origin.txt").read_text().split())

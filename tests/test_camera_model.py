@@ -7,17 +7,12 @@ import math
 import numpy as np
 import pytest
 
-from geo.camera import (
-    CameraModel,
-    PTZLimits,
-    angles_from_rotation,
-    camera_from_json,
-    camera_to_json,
-    parse_krtd,
-    rotation_from_angles,
-)
+from geo.camera import CameraModel
+from geo.camera_io import camera_from_json, camera_to_json, parse_krtd
+from geo.camera_pose import angles_from_rotation, rotation_from_angles
 from geo.errors import ValidationError
 from geo.homography import fit_homography
+from geo.ptz import PTZLimits
 
 
 def _cam(**kw):

@@ -97,7 +97,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def load_camera(path: str, image_size: list[int] | None = None,
                 origin: list[float] | None = None) -> Any:
     """A :class:`geo.camera.CameraModel` from a .json or .krtd file."""
-    from geo.camera import Georef, camera_from_json, parse_krtd
+    from geo.camera_io import camera_from_json, parse_krtd
+    from geo.camera_pose import Georef
     from geo.errors import ValidationError
 
     f = Path(path)

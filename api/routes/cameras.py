@@ -40,7 +40,8 @@ LAYERS = ("frustums", "footprints", "visible", "coverage", "blind_spots", "dori"
 
 
 def _camera(doc: dict[str, Any]) -> Any:
-    from geo.camera import Georef, camera_from_json, parse_krtd
+    from geo.camera_io import camera_from_json, parse_krtd
+    from geo.camera_pose import Georef
 
     if doc.get("krtd") is not None:
         if not isinstance(doc["krtd"], str):

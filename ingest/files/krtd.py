@@ -35,7 +35,9 @@ import geopandas as gpd
 import numpy as np
 from shapely.geometry import Point
 
-from geo.camera import CameraModel, Georef, parse_krtd
+from geo.camera import CameraModel
+from geo.camera_io import parse_krtd
+from geo.camera_pose import Georef
 from geo.errors import RowError, ValidationError
 from ingest.files.readers import Progress, ReadResult, frame
 
