@@ -46,6 +46,7 @@ from shapely.geometry import Point, shape
 from shapely.geometry.base import BaseGeometry
 
 from geo.errors import Conflict, NotFound, ValidationError
+from geo.times import parse_time
 from layers.schema import CAMPUS_ID_PATTERN
 from layers.store import Record, Store
 
@@ -87,24 +88,6 @@ log = logging.getLogger(__name__)
 
 
 # --- small helpers ---------------------------------------------------------------------------
-
-
-def parse_time(v: Any, field: str) -> dt.datetime:
-    """An aware UTC datetime from a datetime or ISO 8601 text with a zone (``Z`` or offset)."""
-    if isinstance(v, dt.datetime):
-        t = v
-    elif isinstance(v, str):
-        try:
-            t = dt.datetime.fromisoformat(v.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise ValidationError(
-                f"{v!r} is not an ISO 8601 time, e.g. 2026-11-20T08:00:00Z", field=field
-            ) from None
-    else:
-        raise ValidationError(f"expected an ISO 8601 time, got {v!r}", field=field)
-    if t.tzinfo is None or t.utcoffset() is None:
-        raise ValidationError(f"{v!r} has no time zone; give one (e.g. Z for UTC)", field=field)
-    return t.astimezone(dt.UTC)
 
 
 def _iso(t: dt.datetime) -> str:

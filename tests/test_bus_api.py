@@ -144,6 +144,30 @@ def test_bad_fixes_are_rejected_naming_the_field_and_change_nothing(client, s2):
     assert dup["status"] == "duplicate"
 
 
+def test_fix_dated_a_day_ahead_is_refused_and_does_not_lock_the_bus_out(client):
+    import datetime as dt
+
+    now = dt.datetime.now(dt.UTC)
+    fix = {"bus": "b9", "lon": -77.03, "lat": 38.95}
+    ahead = client.post(f"/api/v1/buses/{CID}/fixes",
+                        json=dict(fix, t=(now + dt.timedelta(days=1)).isoformat()))
+    assert ahead.status_code == 400, ahead.get_json()
+    err = ahead.get_json()["errors"][0]
+    assert err["field"] == "t" and "future" in err["message"]
+    naive = client.post(f"/api/v1/buses/{CID}/fixes",
+                        json=dict(fix, t=now.replace(tzinfo=None).isoformat()))
+    assert naive.status_code == 400 and naive.get_json()["errors"][0]["field"] == "t"
+    # the real fixes that follow are accepted (the refused one left no trace)
+    for k in (2, 1):
+        r = client.post(f"/api/v1/buses/{CID}/fixes",
+                        json=dict(fix, t=(now - dt.timedelta(seconds=k)).timestamp()))
+        assert r.status_code == 200 and r.get_json()["status"] == "accepted", r.get_json()
+    # a little clock skew is allowed, as for events
+    r = client.post(f"/api/v1/buses/{CID}/fixes",
+                    json=dict(fix, t=(now + dt.timedelta(seconds=60)).isoformat()))
+    assert r.status_code == 200, r.get_json()
+
+
 def test_batch_flags_bad_fixes_by_row_and_applies_the_rest(client, s2):
     docs = fix_docs(s2)[:10]
     docs[3] = dict(docs[3], lat=math.nan)

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from geo.errors import RowError, ValidationError
+from geo.times import check_not_future, parse_seconds
 
 __all__ = [
     "read_track_csv",
@@ -34,29 +35,9 @@ __all__ = [
 
 
 def parse_time(value: Any, field: str = "t", row: int | None = None) -> float:
-    """Seconds (a number) or an ISO 8601 time (UTC if no offset) → float seconds."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        v = float(value)
-    elif isinstance(value, dt.datetime):
-        d = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-        return d.timestamp()
-    else:
-        s = str(value).strip()
-        try:
-            v = float(s)
-        except ValueError:
-            try:
-                d = dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
-            except ValueError:
-                raise ValidationError(
-                    f"not a time: {value!r}; give seconds or ISO 8601", field=field, row=row
-                ) from None
-            if d.tzinfo is None:
-                d = d.replace(tzinfo=dt.UTC)
-            return d.timestamp()
-    if not math.isfinite(v):
-        raise ValidationError(f"not a finite time: {value!r}", field=field, row=row)
-    return v
+    """Seconds (a number) or an ISO 8601 time with a zone → POSIX seconds (the one rule of
+    :func:`geo.times.parse_seconds`: a time without a zone is refused, never taken as UTC)."""
+    return parse_seconds(value, field, row)
 
 
 def read_track_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -384,7 +365,8 @@ class BusState:
 def validate_fix(raw: Any, row: int | None = None) -> Fix:
     """A checked fix from a JSON object, or a :class:`ValidationError` naming the field.
 
-    Required: ``bus`` (id), ``lon``/``lat`` (WGS-84), ``t`` (ISO 8601 or POSIX seconds).
+    Required: ``bus`` (id), ``lon``/``lat`` (WGS-84), ``t`` (ISO 8601 with a zone, or POSIX
+    seconds; at most :data:`geo.times.MAX_FUTURE_SKEW_S` ahead of our clock).
     Optional: ``route`` (route id), ``trip_start`` (time the trip started, for the schedule).
     """
     if not isinstance(raw, dict):
@@ -412,6 +394,7 @@ def validate_fix(raw: Any, row: int | None = None) -> Fix:
     else:
         try:
             t = parse_time(raw["t"], "t", row)
+            check_not_future(t, "t", row)
         except ValidationError as e:
             errors.extend(e.errors)
     trip_start = None

@@ -32,6 +32,8 @@ from typing import Any
 
 from geo.crs import CoordSys, to_wgs84
 from geo.errors import PayloadTooLarge, RowError, ValidationError
+from geo.times import MAX_FUTURE_SKEW_S, check_not_future, parse_time
+from geo.times import iso as _iso
 
 __all__ = [
     "Event",
@@ -46,8 +48,6 @@ __all__ = [
 
 #: Most events accepted in one request (``{"events": [...]}``); more → 413.
 MAX_BATCH = 1000
-#: How far in the future (seconds, by our clock) ``occurred_at`` may lie: device clocks drift.
-MAX_FUTURE_SKEW_S = 300.0
 #: Largest ``payload`` accepted, in characters of its JSON text.
 MAX_PAYLOAD_CHARS = 16_384
 
@@ -134,33 +134,6 @@ class Event:
         else:
             d.update(camera_id=self.camera_id, pixel=list(self.pixel or ()))
         return d
-
-
-def _iso(t: dt.datetime) -> str:
-    return t.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
-def parse_time(value: Any, field: str, row: int | None = None) -> dt.datetime:
-    """An aware UTC datetime from ISO 8601 text; a naive time is refused (no guessing)."""
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(
-            f"expected an ISO 8601 time such as 2026-11-20T08:15:00Z, got {value!r}",
-            field=field, row=row,
-        )
-    text = value.strip()
-    try:
-        t = dt.datetime.fromisoformat(text[:-1] + "+00:00" if text[-1] in "zZ" else text)
-    except ValueError:
-        raise ValidationError(
-            f"{value!r} is not an ISO 8601 time (e.g. 2026-11-20T08:15:00Z)",
-            field=field, row=row,
-        ) from None
-    if t.tzinfo is None:
-        raise ValidationError(
-            f"{value!r} has no time zone; add 'Z' for UTC or an offset such as +08:00",
-            field=field, row=row,
-        )
-    return t.astimezone(dt.UTC)
 
 
 def _number(ev: Mapping[str, Any], name: str, row: int | None, lo: float, hi: float) -> float:
@@ -250,12 +223,7 @@ def validate_event(
     kind = _text(ev, "kind", row, _KIND_RE,
                  "a lowercase kind such as " + ", ".join(KNOWN_KINDS[:7]))
     occurred = parse_time(ev["occurred_at"], "occurred_at", row)
-    if (occurred - now).total_seconds() > max_skew_s:
-        raise ValidationError(
-            f"{ev['occurred_at']!r} is {(occurred - now).total_seconds():.0f} s in the future; "
-            f"at most {max_skew_s:.0f} s of clock skew is allowed — check the device clock",
-            field="occurred_at", row=row,
-        )
+    check_not_future(occurred, "occurred_at", row, now=now, max_skew_s=max_skew_s)
     severity = ev.get("severity")
     if severity is None:
         severity = DEFAULT_SEVERITY.get(kind, "medium")

@@ -105,11 +105,15 @@
       const f = (s - cum[i - 1]) / ((cum[i] - cum[i - 1]) || 1);
       return [p[i - 1][0] + f * (p[i][0] - p[i - 1][0]), p[i - 1][1] + f * (p[i][1] - p[i - 1][1])];
     };
-    const t0 = Date.now();
+    // each fix is stamped with the time it is sent (the service refuses fixes more than
+    // 5 min ahead, and times must not go backwards): pressing the button again continues
+    // on real time instead of colliding with the previous run's future fixes
+    let last = 0;
     for (let k = 0; k < o.n; k++) {
       let [lon, lat] = at(cum[cum.length - 1] * o.upto * k / (o.n - 1));
       if (o.detour && k > o.n * 0.45 && k < o.n * 0.65) lat += 0.0011;  // ~120 m north
-      const t = new Date(t0 + k * 15000).toISOString();
+      last = Math.max(Date.now(), last + 1);
+      const t = new Date(last).toISOString();
       await XA.api(`/api/v1/buses/${C}/fixes`, { json: { bus: o.bus, lon: lon, lat: lat, t: t, route: route.route_id } });
       if (o.interval) { await poll(); await new Promise((r) => setTimeout(r, o.interval)); }
     }
