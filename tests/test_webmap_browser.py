@@ -370,3 +370,20 @@ def test_offline_scene_file_renders_with_no_network_request(server, driver, tmp_
     net = [u for u in urls if not u.startswith(("file:", "data:", "blob:"))]
     assert net == [], net
     assert _errors(driver) == []
+
+
+def test_dispatch_demo_bus_drives_on_real_time_twice_in_a_row(server, driver):
+    base = server["base"]
+    _open(driver, base + PAGES["dispatch"])
+    _wait(driver, "return window.xiaoan.dispatch && XA.scene.routes.length > 0")
+    run = ("const d = arguments[arguments.length-1];"
+           "window.xiaoan.dispatch.drive({bus: 'demo-twice', n: 8, interval: 0})"
+           ".then(() => d('ok')).catch(e => d(String(e)));")
+    # pressed twice: before, the first run's fixes were up to 10 min ahead and the second
+    # run's were refused as going backwards
+    assert driver.execute_async_script(run) == "ok"
+    assert driver.execute_async_script(run) == "ok"
+    bus = requests.get(f"{base}/api/v1/buses/hki/demo-twice", timeout=30).json()
+    last = dt.datetime.fromisoformat(bus["t"].replace("Z", "+00:00"))
+    assert abs((last - dt.datetime.now(dt.UTC)).total_seconds()) < 120
+    assert _errors(driver) == []
