@@ -32,12 +32,12 @@ import shapely
 from shapely.geometry import Point, box
 
 from geo.crs import transformer, utm_crs_for
+from geo.risk_levels import LEVEL_RANK, LEVELS
 from layers.campus import Campus, CampusInfo
 from layers.schema import validate_layer
 
 LON0, LAT0 = 24.94, 60.165
-RANK = {"red": 4, "orange": 3, "yellow": 2, "blue": 1}
-LEVELS = ("red", "orange", "yellow", "blue")
+RANK = LEVEL_RANK
 
 
 def make_campus(n_buildings: int = 500, n_points: int = 1000, seed: int = 4) -> Campus:

@@ -28,7 +28,7 @@ from numpy.typing import ArrayLike, NDArray
 from shapely.geometry.base import BaseGeometry
 
 from geo.errors import ValidationError
-from geo.risk import COLOURS, LEVELS, NAMES_EN, rank_of
+from geo.risk_levels import COLOURS, LEVELS, NAMES_EN, rank_of
 
 __all__ = ["link", "max_per_unit", "raise_ranks", "level_ranks", "Frame", "frame_for", "render_png"]
 
@@ -224,7 +224,7 @@ def render_png(
     ----------
     polygons, levels
         Units in a metric CRS, drawn in order (later on top), each filled with its
-        level's colour (:data:`geo.risk.COLOURS`) or light grey when its level is None.
+        level's colour (:data:`geo.risk_levels.COLOURS`) or light grey when its level is None.
     points, point_levels
         Risk points, drawn on top as small discs in their level's colour.
     boundary

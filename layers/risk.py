@@ -47,14 +47,8 @@ import shapely
 from shapely.geometry import Point, shape
 
 from geo.errors import NotFound, ValidationError
-from geo.risk import (
-    COLOURS,
-    LEVEL_RANK,
-    NAMES_ZH,
-    grade,
-    level_from_rank,
-    parse_level,
-)
+from geo.risk import grade
+from geo.risk_levels import COLOURS, LEVEL_RANK, NAMES_ZH, level_from_rank, parse_level
 from geo.riskmap import link, max_per_unit, raise_ranks
 from layers.campus import Campus
 from layers.schema import validate_layer
@@ -471,7 +465,7 @@ def _map_frame(m: _Model, open_alarms: Iterable[Any], *, all_floors: bool,
     keep = np.ones(len(u), dtype=bool)
     if not all_floors:
         keep &= (u["layer"].to_numpy() != "floors") | (ranks > 0)
-    lv_names = np.array([None, "blue", "yellow", "orange", "red"], dtype=object)
+    lv_names = np.array([level_from_rank(r) for r in range(5)], dtype=object)
     out = pd.DataFrame({
         "layer": u["layer"].to_numpy()[keep],
         "fid": u["fid"].to_numpy()[keep],

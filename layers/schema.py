@@ -25,6 +25,7 @@ import shapely
 from shapely.validation import explain_validity
 
 from geo.errors import CRSError, RowError, ValidationError
+from geo.risk_levels import LEVELS
 
 __all__ = [
     "Field",
@@ -44,7 +45,7 @@ COMMON_COLUMNS = ("fid", "campus_id", "name", "props", "geometry")
 
 UTILITIES = ("water", "gas", "power", "telecom", "sewer", "heat", "drain")
 VALVE_STATUS = ("open", "closed", "inoperable")
-RISK_LEVELS = ("red", "orange", "yellow", "blue")
+RISK_LEVELS = LEVELS  # the four colours, defined once in geo.risk_levels
 ORG_LEVELS = ("province", "city", "county", "school", "class", "family")
 
 

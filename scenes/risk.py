@@ -20,7 +20,7 @@ import pandas as pd
 import shapely
 
 from geo.indoor import floor_level_z
-from geo.risk import COLOURS
+from geo.risk_levels import COLOURS
 from layers.campus import Campus
 from layers.risk import risk_map
 

@@ -15,7 +15,7 @@ from risk_builders import gdf, layers, ll, lonlat
 from shapely.geometry import Point, box
 
 from geo.errors import NotFound, ValidationError
-from geo.risk import COLOURS
+from geo.risk_levels import COLOURS
 from layers.campus import Campus, CampusInfo
 from layers.risk import (
     control_list,

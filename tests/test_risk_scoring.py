@@ -8,21 +8,10 @@ import math
 import pytest
 
 from geo.errors import ValidationError
-from geo.risk import (
-    COLOURS,
-    DEFAULT_LS_BANDS,
-    LEC_C,
-    LEC_E,
-    LEC_L,
-    LSBands,
-    grade,
-    lec_grade,
-    lec_level,
-    level_from_rank,
-    ls_grade,
-    parse_level,
-    raise_level,
-)
+from geo.risk import grade
+from geo.risk_lec import LEC_C, LEC_E, LEC_L, lec_grade, lec_level
+from geo.risk_levels import COLOURS, level_from_rank, parse_level, raise_level
+from geo.risk_ls import DEFAULT_LS_BANDS, LSBands, ls_grade
 
 # --- LEC -------------------------------------------------------------------------------------
 

@@ -44,6 +44,7 @@ from shapely.ops import nearest_points, unary_union
 
 from geo.crs import transformer
 from geo.errors import NotFound
+from geo.risk_levels import LEVELS
 from ingest.files.importer import nulls_as_none
 from ingest.files.osm import FLOOR_HEIGHT_M, read_osm
 from ingest.files.readers import frame
@@ -372,7 +373,7 @@ def build_demo(
 
     # --- synthetic risk points and areas -------------------------------------------------
     cats = ["fire", "electrical", "gas", "chemical", "crowd", "structural", "water"]
-    levels = ["red", "orange", "yellow", "blue"]
+    levels = list(LEVELS)
     minx, miny, maxx, maxy = campus_m.bounds
 
     def random_point_in(poly: Any) -> Point:
