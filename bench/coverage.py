@@ -102,7 +102,7 @@ def helsinki_campus(path: Path = GPKG, campus_osm_id: str | None = None):  # -> 
 def naive_coverage(index, zone):  # -> float covered area
     """Baseline: every camera's visible ground with every building's shadow (no index)."""
     from geo.frustum import ground_footprint
-    from geo.visibility import prism_shadow
+    from geo.occlusion import prism_shadow
 
     obs = index.obstacles
     vis = []

@@ -23,7 +23,7 @@ from shapely.geometry.base import BaseGeometry
 from geo.camera import CameraModel
 from geo.coverage import DORI, dori_polygon
 from geo.errors import ValidationError
-from geo.visibility import Obstacles, visible_ground
+from geo.occlusion import Obstacles, visible_ground
 
 __all__ = ["PlacementResult", "grid_cells", "coverage_matrix", "greedy_placement",
            "optimal_placement", "suggest_placement"]

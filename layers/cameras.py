@@ -39,8 +39,9 @@ from geo.coverage import DORI, CoverageResult, coverage, dori_class
 from geo.crs import transformer
 from geo.errors import ValidationError
 from geo.frustum import frustum_faces, ground_footprint
+from geo.occlusion import Obstacles
 from geo.ptz import PTZLimits
-from geo.visibility import Obstacles, VisibilityIndex
+from geo.visibility import VisibilityIndex
 from layers.campus import Campus
 
 __all__ = [

@@ -12,8 +12,9 @@ from shapely.geometry import Point, box
 from geo.camera import CameraModel
 from geo.coverage import DORI, coverage, dori_class
 from geo.frustum import frustum_faces, frustum_points, ground_footprint
+from geo.occlusion import Obstacles, segment_blocked, visible_ground
 from geo.placement import coverage_matrix, greedy_placement, grid_cells, optimal_placement
-from geo.visibility import Obstacles, VisibilityIndex, segment_blocked, visible_ground
+from geo.visibility import VisibilityIndex
 
 
 def _cam(**kw):
