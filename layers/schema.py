@@ -271,6 +271,38 @@ SCHEMAS: dict[str, LayerSchema] = {
             ),
             title="Police jurisdictions",
         ),
+        LayerSchema(
+            "patrol_routes",
+            _LINE,
+            (
+                Field("checkpoints", "json", required=True,
+                      doc="checkpoint device fids (kind patrol_checkpoint) in walking order"),
+                Field("rounds_per_day", "int", min=1, max=288, default=5,
+                      doc="rounds required in the window (GB/T 29315-2022: >= 5 a day)"),
+                Field("start", "str", default="00:00", doc="daily window start, local HH:MM"),
+                Field("end", "str", default="24:00", doc="daily window end, local HH:MM"),
+                Field("max_gap_min", "float", min=0.0, max=1440.0, default=15.0,
+                      doc="minutes allowed between consecutive checkpoints"),
+                Field("grace_min", "float", min=0.0, max=1440.0, default=10.0,
+                      doc="minutes after a slot ends before a miss is raised"),
+                Field("key_area", "str", doc="the key area the route guards, e.g. gate"),
+                Field("guard", "str", doc="who walks it (name or role)"),
+            ),
+            geometry_required=False,
+            title="Patrol routes",
+        ),
+        LayerSchema(
+            "speakers",
+            _POINT,
+            (
+                Field("radius_m", "float", min=1.0, max=2000.0, default=30.0,
+                      doc="audible radius outdoors, m (clipped by buildings)"),
+                Field("building", "str", doc="fid of the building it is inside, if indoors"),
+                Field("floor", "int", min=-10, max=200),
+                Field("zone", "str", doc="broadcast zone name"),
+            ),
+            title="Broadcast speakers",
+        ),
     ]
 }
 
