@@ -4,9 +4,11 @@
    ``geo.segments.segment_labels`` (and the whole ``SegmentModel`` precomputation) against
    ``wntr.metrics.valve_segments``, both from parsed inputs, median of repeats; the two
    partitions are checked equal in the same run.
-2. Isolation of a break on every pipe of the real QWAT network (4,223 pipes, 2,312 valves):
-   per-break time after precomputation (median, p95, max), beside plain graph search with
-   networkx (connected components per break, on a deterministic sample of breaks).
+2. Isolation of a break on every pipe of the real QWAT network (4,223 pipes, 2,312 valves)
+   and of 4 and 16 disjoint copies of it (16,892 and 67,568 pipes; the breaks are those of
+   the first copy): per-break time after precomputation (median, p95, max), a re-plan with
+   two valves stuck, and plain graph search with networkx (connected components per break,
+   on a deterministic sample of breaks).
    QWAT's sample has no reservoirs: the nodes of its 15 transport mains stand in as inlets.
 
 Options: ``--repeat N`` (default 3), ``--sample N`` baseline breaks (default 200).
@@ -115,49 +117,89 @@ def _networkx_isolate(net: Any, sv: Any, sources: Any, links: list[int]) -> list
     return times
 
 
-def bench_isolation(sample: int) -> list[tuple[str, ...]]:
-    from geo.segments import SegmentModel
+def _tiled(net: Any, sv: Any, sources: Any, k: int) -> tuple[Any, Any, Any]:
+    """``k`` disjoint copies of a network, its valves and sources (ids suffixed ``#i``)."""
+    from geo.network import PipeNetwork, ShutoffValves
 
-    net, sv, sources = _qwat()
-    t = time.perf_counter()
-    model = SegmentModel(net, sv, sources=sources)
-    t_pre = time.perf_counter() - t
-    # three passes over every break; per break its best pass (scheduler noise on a shared
-    # machine only ever adds time), and the first pass alone as measured
+    n, m = net.n_nodes, net.n_links
+    r = range(k)
+    tiled = PipeNetwork(
+        node_ids=[f"{x}#{i}" for i in r for x in net.node_ids],
+        node_kind=np.tile(net.node_kind, k), node_xy=np.tile(net.node_xy, (k, 1)),
+        link_ids=[f"{x}#{i}" for i in r for x in net.link_ids],
+        link_kind=np.tile(net.link_kind, k),
+        link_ends=np.concatenate([net.link_ends + i * n for i in r]),
+        link_closed=np.tile(net.link_closed, k))
+    valves = ShutoffValves(np.concatenate([sv.link + i * m for i in r]),
+                           np.concatenate([sv.node + i * n for i in r]),
+                           np.tile(sv.status, k))
+    return tiled, valves, np.concatenate([sources + i * n for i in r])
+
+
+def _per_break(model: Any, links: list[int]) -> tuple[list[float], list[float]]:
+    """(first pass, best of 3 passes) per-break times over ``links``."""
     passes = []
     for _ in range(3):
         cur = []
-        for i in range(net.n_links):
+        for i in links:
             t = time.perf_counter()
             model.isolate(i)
             cur.append(time.perf_counter() - t)
         passes.append(cur)
-    first = passes[0]
-    per = [min(x) for x in zip(*passes, strict=True)]
-    per_json = []
-    for i in range(net.n_links):
-        t = time.perf_counter()
-        model.isolation_json(model.isolate(i))
-        per_json.append(time.perf_counter() - t)
-    step = max(1, net.n_links // sample)
-    base = _networkx_isolate(net, sv, sources, list(range(0, net.n_links, step)))
+    return passes[0], [min(x) for x in zip(*passes, strict=True)]
+
+
+def bench_isolation(sample: int) -> list[tuple[str, ...]]:
+    from geo.segments import SegmentModel
+
+    net0, sv0, src0 = _qwat()
 
     def ms(x: float) -> str:
         return f"{x * 1e3:.3f} ms"
 
-    return [
-        ("xiaoan, after precomputation (1st pass)", f"{net.n_links}",
-         ms(statistics.median(first)), ms(float(np.percentile(first, 95))), ms(max(first)),
-         f"precompute {t_pre * 1e3:.0f} ms; {sum(x > 0.005 for x in first)} over 5 ms"),
-        ("xiaoan, best of 3 passes per break", f"{net.n_links}", ms(statistics.median(per)),
-         ms(float(np.percentile(per, 95))), ms(max(per)),
-         f"{sum(x > 0.005 for x in per)} over 5 ms"),
-        ("xiaoan, with JSON ids", f"{net.n_links}", ms(statistics.median(per_json)),
-         ms(float(np.percentile(per_json, 95))), ms(max(per_json)), ""),
-        ("networkx graph search", f"{len(base)}", ms(statistics.median(base)),
-         ms(float(np.percentile(base, 95))), ms(max(base)),
-         f"{statistics.median(base) / statistics.median(per):.0f}x slower (median)"),
-    ]
+    rows = []
+    for k in (1, 4, 16):
+        net, sv, sources = _tiled(net0, sv0, src0, k)
+        t = time.perf_counter()
+        model = SegmentModel(net, sv, sources=sources)
+        t_pre = time.perf_counter() - t
+        # every break of the first copy (copies are alike); per break its best of three
+        # passes (scheduler noise on a shared machine only ever adds time)
+        first, per = _per_break(model, list(range(net0.n_links)))
+        rows.append((f"xiaoan, {k} cop{'y' if k == 1 else 'ies'}, 1st pass", f"{net.n_links}",
+                     ms(statistics.median(first)), ms(float(np.percentile(first, 95))),
+                     ms(max(first)), f"precompute {t_pre * 1e3:.0f} ms"))
+        rows.append((f"xiaoan, {k} cop{'y' if k == 1 else 'ies'}, best of 3", f"{net.n_links}",
+                     ms(statistics.median(per)), ms(float(np.percentile(per, 95))),
+                     ms(max(per)), ""))
+        if k == 1:
+            base_per = per
+            per_json = []
+            for i in range(net.n_links):
+                t = time.perf_counter()
+                model.isolation_json(model.isolate(i))
+                per_json.append(time.perf_counter() - t)
+            rows.append(("xiaoan, 1 copy, with JSON ids", f"{net.n_links}",
+                         ms(statistics.median(per_json)),
+                         ms(float(np.percentile(per_json, 95))), ms(max(per_json)), ""))
+            # a re-plan with two stuck valves on the boundary: one connected-components
+            # pass over the unit graph
+            stuck_t = []
+            for i in range(0, net.n_links, max(1, net.n_links // sample)):
+                bv = model.isolate(i).close_valves[:2]
+                t = time.perf_counter()
+                model.isolate(i, stuck=bv)
+                stuck_t.append(time.perf_counter() - t)
+            rows.append(("xiaoan, 1 copy, 2 valves stuck", f"{len(stuck_t)}",
+                         ms(statistics.median(stuck_t)),
+                         ms(float(np.percentile(stuck_t, 95))), ms(max(stuck_t)), "re-plan"))
+            step = max(1, net.n_links // sample)
+            base = _networkx_isolate(net, sv, sources, list(range(0, net.n_links, step)))
+            ratio = statistics.median(base) / statistics.median(base_per)
+            rows.append(("networkx graph search, 1 copy", f"{len(base)}",
+                         ms(statistics.median(base)), ms(float(np.percentile(base, 95))),
+                         ms(max(base)), f"{ratio:.0f}x slower (median)"))
+    return rows
 
 
 def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
@@ -184,7 +226,8 @@ def main(argv: list[str]) -> int:
     print("\n1. valve segments on Net6 (median of", args.repeat, "runs)")
     print(_table(("valve layer", "segments", "xiaoan labels", "xiaoan model", "WNTR",
                   "speed-up", "same partition"), bench_segments(args.repeat)))
-    print("\n2. isolation of a break on every QWAT pipe (sources: transport-main nodes)")
+    print("\n2. isolation of a break on every QWAT pipe, 1, 4 and 16 copies "
+          "(sources: transport-main nodes)")
     print(_table(("method", "breaks", "median", "p95", "max", "note"),
                  bench_isolation(args.sample)))
     return 0

@@ -104,6 +104,22 @@ class PipeNetwork:
         """Indices of the nodes that feed the network (reservoirs, tanks, inlets)."""
         return np.flatnonzero(np.isin(self.node_kind, SOURCE_KINDS)).astype(np.int64)
 
+    def nodes_named(self, ids: Sequence[str], field: str = "sources") -> NDArray[np.int64]:
+        """Node indices of node ids, or of both ends of link ids; unknown ids name ``field``."""
+        idx: set[int] = set()
+        unknown = []
+        for x in map(str, ids):
+            if x in self.node_index:
+                idx.add(self.node_index[x])
+            elif x in self.link_index:
+                idx.update(int(n) for n in self.link_ends[self.link_index[x]])
+            else:
+                unknown.append(x)
+        if unknown:
+            raise ValidationError(f"unknown {', '.join(unknown)}: name nodes or links of the "
+                                  "network (a link stands for both its end nodes)", field=field)
+        return np.asarray(sorted(idx), dtype=np.int64)
+
     def link_geometry(self, i: int) -> Any:
         """The link's LineString, or the straight line between its end nodes."""
         if self.link_geoms is not None and self.link_geoms[i] is not None:

@@ -17,9 +17,15 @@ of its own; with a valve on every pipe end there are exactly ``nodes + links`` s
   normal operation, such as EPANET ``Closed`` pipes, split them), and the unit graph whose
   edges are the open and inoperable valves (closed valves stay closed).
 
-A break on a link then costs one look-up for its group and one connected-components pass on
-the small unit graph with the group removed, to find the parts cut off from every source
-(reservoir, tank, inlet) once the boundary valves close.
+- the *cut vertices* of the unit graph seen from the sources (:mod:`geo.cutvertex`), with
+  each group's units contracted into one vertex: what a group's removal cuts off from every
+  source (reservoir, tank, inlet) is then a few ranges of a depth-first order.
+
+A break on a link then costs a look-up for its group and a gather of the cut-off ranges: the
+time does not grow with the network. Valves found stuck on site (``stuck``) are treated as
+inoperable for that break only: the cut widens across them to the next valves, as
+Giswater's mincut does; such a re-plan takes one connected-components pass over the unit
+graph.
 """
 
 from __future__ import annotations
@@ -32,7 +38,8 @@ from numpy.typing import NDArray
 from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-from geo.errors import NotFound
+from geo.cutvertex import RootSeparators
+from geo.errors import NotFound, ValidationError
 from geo.network import PipeNetwork, ShutoffValves
 
 __all__ = ["SegmentModel", "Isolation", "segment_labels"]
@@ -88,6 +95,7 @@ class Isolation:
     cut_off_links: NDArray[np.int64]
     cut_off_nodes: NDArray[np.int64]
     sources_known: bool
+    stuck_valves: NDArray[np.int64]  # stuck valves the cut had to go around
 
     @property
     def out_of_service_nodes(self) -> NDArray[np.int64]:
@@ -169,7 +177,29 @@ class SegmentModel:
         # vertex n_units is a super-source tied to every unit that holds a source
         self._ea = np.concatenate([ua, np.full(len(su), self.n_units)]).astype(np.int64)
         self._eb = np.concatenate([ub, su]).astype(np.int64)
+        self.source_nodes = np.unique(src)
         self.supplied_units = self._supplied(np.zeros(self.n_units + 1, dtype=bool))
+        self._vg_l, self._vg_n = g_l, g_n
+        self._group_inop = _group_lists(np.where(j, g_l, -1), self.n_groups)
+        self._index_cut_vertices(ua, ub, su)
+
+    def _index_cut_vertices(self, ua: NDArray[np.int64], ub: NDArray[np.int64],
+                            su: NDArray[np.int64]) -> None:
+        """Contract each group's units into one vertex where they hang together (a closed
+        link inside a group can split them: such groups take the slow path) and index the
+        cut vertices of that graph seen from the super-source."""
+        ug = self.unit_group
+        inner = ug[ua] == ug[ub]
+        k, piece = _components(self.n_units, ua[inner], ub[inner])
+        pairs = np.unique(ug * k + piece)
+        self._one_piece = np.bincount(pairs // k, minlength=self.n_groups) == 1
+        self._group_piece = np.full(self.n_groups, -1, dtype=np.int64)
+        self._group_piece[ug] = piece
+        a = np.concatenate([piece[ua], np.full(len(su), k)]).astype(np.int64)
+        b = np.concatenate([piece[ub], piece[su]]).astype(np.int64)
+        self._sep = RootSeparators(k + 1, a, b, k)
+        self._sep_links = self._sep.index(piece[self.link_unit])
+        self._sep_nodes = self._sep.index(piece[self.node_unit])
 
     # ------------------------------------------------------------------------------------
     def _supplied(self, removed: NDArray[np.bool_]) -> NDArray[np.bool_]:
@@ -189,45 +219,96 @@ class SegmentModel:
         nodes = _group_lists(self.node_segment, self.n_segments)
         return list(zip(links, nodes, strict=True))
 
-    def isolate(self, link: int) -> Isolation:
-        """Isolate a break on link index ``link``."""
+    def widen(self, group: int, stuck: NDArray[np.int64]) -> NDArray[np.int64]:
+        """The groups a cut must take in when the ``stuck`` valves cannot be closed: from
+        ``group``, across every stuck boundary valve that is not closed already, repeatedly."""
+        stuck_open = np.zeros(len(self.valves), dtype=bool)
+        stuck_open[stuck] = ~self._closed[stuck]
+        todo, seen = [group], {group}
+        while todo:
+            g = todo.pop()
+            bv = self._group_valves[g]
+            for k in bv[stuck_open[bv]].tolist():
+                for h in (int(self._vg_l[k]), int(self._vg_n[k])):
+                    if h not in seen:
+                        seen.add(h)
+                        todo.append(h)
+        return np.asarray(sorted(seen), dtype=np.int64)
+
+    def isolate(self, link: int, stuck: Any = ()) -> Isolation:
+        """Isolate a break on link index ``link``; ``stuck`` are valve indices found stuck
+        (or missing) on site, which the cut goes around."""
         if not 0 <= link < self.net.n_links:
             raise NotFound(f"no link with index {link}")
+        stuck = np.unique(np.asarray(stuck, dtype=np.int64))
         seg = int(self.link_segment[link])
         g = int(self.segment_group[seg])
-        bv = self._group_valves[g]
-        closed = self._closed[bv]
-        removed = np.zeros(self.n_units + 1, dtype=bool)
-        removed[: self.n_units] = self.unit_group == g
-        if self.sources_known:
-            lost = self.supplied_units & ~self._supplied(removed) & ~removed[: self.n_units]
-            cut_links = np.flatnonzero(lost[self.link_unit]).astype(np.int64)
-            cut_nodes = np.flatnonzero(lost[self.node_unit]).astype(np.int64)
+        groups = self.widen(g, stuck) if len(stuck) else np.asarray([g], dtype=np.int64)
+        if len(groups) == 1:
+            bv = self._group_valves[g]
+            inop = self._group_inop[g]
+            crossed = np.zeros(0, dtype=np.int64)
         else:
-            cut_links = cut_nodes = np.zeros(0, dtype=np.int64)
-        inop = np.flatnonzero(self._inop & (self.segment_group[self.link_segment[
-            self.valves.link]] == g) & self._crossing)
+            bv = np.concatenate([self._group_valves[h] for h in groups.tolist()])
+            inside = np.isin(self._vg_l[bv], groups) & np.isin(self._vg_n[bv], groups)
+            crossed = np.intersect1d(np.unique(bv[inside]), stuck)
+            bv = np.unique(bv[~inside])
+            inop = np.unique(np.concatenate([self._group_inop[h] for h in groups.tolist()]))
+        closed = self._closed[bv]
+        cut_links, cut_nodes = self._cut_off(groups)
+
+        def cat(lists: list[NDArray[np.int64]]) -> NDArray[np.int64]:
+            return lists[g] if len(groups) == 1 else np.sort(
+                np.concatenate([lists[h] for h in groups.tolist()]))
+
         return Isolation(
             segment=seg,
-            segments=self._group_segments[g],
+            segments=cat(self._group_segments),
             close_valves=bv[~closed],
             already_closed=bv[closed],
             inoperable_valves=inop,
-            isolated_links=self._group_links[g],
-            isolated_nodes=self._group_nodes[g],
+            isolated_links=cat(self._group_links),
+            isolated_nodes=cat(self._group_nodes),
             cut_off_links=cut_links,
             cut_off_nodes=cut_nodes,
             sources_known=self.sources_known,
+            stuck_valves=crossed,
         )
 
-    def isolate_id(self, link_id: str) -> Isolation:
-        """Isolate a break on the link named ``link_id``."""
+    def _cut_off(self, groups: NDArray[np.int64]) -> tuple[NDArray[np.int64],
+                                                           NDArray[np.int64]]:
+        """(links, nodes) that had water and lose it once ``groups`` are shut off."""
+        if not self.sources_known:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty
+        if len(groups) == 1 and self._one_piece[groups[0]]:
+            v = int(self._group_piece[groups[0]])
+            return self._sep.gather(v, self._sep_links), self._sep.gather(v, self._sep_nodes)
+        removed = np.zeros(self.n_units + 1, dtype=bool)
+        removed[: self.n_units] = np.isin(self.unit_group, groups)
+        lost = self.supplied_units & ~self._supplied(removed) & ~removed[: self.n_units]
+        return (np.flatnonzero(lost[self.link_unit]).astype(np.int64),
+                np.flatnonzero(lost[self.node_unit]).astype(np.int64))
+
+    def isolate_id(self, link_id: str, stuck: Any = ()) -> Isolation:
+        """Isolate a break on the link named ``link_id``; ``stuck`` are valve ids."""
         try:
             i = self.net.link_index[link_id]
         except KeyError:
             raise NotFound(f"no link {link_id!r} in the network; check the id "
                            "(ids are case-sensitive)") from None
-        return self.isolate(i)
+        return self.isolate(i, self.valve_indices(stuck))
+
+    def valve_indices(self, ids: Any) -> NDArray[np.int64]:
+        """Valve indices of the valve ids ``ids``; unknown ids name the field ``stuck``."""
+        if not len(ids):
+            return np.zeros(0, dtype=np.int64)
+        index = {self.valves.id_of(k): k for k in range(len(self.valves))}
+        unknown = [str(x) for x in ids if str(x) not in index]
+        if unknown:
+            raise ValidationError(f"unknown valve(s) {', '.join(unknown)}; valve ids are "
+                                  "those of the valve layer", field="stuck")
+        return np.asarray([index[str(x)] for x in ids], dtype=np.int64)
 
     def baseline_unsupplied_nodes(self) -> NDArray[np.int64]:
         """Nodes that no source reaches even before any break (behind closed valves/links)."""
@@ -262,5 +343,19 @@ class SegmentModel:
             "out_of_service_nodes": [N[i] for i in iso.out_of_service_nodes],
             "isolated_nodes": [N[i] for i in iso.isolated_nodes],
             "cut_off_nodes": [N[i] for i in iso.cut_off_nodes],
-            "sources_known": iso.sources_known,
+            "stuck_valves": [valve(k) for k in iso.stuck_valves],
+            **self.sources_json(),
         }
+
+    def sources_json(self) -> dict[str, Any]:
+        """``sources_known``, ``sources`` (node ids) and ``sources_statement``, for every
+        answer: with no source known, nothing can be said to stay supplied."""
+        ids = [self.net.node_ids[i] for i in self.source_nodes]
+        if ids:
+            shown = ", ".join(ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10
+                                           else "")
+            text = f"sources: {shown}"
+        else:
+            text = "no source known: every node may lose service"
+        return {"sources_known": self.sources_known, "sources": ids,
+                "sources_statement": text}

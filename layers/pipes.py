@@ -11,6 +11,10 @@ the nearer end of that pipe.
 building fid (or a list of them) serves those buildings. Every other building is served by
 the nearest node of the utility's network within ``service_distance_m`` (default 30 m) of
 its outline. A building loses service when its serving node is out of service.
+
+**Who else loses service.** ``pipe_nodes`` of kind ``hydrant`` and ``meter`` (a customer
+connection; ``props["customers"]`` says how many customers one meter serves, default 1) sit
+on the nearest pipe within ``service_distance_m``; they lose service with that pipe.
 """
 
 from __future__ import annotations
@@ -53,13 +57,25 @@ class UtilityNetwork:
     off_pipe_valves: list[str]
     building_node: dict[str, int]
     params: dict[str, float]
+    # hydrants and meters: fid -> (link index, kind, customers)
+    points: dict[str, tuple[int, str, int]] = field(default_factory=dict)
     _model: SegmentModel | None = field(default=None, repr=False)
+    _models: dict[tuple[int, ...], SegmentModel] = field(default_factory=dict, repr=False)
 
     @property
     def model(self) -> SegmentModel:
         if self._model is None:
             self._model = SegmentModel(self.net, self.valves)
         return self._model
+
+    def model_with_sources(self, ids: Any) -> SegmentModel:
+        """The segment model fed from the named sources: node ids (a ``pipe_nodes`` fid
+        that names a snapped node) or pipe fids (both of the pipe's end nodes)."""
+        key = tuple(self.net.nodes_named(list(ids)).tolist())
+        if key not in self._models:
+            self._models[key] = SegmentModel(self.net, self.valves,
+                                             sources=np.asarray(key, dtype=np.int64))
+        return self._models[key]
 
 
 def utilities(campus: Campus) -> list[str]:
@@ -123,7 +139,8 @@ def utility_network(
     un = UtilityNetwork(utility, net, valves, off,
                         _served(campus, net, srcs, service_distance_m),
                         {"tolerance_m": tolerance, "valve_tolerance_m": valve_tolerance,
-                         "service_distance_m": service_distance_m})
+                         "service_distance_m": service_distance_m},
+                        _service_points(net, nodes, service_distance_m))
     cache[key] = un
     return un
 
@@ -141,6 +158,25 @@ def _dedupe(v: ShutoffValves) -> ShutoffValves:
         st[k] = "closed" if "closed" in s else ("open" if "open" in s else st[k])
     ids = [v.id_of(int(k)) for k in first]
     return ShutoffValves(v.link[first], v.node[first], st[first], ids)
+
+
+def _service_points(net: PipeNetwork, nodes: gpd.GeoDataFrame,
+                    max_dist: float) -> dict[str, tuple[int, str, int]]:
+    """Hydrants and meters on the nearest pipe within ``max_dist``: fid -> (link, kind,
+    customers)."""
+    if not len(nodes):
+        return {}
+    rows = nodes[nodes["kind"].isin(["hydrant", "meter"])]
+    if not len(rows):
+        return {}
+    link, _, _ = locate_valves(net, list(rows.geometry), tolerance=max_dist)
+    out = {}
+    for fid, kind, props, li in zip(rows["fid"], rows["kind"], rows["props"], link,
+                                    strict=True):
+        n = props.get("customers", 1) if isinstance(props, dict) else 1
+        if li >= 0:
+            out[str(fid)] = (int(li), str(kind), int(n) if kind == "meter" else 0)
+    return out
 
 
 def _served(campus: Campus, net: PipeNetwork, srcs: gpd.GeoDataFrame,
@@ -177,16 +213,22 @@ def _lonlat(campus: Campus, xy: Any) -> list[float]:
     return [round(lon, 7), round(lat, 7)]
 
 
-def isolate_pipe(campus: Campus, pipe_fid: str, **kw: Any) -> dict[str, Any]:
+def isolate_pipe(campus: Campus, pipe_fid: str, *, stuck: Any = (), sources: Any = None,
+                 **kw: Any) -> dict[str, Any]:
     """Burst isolation for a break on pipe ``pipe_fid``: valves to close, isolated pipes,
-    nodes and buildings out of service, plus a GeoJSON FeatureCollection of the result."""
+    nodes out of service and who loses service by kind, plus a GeoJSON FeatureCollection.
+
+    ``stuck`` are valve fids found stuck or missing on site (the cut widens past them);
+    ``sources`` name the feeding nodes or pipes when the layer has none."""
     un = utility_network(campus, _pipe_utility(campus, pipe_fid), **kw)
-    m = un.model
-    iso = m.isolate_id(pipe_fid)
+    m = un.model if sources is None else un.model_with_sources(sources)
+    iso = m.isolate_id(pipe_fid, stuck=list(stuck))
     doc = m.isolation_json(iso)
     out_nodes = set(iso.out_of_service_nodes.tolist())
     doc["buildings_out_of_service"] = sorted(b for b, n in un.building_node.items()
                                              if n in out_nodes)
+    doc["service"] = _service_lost(campus, un, doc["buildings_out_of_service"],
+                                   set(iso.out_of_service_links.tolist()))
     doc["utility"] = un.utility
     doc["break"] = pipe_fid
     doc["off_pipe_valves"] = un.off_pipe_valves
@@ -194,14 +236,38 @@ def isolate_pipe(campus: Campus, pipe_fid: str, **kw: Any) -> dict[str, Any]:
     return doc
 
 
-def isolate_point(campus: Campus, lon: float, lat: float, utility: str,
-                  **kw: Any) -> dict[str, Any]:
+def _service_lost(campus: Campus, un: UtilityNetwork, buildings: list[str],
+                  out_links: set[int]) -> dict[str, Any]:
+    """Who loses service, by kind: buildings by use, hydrants, customers (meters)."""
+    b = campus["buildings"]
+    by_use: dict[str, list[str]] = {}
+    for fid in buildings:
+        use = b.loc[fid, "use"] if fid in b.index and "use" in b.columns else None
+        key = str(use) if isinstance(use, str) and use else "unknown"
+        by_use.setdefault(key, []).append(fid)
+    hydrants = sorted(f for f, (li, k, _) in un.points.items()
+                      if k == "hydrant" and li in out_links)
+    meters = sorted(f for f, (li, k, _) in un.points.items() if k == "meter" and li in out_links)
+    has_meters = any(k == "meter" for _, k, _ in un.points.values())
+    return {
+        "buildings_by_use": {k: by_use[k] for k in sorted(by_use)},
+        "buildings": len(buildings),
+        "hydrants": hydrants,
+        "customers": (sum(un.points[f][2] for f in meters) if has_meters else None),
+        "customer_meters": meters,
+        "customers_note": None if has_meters else
+        "no customer layer (pipe_nodes of kind meter) on this network",
+    }
+
+
+def isolate_point(campus: Campus, lon: float, lat: float, utility: str, *, stuck: Any = (),
+                  sources: Any = None, **kw: Any) -> dict[str, Any]:
     """Burst isolation for a break at a point: the nearest pipe of the utility."""
     un = utility_network(campus, utility, **kw)
     x, y = campus.xy_to_local(lon, lat)
     geoms = [un.net.link_geometry(i) for i in range(un.net.n_links)]
     i = int(shapely.STRtree(geoms).query_nearest(shapely.Point(x, y), all_matches=False)[0])
-    return isolate_pipe(campus, un.net.link_ids[i], **kw)
+    return isolate_pipe(campus, un.net.link_ids[i], stuck=stuck, sources=sources, **kw)
 
 
 def _isolation_geojson(campus: Campus, un: UtilityNetwork, iso: Any) -> dict[str, Any]:
@@ -213,7 +279,8 @@ def _isolation_geojson(campus: Campus, un: UtilityNetwork, iso: Any) -> dict[str
             feats.append({"type": "Feature", "id": fid,
                           "properties": {"role": role, "layer": "pipes"},
                           "geometry": mapping(shapely.force_2d(pipes.loc[fid, "geometry"]))})
-    for role, idx in (("close", iso.close_valves), ("already_closed", iso.already_closed)):
+    for role, idx in (("close", iso.close_valves), ("already_closed", iso.already_closed),
+                      ("stuck", iso.stuck_valves)):
         for k in idx:
             node_xy = un.net.node_xy[int(un.valves.node[k])]
             feats.append({"type": "Feature", "id": un.valves.id_of(int(k)),

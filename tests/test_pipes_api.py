@@ -100,6 +100,24 @@ def test_bad_excavation_requests_name_the_field_and_store_nothing(client):
     assert (store.count("hki", "pipes"), store.count("hki", "pipe_nodes")) == before
 
 
+def test_isolate_around_stuck_valves_states_sources_and_service(client):
+    c, _ = client
+    plain = c.get("/api/v1/pipes/hki/isolate?pipe=syn-water-p010").get_json()
+    assert plain["sources_statement"].startswith("sources: ") and plain["sources"]
+    assert plain["service"]["buildings"] == len(plain["buildings_out_of_service"])
+    stuck = plain["close_valves"][0]["id"]
+    r = c.get(f"/api/v1/pipes/hki/isolate?pipe=syn-water-p010&stuck={stuck}")
+    assert r.status_code == 200
+    doc = r.get_json()
+    assert [v["id"] for v in doc["stuck_valves"]] == [stuck]
+    assert stuck not in [v["id"] for v in doc["close_valves"]]
+    assert set(plain["isolated_links"]) < set(doc["isolated_links"])
+    r = c.get("/api/v1/pipes/hki/isolate?pipe=syn-water-p010&stuck=no-such-valve")
+    assert r.status_code == 400 and "stuck" in r.get_data(as_text=True)
+    r = c.get("/api/v1/pipes/hki/isolate?pipe=syn-water-p010&sources=")
+    assert r.status_code == 400 and "sources" in r.get_data(as_text=True)
+
+
 def test_unknown_campus_and_pipe_are_404(client):
     c, _ = client
     assert c.get("/api/v1/pipes/nope/topology").status_code == 404

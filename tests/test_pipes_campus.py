@@ -46,10 +46,15 @@ def _campus():
         ({"fid": "V3", "kind": "valve", "utility": "water", "pipe": "P4",
           "status": "inoperable"}, Point(_at(200, 0.3))),
         ({"fid": "V4", "kind": "valve", "utility": "water"}, Point(_at(500, 500))),
+        ({"fid": "H1", "kind": "hydrant", "utility": "water"}, Point(_at(250, 3))),
+        ({"fid": "M1", "kind": "meter", "utility": "water", "props": {"customers": 12}},
+         Point(_at(200, 95))),
+        ({"fid": "M2", "kind": "meter", "utility": "water"}, Point(_at(50, 2))),
     ]
     buildings = [
-        ({"fid": "near-C", "height_m": 10}, box(*_at(295, 5), *_at(305, 15))),
-        ({"fid": "near-D", "height_m": 10}, box(*_at(195, 105), *_at(205, 115))),
+        ({"fid": "near-C", "height_m": 10, "use": "canteen"}, box(*_at(295, 5), *_at(305, 15))),
+        ({"fid": "near-D", "height_m": 10, "use": "dormitory"},
+         box(*_at(195, 105), *_at(205, 115))),
         ({"fid": "far-building", "height_m": 10}, box(*_at(900, 900), *_at(910, 910))),
         ({"fid": "lonely", "height_m": 10}, box(*_at(-300, -300), *_at(-290, -290))),
     ]
@@ -99,6 +104,48 @@ def test_break_lists_valves_pipes_and_buildings_out_of_service():
     assert d["buildings_out_of_service"] == ["far-building", "near-C", "near-D"]
     lon, lat = campus.xy_to_wgs84(*_at(250, 1))
     assert isolate_point(campus, lon, lat, "water")["break"] == "P3"
+
+
+def test_who_loses_service_by_kind_and_sources_are_stated():
+    campus = _campus()
+    d = isolate_pipe(campus, "P3")
+    assert d["sources"] == ["R"] and d["sources_statement"] == "sources: R"
+    assert d["service"]["buildings_by_use"] == {"canteen": ["near-C"]}
+    assert d["service"]["hydrants"] == ["H1"]  # H1 sits on P3
+    assert d["service"]["customers"] == 0 and d["service"]["customer_meters"] == []
+    d = isolate_pipe(campus, "P2")  # P4 (inoperable V3) and the cut-off P3 go too
+    assert d["service"]["buildings_by_use"] == {"canteen": ["near-C"],
+                                                "dormitory": ["near-D"],
+                                                "unknown": ["far-building"]}
+    assert d["service"]["customer_meters"] == ["M1"] and d["service"]["customers"] == 12
+    assert d["service"]["hydrants"] == ["H1"]
+
+
+def test_stuck_valve_widens_the_cut_to_the_next_valves():
+    campus = _campus()
+    d = isolate_pipe(campus, "P3", stuck=["V2"])
+    # V2 (P3 at B) cannot close: B's side joins, and across the inoperable V3 P4 too;
+    # the next valve out is V1 (P2 at A)
+    assert [v["id"] for v in d["stuck_valves"]] == ["V2"]
+    assert sorted(d["isolated_links"]) == ["P2", "P3", "P4"]
+    assert [v["id"] for v in d["close_valves"]] == ["V1"]
+    assert "stuck" in {f["properties"]["role"] for f in d["geojson"]["features"]}
+    with pytest.raises(ValueError, match="unknown valve"):
+        isolate_pipe(campus, "P3", stuck=["V9"])
+
+
+def test_without_sources_the_answer_says_so_and_sources_can_be_named():
+    campus = _campus()
+    campus.set_layer("pipe_nodes", campus["pipe_nodes"].drop(index="R"))
+    d = isolate_pipe(campus, "P2")
+    assert d["sources_known"] is False and d["sources"] == []
+    assert d["sources_statement"] == "no source known: every node may lose service"
+    assert d["cut_off_links"] == []
+    d = isolate_pipe(campus, "P2", sources=["P1"])  # both ends of P1
+    assert d["sources_known"] is True and d["cut_off_links"] == ["P3"]
+    with pytest.raises(ValueError) as e:
+        isolate_pipe(campus, "P2", sources=["nowhere"])
+    assert e.value.field == "sources"
 
 
 def test_unknown_pipe_and_utility_are_not_found():

@@ -115,3 +115,52 @@ def test_net3_isolation_with_inoperable_and_closed_valves_matches_wntr_pdd():
     status[pick[2]] = "closed"
     layer["status"] = status
     assert _check_every_segment(path, layer) >= 20
+
+
+def _wntr_segment_of(wn, layer, link):
+    """WNTR's answer: the segment of ``link`` in the segment graph of ``layer``."""
+    node_seg, link_seg, _ = wntr.metrics.valve_segments(wn.to_graph(), layer)
+    s = link_seg[link]
+    return set(link_seg.index[link_seg == s]), set(node_seg.index[node_seg == s])
+
+
+@pytest.mark.parametrize("seed", [7, 8, 9])
+def test_net3_two_stuck_valves_widen_to_wntr_segment_without_them(seed):
+    """Two valves found stuck: one on the break's boundary, the other on the boundary of the
+    widened cut (so the cut widens twice). The widened cut is WNTR's segment of the broken
+    link once the stuck valves are taken out of the valve layer, and the valves to close are
+    exactly that segment's boundary valves."""
+    path = shared_data("water", "Net3.inp")
+    wn = wntr.network.WaterNetworkModel(str(path))
+    layer = wntr.network.generate_valve_layer(wn, "strategic", 1, seed=seed).reset_index(
+        drop=True)
+    net = read_inp(path)
+    valves = parse_valve_csv(layer.to_csv(index=False), net)
+    model = SegmentModel(net, valves)
+    rng = np.random.default_rng(seed)
+    checked = 0
+    for link in rng.permutation(net.n_links)[:40].tolist():
+        plain = model.isolate(link)
+        if len(plain.close_valves) < 2:
+            continue
+        first = int(plain.close_valves[0])
+        once = model.isolate(link, stuck=[first])
+        later = np.setdiff1d(once.close_valves, plain.close_valves)
+        if len(later) == 0:
+            continue
+        stuck = [first, int(later[0])]
+        iso = model.isolate(link, stuck=stuck)
+        ids = {valves.id_of(k) for k in stuck}
+        keep = layer[~layer.index.astype(str).isin(ids)]
+        w_links, w_nodes = _wntr_segment_of(wn, keep, net.link_ids[link])
+        assert {net.link_ids[i] for i in iso.isolated_links} == w_links
+        assert {net.node_ids[i] for i in iso.isolated_nodes} == w_nodes
+        assert len(w_links) > len(once.isolated_links) > len(plain.isolated_links)
+        boundary = {str(k) for k, r in keep.iterrows()
+                    if (r["link"] in w_links) != (r["node"] in w_nodes)}
+        assert {valves.id_of(int(k)) for k in iso.close_valves} == boundary
+        assert {valves.id_of(int(k)) for k in iso.stuck_valves} == ids
+        checked += 1
+        if checked == 3:
+            break
+    assert checked == 3

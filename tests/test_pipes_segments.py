@@ -155,3 +155,32 @@ def test_cli_segments_and_isolate_json(tmp_path):
     assert sorted(doc["isolated_links"]) == ["P3", "P5"]
     assert sorted(doc["out_of_service_nodes"]) == ["J2", "J3", "J4", "J5"]
     assert isinstance(doc["segment"], int)
+    assert doc["sources"] == ["R1"] and doc["sources_statement"] == "sources: R1"
+
+
+def test_cli_isolate_goes_around_a_stuck_valve_and_names_sources(tmp_path):
+    inp = tmp_path / "line.inp"
+    inp.write_text(LINE)
+    csv = tmp_path / "valves.csv"
+    csv.write_text("link,node,id\nP2,J1,VA\nP2,J2,VB\nP3,J3,VC\nP4,J3,VD\n")
+
+    def run(*extra):
+        return subprocess.run([sys.executable, "-m", "api", "pipes", "isolate", "--inp",
+                               str(inp), "--valves", str(csv), "--break", "P3", *extra],
+                              capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+    r = run("--stuck", "VB", "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert [v["id"] for v in doc["stuck_valves"]] == ["VB"]
+    assert [v["id"] for v in doc["close_valves"]] == ["VA", "VC"]  # P2 joins the cut
+    assert sorted(doc["isolated_links"]) == ["P2", "P3", "P5"]
+    r = run("--stuck", "VB")
+    assert "stuck valves gone around: VB" in r.stdout and "sources: R1" in r.stdout
+    r = run("--sources", "J4", "--json")  # fed from J4: R1's side is cut off, J3 is not
+    doc = json.loads(r.stdout)
+    assert doc["sources"] == ["J4"] and doc["cut_off_links"] == ["P1", "P2"]
+    assert {"J1", "R1"} <= set(doc["out_of_service_nodes"])
+    assert "J3" not in doc["out_of_service_nodes"]
+    r = run("--stuck", "VZ")
+    assert r.returncode == 2 and "stuck" in r.stderr and "VZ" in r.stderr

@@ -4,7 +4,7 @@ Verbs (``--json`` prints the document; errors exit 2 for bad input)::
 
     xiaoan pipes segments --inp NET.inp --valves valves.csv --json
     xiaoan pipes isolate  --inp NET.inp --valves valves.csv --break LINK_ID --json
-    xiaoan pipes isolate  --campus ID --break PIPE_FID --json
+    xiaoan pipes isolate  --campus ID --break PIPE_FID [--stuck V1,V2] [--sources ID,..]
     xiaoan pipes excavate --campus ID --dig dig.geojson --depth 2.0 --json
                           [--section "lon,lat;lon,lat" --png section.png]
     xiaoan pipes topology (--inp NET.inp | --file pipes.gpkg [...] | --campus ID) --json
@@ -47,13 +47,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--campus", metavar="ID", help="isolate on a stored campus instead")
     i.add_argument("--break", dest="brk", required=True, metavar="LINK_ID",
                    help="id of the broken link (pipe fid on a campus)")
+    i.add_argument("--stuck", type=_id_list, default=[], metavar="V1,V2",
+                   help="valves found stuck or missing on site: the cut widens past them to "
+                        "the next valves")
+    i.add_argument("--sources", type=_id_list, default=None, metavar="ID,ID",
+                   help="the nodes (or pipes: both their ends) that feed the network, when "
+                        "the data names none (default: reservoirs, tanks, inlets)")
     i.add_argument("--json", action="store_true", help="print JSON")
     document_json(i, "break segment segments close_valves already_closed_valves "
-                     "inoperable_valves isolated_links cut_off_links out_of_service_nodes "
-                     "isolated_nodes cut_off_nodes sources_known",
-                  optional="campus utility buildings_out_of_service off_pipe_valves geojson",
+                     "inoperable_valves stuck_valves isolated_links cut_off_links "
+                     "out_of_service_nodes isolated_nodes cut_off_nodes sources_known sources "
+                     "sources_statement",
+                  optional="campus utility buildings_out_of_service service off_pipe_valves "
+                           "geojson",
                   when="with --campus",
-                  note="geojson: the isolated pipes and the valves to close, as GeoJSON.")
+                  note="service: who loses service by kind (buildings_by_use, hydrants, "
+                       "customers); geojson: the isolated pipes and the valves to close.")
     add_store_args(i)
     i.set_defaults(func=run_isolate)
 
@@ -146,6 +155,14 @@ def _positive_metres(text: str) -> float:
     return v
 
 
+def _id_list(text: str) -> list[str]:
+    """argparse type: ``V1,V2`` → ["V1", "V2"]."""
+    ids = [x.strip() for x in text.split(",") if x.strip()]
+    if not ids:
+        raise argparse.ArgumentTypeError("expected one or more ids, comma-separated")
+    return ids
+
+
 def _count(text: str) -> int:
     """argparse type: a whole number >= 0."""
     try:
@@ -187,15 +204,26 @@ def run_segments(args: argparse.Namespace) -> int:
 
 
 def _isolation_text(doc: dict[str, Any]) -> str:
+    def vs(key: str) -> str:
+        return ", ".join(f"{v['id']} ({v['link']} at {v['node']})" for v in doc[key]) or "none"
+
     lines = [f"break on {doc.get('break', '?')}: segment {doc['segment']}",
-             "close valves: " + (", ".join(f"{v['id']} ({v['link']} at {v['node']})"
-                                           for v in doc["close_valves"]) or "none"),
-             f"isolated links: {len(doc['isolated_links'])}, cut off links: "
-             f"{len(doc['cut_off_links'])}, nodes out of service: "
-             f"{len(doc['out_of_service_nodes'])}"]
-    if "buildings_out_of_service" in doc:
-        lines.append("buildings out of service: "
-                     + (", ".join(doc["buildings_out_of_service"]) or "none"))
+             doc["sources_statement"],
+             "close valves: " + vs("close_valves")]
+    if doc["stuck_valves"]:
+        lines.append("stuck valves gone around: " + vs("stuck_valves"))
+    lines.append(f"isolated links: {len(doc['isolated_links'])}, cut off links: "
+                 f"{len(doc['cut_off_links'])}, nodes out of service: "
+                 f"{len(doc['out_of_service_nodes'])}")
+    if "service" in doc:
+        sv = doc["service"]
+        by_use = "; ".join(f"{u}: {', '.join(b)}" for u, b in sv["buildings_by_use"].items())
+        lines.append(f"buildings out of service: {sv['buildings']}"
+                     + (f" ({by_use})" if by_use else ""))
+        lines.append(f"hydrants out of service: {len(sv['hydrants'])}"
+                     + (f" ({', '.join(sv['hydrants'])})" if sv["hydrants"] else ""))
+        lines.append(f"customers out of service: {sv['customers']}" if sv["customers"]
+                     is not None else f"customers: {sv['customers_note']}")
     return "\n".join(lines)
 
 
@@ -209,13 +237,15 @@ def run_isolate(args: argparse.Namespace) -> int:
         from layers.pipes import isolate_pipe
 
         campus = campus_from_args(args)
-        doc = {"campus": args.campus, **isolate_pipe(campus, args.brk)}
+        doc = {"campus": args.campus, **isolate_pipe(campus, args.brk, stuck=args.stuck,
+                                                     sources=args.sources)}
         return _emit(args, doc, _isolation_text(doc))
     from geo.segments import SegmentModel
 
     net, valves = _load_inp(args)
-    model = SegmentModel(net, valves)
-    doc = model.isolation_json(model.isolate_id(args.brk))
+    src = None if args.sources is None else net.nodes_named(args.sources)
+    model = SegmentModel(net, valves, sources=src)
+    doc = model.isolation_json(model.isolate_id(args.brk, stuck=args.stuck))
     doc = {"break": args.brk, **doc}
     return _emit(args, doc, _isolation_text(doc))
 

@@ -2,8 +2,9 @@
 
 - ``GET  segments?utility=water`` → ``{"segments": [{"id", "links", "nodes"}]}``
 - ``GET  topology[?utility=]`` → topology report(s), locations in lon/lat
-- ``GET  isolate?pipe=FID`` or ``?lon=&lat=&utility=`` → valves to close, isolated pipes,
-  nodes and buildings out of service; ``&format=geojson`` → the result as GeoJSON
+- ``GET  isolate?pipe=FID`` or ``?lon=&lat=&utility=`` [``&stuck=V1,V2``]
+  [``&sources=ID,ID``] → valves to close (around stuck ones), isolated pipes, nodes and who
+  loses service by kind; ``&format=geojson`` → the result as GeoJSON
 - ``POST excavate`` ``{"dig": Polygon|Feature, "depth": 2.0 | [..per vertex],
   "section"?: LineString}`` → hits and warnings; ``?format=geojson`` → GeoJSON layer
 - ``POST section`` ``{"section": LineString, "dig"?:, "depth"?:}`` → cross-section JSON,
@@ -49,6 +50,16 @@ def _float(p: dict[str, str], name: str) -> float:
     if not math.isfinite(v):
         raise ValidationError("must be a finite number", field=name)
     return v
+
+
+def _ids(p: dict[str, str], name: str) -> list[str] | None:
+    """``V1,V2`` → ["V1", "V2"]; absent → None; present but empty → 400 naming it."""
+    if name not in p:
+        return None
+    ids = [x.strip() for x in p[name].split(",") if x.strip()]
+    if not ids:
+        raise ValidationError("give one or more ids, comma-separated", field=name)
+    return ids
 
 
 def _geom(doc: Any, field: str, kind: str) -> Any:
@@ -101,14 +112,16 @@ def topology(campus_id: str) -> Response:
 def isolate(campus_id: str) -> Response:
     from layers.pipes import isolate_pipe, isolate_point
 
-    p = check_args(("pipe", "lon", "lat", "utility", "format"))
+    p = check_args(("pipe", "lon", "lat", "utility", "format", "stuck", "sources"))
     fmt = _format(p, ("json", "geojson"))
     campus = _campus(campus_id)
+    kw = {"stuck": _ids(p, "stuck") or (),
+          "sources": _ids(p, "sources")}
     if "pipe" in p:
-        doc = isolate_pipe(campus, p["pipe"])
+        doc = isolate_pipe(campus, p["pipe"], **kw)
     elif "lon" in p or "lat" in p:
         doc = isolate_point(campus, _float(p, "lon"), _float(p, "lat"),
-                            p.get("utility", "water"))
+                            p.get("utility", "water"), **kw)
     else:
         raise ValidationError("give pipe=FID, or lon=&lat= of the break", field="pipe")
     return jsonify(doc["geojson"] if fmt == "geojson" else doc)
