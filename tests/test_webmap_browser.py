@@ -3,8 +3,13 @@ driven by selenium), against the app serving the demo campus on 127.0.0.1.
 
 Each page must load with no console error, send no request off this machine, and draw
 with WebGL (SwiftShader); an event posted to the API must show up on the coordinator page
-within 2 s; the crew's dig tool must return hits; the offline scene file must render from
-``file://`` with no network request at all. Screenshots go to ``artifacts/screenshots/``
+over the live stream; the crew's dig tool must return hits and real clicks on the map must
+draw corners and pick a pipe; the offline scene file must render from ``file://`` with no
+network request at all.
+
+Every test here runs beside a CPU burner (one core kept busy, :mod:`tests.cpu_burner`): in a
+full CI run the machine is loaded and the browser redraws slowly, and the pages must still
+work then. Waits poll with generous deadlines; speed targets live in ``bench/``. Screenshots go to ``artifacts/screenshots/``
 (and, with ``XIAOAN_DOCS_SCREENSHOTS=1``, to ``docs/screenshots/`` for the README).
 """
 
@@ -23,6 +28,8 @@ import numpy as np
 import pytest
 import requests
 
+from tests.cpu_burner import cpu_burner  # noqa: F401  (a fixture)
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]  # Chromium + SwiftShader: 5-30 s each
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +42,13 @@ DOCS_NAMES = {"planner": "planner", "coordinator-incident": "coordinator", "crew
               "dispatch-replay": "dispatch"}
 PAGES = {"planner": "/map/", "coordinator": "/map/coordinator", "crew": "/map/crew",
          "dispatch": "/map/dispatch"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _busy_machine(cpu_burner):  # noqa: F811
+    """Every browser test here runs with one core kept busy."""
+    yield
+    assert cpu_burner.poll() is None, "the CPU burner stopped during the tests"
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +117,7 @@ def _errors(drv) -> list[str]:
 _STATUS_JS = "const s = document.getElementById('status'); return s && s.textContent"
 
 
-def _wait(drv, js: str, timeout: float = 30.0):
+def _wait(drv, js: str, timeout: float = 60.0):
     end = time.monotonic() + timeout
     while True:
         v = drv.execute_script(js)
@@ -122,11 +136,18 @@ def _open(drv, url: str) -> None:
     _wait(drv, "return window.xiaoan && window.xiaoan.ready && window.xiaoan.frames > 0")
 
 
+def _settle(drv) -> None:
+    """Wait until the map has drawn two more frames (the last layer change is on screen)."""
+    f0 = drv.execute_script("return window.xiaoan.frames")
+    drv.execute_script("XA.render(); XA.deck.redraw(true); XA.deck.redraw(true)")
+    _wait(drv, f"return window.xiaoan.frames >= {f0 + 2}")
+
+
 def _map_pixels(drv, name: str) -> np.ndarray:
     import cv2
 
     drv.execute_script("const p = document.getElementById('panel'); if (p) p.scrollTop = 0;")
-    time.sleep(0.5)  # let the last layers draw
+    _settle(drv)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     png = drv.get_screenshot_as_png()
     (ARTIFACTS / f"{name}.png").write_bytes(png)
@@ -182,12 +203,12 @@ def test_page_loads_draws_and_stays_on_this_machine(server, driver, page):
         driver.find_element("id", "k").clear()
         driver.find_element("id", "k").send_keys("3")
         driver.find_element("id", "suggest").click()
-        _wait(driver, "return window.xiaoan.planner.suggestions.length === 3", 60)
+        _wait(driver, "return window.xiaoan.planner.suggestions.length === 3")
         assert len(driver.find_elements("css selector", "#suggestions li")) == 3
         # a layer toggle adds the layer to what deck.gl draws
         assert "pipes" not in driver.execute_script("return window.xiaoan.layers")
         driver.find_element("css selector", 'input[data-layer="pipes"]').click()
-        _wait(driver, "return window.xiaoan.layers.includes('pipes')", 5)
+        _wait(driver, "return window.xiaoan.layers.includes('pipes')")
         driver.find_element("css selector", 'input[data-layer="pipes"]').click()
     img = _map_pixels(driver, page)
     _assert_drawn(img)
@@ -199,7 +220,7 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def test_posted_event_appears_on_the_coordinator_page_within_2s(server, driver):
+def test_posted_event_appears_on_the_coordinator_page_live(server, driver):
     base = server["base"]
     _open(driver, base + PAGES["coordinator"])
     _wait(driver, "return window.xiaoan.live === true")
@@ -208,11 +229,8 @@ def test_posted_event_appears_on_the_coordinator_page_within_2s(server, driver):
         "device_id": "syn-dev-01"}, timeout=30)
     assert r.status_code == 202, r.text
     inc = r.json()["incident_id"]
-    t0 = time.monotonic()
-    js = f"return window.xiaoan.incidents.some(f => f.properties.incident_id === {inc!r})"
-    while not driver.execute_script(js):
-        assert time.monotonic() - t0 < 2.0, "the incident did not arrive within 2 s"
-        time.sleep(0.05)
+    # over the live stream (no page reload, no poll); the latency target is in bench/
+    _wait(driver, f"return window.xiaoan.incidents.some(f => f.properties.incident_id === {inc!r})")
     assert "incidents:markers" in driver.execute_script("return window.xiaoan.layers")
     li = driver.find_element("css selector", f'#incidents li[data-incident="{inc}"]')
     assert "smoke" in li.text
@@ -227,20 +245,20 @@ def test_posted_event_appears_on_the_coordinator_page_within_2s(server, driver):
     assert cams and all(c in facts for c in cams)
     assert "linked:cameras" in driver.execute_script("return window.xiaoan.layers")
     driver.find_element("css selector", '#incident-panel button[data-action="ack"]').click()
-    _wait(driver, "return window.xiaoan.selected.status === 'acknowledged'", 10)
+    _wait(driver, "return window.xiaoan.selected.status === 'acknowledged'")
     assert requests.get(f"{base}/api/v1/incidents/{inc}", timeout=10).json()["status"] == \
         "acknowledged"
     driver.find_element("css selector", '#incident-panel button[data-action="plan"]').click()
-    _wait(driver, "return !!(window.xiaoan.selected && window.xiaoan.selected.plan)", 10)
+    _wait(driver, "return !!(window.xiaoan.selected && window.xiaoan.selected.plan)")
     assert "Evacuate" in driver.find_element("id", "inc-plan").text
     assert "linked:evacuate" in driver.execute_script("return window.xiaoan.layers")
     # the demo button posts a synthetic event through the same API; it arrives over SSE
     events = "return window.xiaoan.incidents.reduce((s, f) => s + f.properties.event_count, 0)"
     n0 = driver.execute_script(events)
     driver.find_element("id", "demo-alarm").click()
-    _wait(driver, events.replace("return ", "return (") + f") > {n0}", 10)
-    driver.execute_script(f"window.xiaoan.selectIncident({inc!r})")
-    time.sleep(0.5)
+    _wait(driver, events.replace("return ", "return (") + f") > {n0}")
+    driver.execute_script(f"window.xiaoan.selected = null; window.xiaoan.selectIncident({inc!r})")
+    _wait(driver, f"return window.xiaoan.selected && window.xiaoan.selected.id === {inc!r}")
     _map_pixels(driver, "coordinator-incident")
     assert _errors(driver) == []
 
@@ -269,10 +287,13 @@ def test_crew_dig_returns_hits_and_a_pipe_click_its_isolation(server, driver):
 
     driver.find_element("id", "draw").click()
     canvas = driver.find_element("css selector", "#map canvas")
-    for dx, dy in ((-40, -20), (40, -20), (0, 40)):
-        ActionChains(driver).move_to_element_with_offset(canvas, dx, dy).click().perform()
-        time.sleep(0.3)
-    pts = _wait(driver, "const p = window.xiaoan.crew.points; return p.length === 3 && p", 10)
+    # the second corner is a slow click: on a busy machine press and release reach the page
+    # seconds apart, and it is still a click (a press and release at the same spot)
+    for k, (dx, dy, hold) in enumerate(((-40, -20, 0), (40, -20, 1.5), (0, 40, 0))):
+        ActionChains(driver).move_to_element_with_offset(canvas, dx, dy).click_and_hold() \
+            .pause(hold).release().perform()
+        _wait(driver, f"return window.xiaoan.crew.points.length === {k + 1}")
+    pts = driver.execute_script("return window.xiaoan.crew.points")
     bb = requests.get(base + "/campuses", timeout=10).json()[0]["bbox"]
     for lon_, lat_ in pts:  # the middle of the map is on the campus
         assert bb[0] - 0.003 < lon_ < bb[2] + 0.003 and bb[1] - 0.003 < lat_ < bb[3] + 0.003
@@ -292,7 +313,7 @@ def test_crew_dig_returns_hits_and_a_pipe_click_its_isolation(server, driver):
     assert fid in res["hits"] and res["png"] > 1000
     assert driver.find_element("css selector", f'#hits li[data-pipe="{fid}"]')
     assert driver.find_element("id", "section").get_attribute("hidden") is None
-    _wait(driver, "return document.getElementById('section').naturalWidth > 100", 10)
+    _wait(driver, "return document.getElementById('section').naturalWidth > 100")
     # shallower than the crown: the same outline hits nothing of that pipe
     shallow = driver.execute_async_script(f"""
         const done = arguments[arguments.length - 1];
@@ -302,13 +323,27 @@ def test_crew_dig_returns_hits_and_a_pipe_click_its_isolation(server, driver):
     driver.execute_script(f"window.xiaoan.crew.setDepth({crown + 0.5})")
     driver.execute_async_script("const d = arguments[arguments.length-1];"
                                 "window.xiaoan.crew.dig().then(() => d(1));")
-    iso = driver.execute_async_script(f"""
-        const done = arguments[arguments.length - 1];
-        window.xiaoan.crew.isolate({fid!r}).then(r => done({{valves: r.close_valves.length,
-            html: document.getElementById('isolation').textContent}}))
-         .catch(e => done({{error: String(e)}}));""")
-    assert "error" not in iso, iso
-    assert iso["valves"] >= 1 and "valve" in iso["html"]
+    # a real (slow) click on the pipe, seen from above: its isolation shows in the panel
+    driver.execute_script(f"XA.fly({lon}, {lat}, 19); XA.deck.setProps({{initialViewState: "
+                          "Object.assign({}, XA.viewState, {pitch: 0, bearing: 0})})")
+    _settle(driver)
+    x, y = driver.execute_script(f"""
+        const p = XA.scene.pipes.find(p => p.fid === {fid!r}).path;
+        let best = null;  // the vertex nearest the pipe's middle, or the segment middle
+        for (let i = 1; i < p.length; i++) {{
+          const m = [(p[i-1][0] + p[i][0]) / 2, (p[i-1][1] + p[i][1]) / 2, (p[i-1][2] + p[i][2]) / 2];
+          const d = Math.hypot(m[0] - {lon}, m[1] - {lat});
+          if (!best || d < best[0]) best = [d, m];
+        }}
+        return XA.project(best[1][0], best[1][1], best[1][2]).slice(0, 2);""")
+    w, h = canvas.size["width"], canvas.size["height"]
+    ActionChains(driver).move_to_element_with_offset(canvas, int(x - w / 2), int(y - h / 2)) \
+        .click_and_hold().pause(1.2).release().perform()
+    _wait(driver, "return !!window.xiaoan.crew.isolation")
+    iso = driver.execute_script("return {pipe: window.xiaoan.crew.isolation.pipe,"
+                                " valves: window.xiaoan.crew.isolation.close_valves.length,"
+                                " html: document.getElementById('isolation').textContent}")
+    assert iso["valves"] >= 1 and fid in iso["html"], iso
     driver.execute_script(f"XA.fly({lon}, {lat}, 18.2)")
     _map_pixels(driver, "crew-dig")
     assert _errors(driver) == []
@@ -335,8 +370,8 @@ def test_dispatch_shows_a_live_bus_its_eta_and_an_off_route_alert(server, driver
                       .replace("+00:00", "Z")})
     r = requests.post(f"{base}/api/v1/buses/hki/fixes", json={"fixes": fixes}, timeout=30)
     assert r.status_code == 200 and r.json()["accepted"] == n, r.text
-    _wait(driver, "return window.xiaoan.dispatch.buses.some(b => b.bus === 'b7')", 10)
-    _wait(driver, "return window.xiaoan.dispatch.alerts.some(a => a.bus === 'b7')", 10)
+    _wait(driver, "return window.xiaoan.dispatch.buses.some(b => b.bus === 'b7')")
+    _wait(driver, "return window.xiaoan.dispatch.alerts.some(a => a.bus === 'b7')")
     assert "b7" in driver.find_element("id", "alerts").text
     assert "b7" in driver.find_element("id", "eta").text  # next stops with ETAs
     n_path = driver.execute_async_script(
@@ -344,7 +379,7 @@ def test_dispatch_shows_a_live_bus_its_eta_and_an_off_route_alert(server, driver
         "window.xiaoan.dispatch.replay('b7', 1500).then(d).catch(e => d(-1));")
     assert n_path == n
     _wait(driver, "return window.xiaoan.layers.includes('trips')")
-    _wait(driver, "return window.xiaoan.dispatch.time >= window.xiaoan.dispatch.end", 10)
+    _wait(driver, "return window.xiaoan.dispatch.time >= window.xiaoan.dispatch.end")
     _map_pixels(driver, "dispatch-replay")
     assert _errors(driver) == []
 
@@ -359,13 +394,18 @@ def test_offline_scene_file_renders_with_no_network_request(server, driver, tmp_
     _drain(driver)
     driver.get(out.as_uri())
     _wait(driver, "return !!window.xiaoanDeck && document.querySelector('canvas') !== null")
-    time.sleep(3)
-    png = driver.get_screenshot_as_png()
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / "offline-scene.png").write_bytes(png)
     import cv2
 
-    _assert_drawn(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR))
+    end = time.monotonic() + 60  # the layers draw once their data is parsed: poll
+    while True:
+        png = driver.get_screenshot_as_png()
+        img = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+        if len(np.unique(img.reshape(-1, 3) // 8, axis=0)) > 200 or time.monotonic() > end:
+            break
+        time.sleep(0.5)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "offline-scene.png").write_bytes(png)
+    _assert_drawn(img)
     urls = _requests(driver)
     net = [u for u in urls if not u.startswith(("file:", "data:", "blob:"))]
     assert net == [], net

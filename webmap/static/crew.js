@@ -154,7 +154,10 @@
     }, { noToggle: true });
     XA.clickHooks.push((info) => {
       if (crew.drawing && info.coordinate) { crew.addPoint(info.coordinate[0], info.coordinate[1]); return true; }
-      if (info.object && info.layer && info.layer.id === "pipes") { crew.isolate(info.object.fid).catch((e) => XA.status(String(e))); return true; }
+      // pipes lie under the ground and the buildings: pick among the pipes alone
+      const hit = info.layer && info.layer.id === "pipes" ? info
+        : XA.deck.pickObject({ x: info.x, y: info.y, radius: 6, layerIds: ["pipes"] });
+      if (hit && hit.object) { crew.isolate(hit.object.fid).catch((e) => XA.status(String(e))); return true; }
       return false;
     });
     const drawBtn = document.getElementById("draw");

@@ -1,7 +1,7 @@
 /* xiaoan web map: shared code for the four pages (no network beyond this server). */
 "use strict";
 (function () {
-  const state = (window.xiaoan = { ready: false, frames: 0, layers: [], errors: [] });
+  const state = (window.xiaoan = { ready: false, frames: 0, clicks: 0, layers: [], errors: [] });
   const XA = (window.XA = {
     campus: document.body.dataset.campus,
     page: document.body.dataset.page,
@@ -147,6 +147,48 @@
     which.forEach((w) => defs[w]());
   };
 
+  /* A click is a press and a release of the main button within CLICK_PX of each other,
+     however long apart: on a busy machine the release can reach the page seconds after the
+     press, and deck.gl's own onClick then takes the pair for a drag. We pick ourselves. */
+  const CLICK_PX = 6;
+  function clicks(el) {
+    let down = null;
+    el.addEventListener("pointerdown", (e) => {
+      down = e.button === 0 ? { x: e.clientX, y: e.clientY, id: e.pointerId } : null;
+    }, true);
+    el.addEventListener("pointercancel", () => { down = null; }, true);
+    el.addEventListener("pointerup", (e) => {
+      const d = down;
+      down = null;
+      if (!d || e.pointerId !== d.id || Math.hypot(e.clientX - d.x, e.clientY - d.y) > CLICK_PX) return;
+      const r = el.getBoundingClientRect();
+      XA.click(e.clientX - r.left, e.clientY - r.top, e);
+    }, true);
+  }
+
+  /* what is under map pixel (x, y): the picked object (if any) and the ground coordinate */
+  XA.pick = function (x, y) {
+    const info = XA.deck.pickObject({ x: x, y: y, radius: 4 }) || { x: x, y: y, object: null, layer: null };
+    if (!info.coordinate) {
+      const vp = XA.deck.getViewports()[0];
+      info.coordinate = vp ? vp.unproject([x, y]) : null;
+    }
+    return info;
+  };
+
+  XA.click = function (x, y, ev) {
+    const info = XA.pick(x, y);
+    state.clicks += 1;
+    for (const h of XA.clickHooks) if (h(info, ev)) break;
+    return info;
+  };
+
+  /* the map pixel of lon/lat/z (for tests and for placing labels) */
+  XA.project = function (lon, lat, z) {
+    const vp = XA.deck.getViewports()[0];
+    return vp.project([lon, lat, z || 0]);
+  };
+
   /* centre the view on lon/lat (keeps pitch and bearing) */
   XA.fly = function (lon, lat, zoom) {
     const cur = XA.viewState || XA.deck.props.initialViewState;
@@ -172,12 +214,12 @@
       parameters: { clearColor: [0.063, 0.078, 0.102, 1] },
       glOptions: { preserveDrawingBuffer: true },
       onHover: tooltip,
-      onClick: (info, ev) => { for (const h of XA.clickHooks) if (h(info, ev)) break; },
       onAfterRender: () => { state.frames += 1; },
       onViewStateChange: ({ viewState }) => { XA.viewState = viewState; },
       onError: (e) => { state.errors.push(String(e && e.message || e)); XA.status(String(e)); },
       layers: [],
     });
+    clicks(document.getElementById("map"));
     XA.baseLayers(which);
     if (setup) await setup();
     XA.render();
