@@ -9,8 +9,9 @@ network request at all.
 
 Every test here runs beside a CPU burner (one core kept busy, :mod:`tests.cpu_burner`): in a
 full CI run the machine is loaded and the browser redraws slowly, and the pages must still
-work then. Waits poll with generous deadlines; speed targets live in ``bench/``. Screenshots go to ``artifacts/screenshots/``
-(and, with ``XIAOAN_DOCS_SCREENSHOTS=1``, to ``docs/screenshots/`` for the README).
+work then. Waits poll with generous deadlines; speed targets live in ``bench/``.
+Screenshots go to ``artifacts/screenshots/`` (and, with ``XIAOAN_DOCS_SCREENSHOTS=1``, to
+``docs/screenshots/`` for the README).
 """
 
 from __future__ import annotations
