@@ -39,10 +39,18 @@ DOCS_SHOTS = ROOT / "docs" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 # the screenshot of each page that goes into the README
-DOCS_NAMES = {"planner": "planner", "coordinator-incident": "coordinator", "crew-dig": "crew",
-              "dispatch-replay": "dispatch"}
-PAGES = {"planner": "/map/", "coordinator": "/map/coordinator", "crew": "/map/crew",
-         "dispatch": "/map/dispatch"}
+DOCS_NAMES = {
+    "planner": "planner",
+    "coordinator-incident": "coordinator",
+    "crew-dig": "crew",
+    "dispatch-replay": "dispatch",
+}
+PAGES = {
+    "planner": "/map/",
+    "coordinator": "/map/coordinator",
+    "crew": "/map/crew",
+    "dispatch": "/map/dispatch",
+}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -84,10 +92,20 @@ def driver():
     profile = tempfile.mkdtemp(prefix="xiaoan-chromium-")
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
-    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--enable-unsafe-swiftshader",
-              "--use-angle=swiftshader", "--disable-background-networking",
-              "--disable-component-update", "--disable-sync", "--no-first-run",
-              "--disable-default-apps", "--window-size=1280,760", f"--user-data-dir={profile}"):
+    for a in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--enable-unsafe-swiftshader",
+        "--use-angle=swiftshader",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-default-apps",
+        "--window-size=1280,760",
+        f"--user-data-dir={profile}",
+    ):
         opts.add_argument(a)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     drv = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
@@ -185,9 +203,17 @@ def _local_only(urls: list[str], base: str) -> None:
 def test_page_loads_draws_and_stays_on_this_machine(server, driver, page):
     base = server["base"]
     if page == "planner":  # a hazard in the ledger, to be shown on the map
-        r = requests.post(base + "/api/v1/risk/hazards", json={
-            "category": "fire", "description": "blocked fire exit", "reporter": "browser test",
-            "campus": "hki", "location": {"lon": 24.9495, "lat": 60.1712}}, timeout=30)
+        r = requests.post(
+            base + "/api/v1/risk/hazards",
+            json={
+                "category": "fire",
+                "description": "blocked fire exit",
+                "reporter": "browser test",
+                "campus": "hki",
+                "location": {"lon": 24.9495, "lat": 60.1712},
+            },
+            timeout=30,
+        )
         assert r.status_code == 201, r.text
     _open(driver, base + PAGES[page])
     layers = driver.execute_script("return window.xiaoan.layers")
@@ -225,9 +251,16 @@ def test_posted_event_appears_on_the_coordinator_page_live(server, driver):
     base = server["base"]
     _open(driver, base + PAGES["coordinator"])
     _wait(driver, "return window.xiaoan.live === true")
-    r = requests.post(base + "/api/v1/events", json={
-        "event_id": f"browser-{time.time_ns()}", "kind": "smoke", "occurred_at": _now(),
-        "device_id": "syn-dev-01"}, timeout=30)
+    r = requests.post(
+        base + "/api/v1/events",
+        json={
+            "event_id": f"browser-{time.time_ns()}",
+            "kind": "smoke",
+            "occurred_at": _now(),
+            "device_id": "syn-dev-01",
+        },
+        timeout=30,
+    )
     assert r.status_code == 202, r.text
     inc = r.json()["incident_id"]
     # over the live stream (no page reload, no poll); the latency target is in bench/
@@ -247,8 +280,10 @@ def test_posted_event_appears_on_the_coordinator_page_live(server, driver):
     assert "linked:cameras" in driver.execute_script("return window.xiaoan.layers")
     driver.find_element("css selector", '#incident-panel button[data-action="ack"]').click()
     _wait(driver, "return window.xiaoan.selected.status === 'acknowledged'")
-    assert requests.get(f"{base}/api/v1/incidents/{inc}", timeout=10).json()["status"] == \
-        "acknowledged"
+    assert (
+        requests.get(f"{base}/api/v1/incidents/{inc}", timeout=10).json()["status"]
+        == "acknowledged"
+    )
     driver.find_element("css selector", '#incident-panel button[data-action="plan"]').click()
     _wait(driver, "return !!(window.xiaoan.selected && window.xiaoan.selected.plan)")
     assert "Evacuate" in driver.find_element("id", "inc-plan").text
@@ -291,8 +326,9 @@ def test_crew_dig_returns_hits_and_a_pipe_click_its_isolation(server, driver):
     # the second corner is a slow click: on a busy machine press and release reach the page
     # seconds apart, and it is still a click (a press and release at the same spot)
     for k, (dx, dy, hold) in enumerate(((-40, -20, 0), (40, -20, 1.5), (0, 40, 0))):
-        ActionChains(driver).move_to_element_with_offset(canvas, dx, dy).click_and_hold() \
-            .pause(hold).release().perform()
+        ActionChains(driver).move_to_element_with_offset(canvas, dx, dy).click_and_hold().pause(
+            hold
+        ).release().perform()
         _wait(driver, f"return window.xiaoan.crew.points.length === {k + 1}")
     pts = driver.execute_script("return window.xiaoan.crew.points")
     bb = requests.get(base + "/campuses", timeout=10).json()[0]["bbox"]
@@ -322,28 +358,34 @@ def test_crew_dig_returns_hits_and_a_pipe_click_its_isolation(server, driver):
         c.dig().then(r => done(r.hits.map(h => h.id))).catch(e => done(['error ' + e]));""")
     assert fid not in shallow
     driver.execute_script(f"window.xiaoan.crew.setDepth({crown + 0.5})")
-    driver.execute_async_script("const d = arguments[arguments.length-1];"
-                                "window.xiaoan.crew.dig().then(() => d(1));")
+    driver.execute_async_script(
+        "const d = arguments[arguments.length-1];window.xiaoan.crew.dig().then(() => d(1));"
+    )
     # a real (slow) click on the pipe, seen from above: its isolation shows in the panel
-    driver.execute_script(f"XA.fly({lon}, {lat}, 19); XA.deck.setProps({{initialViewState: "
-                          "Object.assign({}, XA.viewState, {pitch: 0, bearing: 0})})")
+    driver.execute_script(
+        f"XA.fly({lon}, {lat}, 19); XA.deck.setProps({{initialViewState: "
+        "Object.assign({}, XA.viewState, {pitch: 0, bearing: 0})})"
+    )
     _settle(driver)
     x, y = driver.execute_script(f"""
         const p = XA.scene.pipes.find(p => p.fid === {fid!r}).path;
-        let best = null;  // the vertex nearest the pipe's middle, or the segment middle
+        let best = null;  // the segment middle nearest the pipe's middle point
         for (let i = 1; i < p.length; i++) {{
-          const m = [(p[i-1][0] + p[i][0]) / 2, (p[i-1][1] + p[i][1]) / 2, (p[i-1][2] + p[i][2]) / 2];
+          const m = [0, 1, 2].map(k => (p[i - 1][k] + p[i][k]) / 2);
           const d = Math.hypot(m[0] - {lon}, m[1] - {lat});
           if (!best || d < best[0]) best = [d, m];
         }}
         return XA.project(best[1][0], best[1][1], best[1][2]).slice(0, 2);""")
     w, h = canvas.size["width"], canvas.size["height"]
-    ActionChains(driver).move_to_element_with_offset(canvas, int(x - w / 2), int(y - h / 2)) \
-        .click_and_hold().pause(1.2).release().perform()
+    ActionChains(driver).move_to_element_with_offset(
+        canvas, int(x - w / 2), int(y - h / 2)
+    ).click_and_hold().pause(1.2).release().perform()
     _wait(driver, "return !!window.xiaoan.crew.isolation")
-    iso = driver.execute_script("return {pipe: window.xiaoan.crew.isolation.pipe,"
-                                " valves: window.xiaoan.crew.isolation.close_valves.length,"
-                                " html: document.getElementById('isolation').textContent}")
+    iso = driver.execute_script(
+        "return {pipe: window.xiaoan.crew.isolation.pipe,"
+        " valves: window.xiaoan.crew.isolation.close_valves.length,"
+        " html: document.getElementById('isolation').textContent}"
+    )
     assert iso["valves"] >= 1 and fid in iso["html"], iso
     driver.execute_script(f"XA.fly({lon}, {lat}, 18.2)")
     _map_pixels(driver, "crew-dig")
@@ -366,9 +408,15 @@ def test_dispatch_shows_a_live_bus_its_eta_and_an_off_route_alert(server, driver
     for k in range(n):  # 70 % of the route, with a ~120 m detour in the middle
         p = route.interpolate(0.7 * k / (n - 1), normalized=True)
         lat = p.y + (0.0011 if 12 <= k <= 18 else 0.0)
-        fixes.append({"bus": "b7", "lon": p.x, "lat": lat, "route": "S1",
-                      "t": (t0 + dt.timedelta(seconds=15 * k)).isoformat()
-                      .replace("+00:00", "Z")})
+        fixes.append(
+            {
+                "bus": "b7",
+                "lon": p.x,
+                "lat": lat,
+                "route": "S1",
+                "t": (t0 + dt.timedelta(seconds=15 * k)).isoformat().replace("+00:00", "Z"),
+            }
+        )
     r = requests.post(f"{base}/api/v1/buses/hki/fixes", json={"fixes": fixes}, timeout=30)
     assert r.status_code == 200 and r.json()["accepted"] == n, r.text
     _wait(driver, "return window.xiaoan.dispatch.buses.some(b => b.bus === 'b7')")
@@ -377,7 +425,8 @@ def test_dispatch_shows_a_live_bus_its_eta_and_an_off_route_alert(server, driver
     assert "b7" in driver.find_element("id", "eta").text  # next stops with ETAs
     n_path = driver.execute_async_script(
         "const d = arguments[arguments.length-1];"
-        "window.xiaoan.dispatch.replay('b7', 1500).then(d).catch(e => d(-1));")
+        "window.xiaoan.dispatch.replay('b7', 1500).then(d).catch(e => d(-1));"
+    )
     assert n_path == n
     _wait(driver, "return window.xiaoan.layers.includes('trips')")
     _wait(driver, "return window.xiaoan.dispatch.time >= window.xiaoan.dispatch.end")
@@ -389,8 +438,12 @@ def test_offline_scene_file_renders_with_no_network_request(server, driver, tmp_
     from api.cli import main
 
     out = tmp_path / "hki-scene.html"
-    assert main(["scene", "export", "--campus", "hki", "--out", str(out),
-                 "--data", str(server["dir"])]) == 0
+    assert (
+        main(
+            ["scene", "export", "--campus", "hki", "--out", str(out), "--data", str(server["dir"])]
+        )
+        == 0
+    )
     driver.get("about:blank")
     _drain(driver)
     driver.get(out.as_uri())
@@ -417,9 +470,11 @@ def test_dispatch_demo_bus_drives_on_real_time_twice_in_a_row(server, driver):
     base = server["base"]
     _open(driver, base + PAGES["dispatch"])
     _wait(driver, "return window.xiaoan.dispatch && XA.scene.routes.length > 0")
-    run = ("const d = arguments[arguments.length-1];"
-           "window.xiaoan.dispatch.drive({bus: 'demo-twice', n: 8, interval: 0})"
-           ".then(() => d('ok')).catch(e => d(String(e)));")
+    run = (
+        "const d = arguments[arguments.length-1];"
+        "window.xiaoan.dispatch.drive({bus: 'demo-twice', n: 8, interval: 0})"
+        ".then(() => d('ok')).catch(e => d(String(e)));"
+    )
     # pressed twice: before, the first run's fixes were up to 10 min ahead and the second
     # run's were refused as going backwards
     assert driver.execute_async_script(run) == "ok"
