@@ -36,6 +36,7 @@ BLUEPRINTS: list[str] = [
     "api.routes.bus",
     "api.routes.pipes",
     "webmap.views",
+    "api.routes.auth",
 ]
 
 
@@ -67,6 +68,9 @@ def create_app(config: Mapping[str, Any] | None = None, store: Store | None = No
     log.info("xiaoan store: %s", redact_url(store.url))
     app.extensions["xiaoan"] = Service(store=store, campuses=CampusRegistry(store))
 
+    from api.auth import install as install_auth
+
+    install_auth(app)  # identity, policy table and scope on every request (api/auth.py)
     for name in BLUEPRINTS:
         app.register_blueprint(importlib.import_module(name).bp)
 

@@ -31,6 +31,7 @@ COMMANDS = [
     "api.commands.ingest",
     "api.commands.scene",
     "api.commands.org",
+    "api.commands.users",
 ]
 
 EPILOG = (

@@ -253,11 +253,6 @@ def attach_campus(store: Store, campus_id: str, node: str) -> CampusInfo:
     return info
 
 
-def _campus_point(info: CampusInfo) -> Any:
-    b = info.boundary
-    return None if b is None or b.is_empty else b.representative_point()
-
-
 @dataclass
 class ScopeIndex:
     """Paths of every node and campus, for O(1) scope checks.
@@ -284,12 +279,12 @@ class ScopeIndex:
         for c in campuses:
             g = store.read_layer(c.id, "jurisdictions")
             polys += [(str(r.fid), r.geometry) for r in g.itertuples() if r.geometry is not None]
-        for c in campuses:
-            pt = _campus_point(c)
-            if pt is None:
+        for c in campuses:  # a campus is in a district that overlaps it (not just touches)
+            b = c.boundary
+            if b is None or b.is_empty:
                 continue
             for fid, geom in polys:
-                if geom.covers(pt):
+                if geom.intersects(b) and geom.intersection(b).area > 0:
                     ix.district_campuses.setdefault(fid, set()).add(c.id)
         return ix
 

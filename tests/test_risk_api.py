@@ -424,6 +424,7 @@ def test_a_running_service_warns_about_an_overdue_hazard_by_itself(tmp_path, ver
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("XIAOAN_")}
+    env["XIAOAN_AUTH"] = "off"  # legacy no-auth mode (see tests/conftest.py)
     with open(tmp_path / "stderr.log", "w") as err:
         proc = subprocess.Popen(
             [sys.executable, "-m", "api", "-v", verb, "--data", str(data), "--port", str(port),

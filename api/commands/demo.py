@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"demo campus {args.campus!r} already built; starting", file=sys.stderr,
               flush=True)
+    ensure_demo_accounts(store, args.campus, data_dir_from_args(args))
     if args.build_only:
         store.close()
         return 0
@@ -67,3 +68,47 @@ def run(args: argparse.Namespace) -> int:
     serve_app(app, args.host, args.port, "xiaoan demo serving",
               overdue_every_min=args.overdue_every)
     return 0
+
+
+def ensure_demo_accounts(store, campus_id: str, data_dir: str) -> str:  # (Store, ...) -> path
+    """One account per role for the demo (made once, with generated passwords), written to
+    ``DATA/demo-accounts.json`` as ``[{"username", "password", "role", "node"}]``; the
+    path is printed. An existing file is kept (its passwords are the accounts')."""
+    import json
+    import os
+
+    from layers.accounts import ROLES, add_account, generate_password
+
+    path = os.path.join(data_dir, "demo-accounts.json")
+    info = store.get_campus(campus_id)
+    if os.path.isfile(path):
+        print(f"demo accounts: {path}", file=sys.stderr, flush=True)
+        return path
+    school = info.org_node
+    from layers.org import org_tree
+
+    tree = org_tree(store)
+    county = tree[school]["parent"] if school in tree else None
+    juris = store.read_layer(campus_id, "jurisdictions")
+    rows = []
+    for role in ROLES:
+        if role == "device":
+            continue
+        kw: dict = {}
+        node = county if role == "bureau" else school
+        if role == "police":
+            node, kw = None, {"district": str(juris["fid"].iloc[0]) if len(juris) else None}
+        if role == "parent":
+            kw = {"campus": campus_id, "bus": "demo-bus"}
+        pw = generate_password()
+        add_account(store, f"demo-{role.replace('_', '-')}", role, node, pw, replace=True,
+                    **kw)
+        rows.append({"username": f"demo-{role.replace('_', '-')}", "password": pw,
+                     "role": role, "node": node or kw.get("district")})
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(rows, f, ensure_ascii=False, indent=2)
+    print(f"demo accounts (one per role, passwords generated): {path}\n"
+          f"  log in at /login, e.g. as {rows[3]['username']} ({rows[3]['role']})",
+          file=sys.stderr, flush=True)
+    return path

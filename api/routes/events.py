@@ -26,7 +26,9 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request, stream_with_context
 
+from api.auth import actor
 from api.params import check_args, int_arg, json_body, json_response
+from api.scope import scoped_store
 from api.service import current_service
 from geo.errors import ValidationError
 from ingest.live.events import parse_time
@@ -108,7 +110,7 @@ def list_incidents() -> Response:
     limit = int_arg("limit", 100, 1, 10000)
     offset = int_arg("offset", 0, 0, 10**9)
     p = pipeline()
-    recs = p.store.query_records(
+    recs = scoped_store(p.store).query_records(
         "incident", campus_ids=[campus] if campus else None, bbox=_bbox_arg(), since=since,
         until=until, where=where or None, limit=limit, offset=offset)
     feats = [marker(r.data) for r in recs]
@@ -128,7 +130,7 @@ def _transition(incident_id: str, to: str | None) -> Response:
     for k, v in (("by", by), ("note", note)):
         if v is not None and (not isinstance(v, str) or len(v) > 500):
             raise ValidationError("expected text of at most 500 characters", field=k)
-    return json_response(pipeline().transition(incident_id, target, by=by, note=note))
+    return json_response(pipeline().transition(incident_id, target, by=actor(by), note=note))
 
 
 @bp.post("/api/v1/incidents/<incident_id>/transition")
@@ -149,7 +151,7 @@ def action(incident_id: str, action: str) -> Response:
             raise ValidationError(f"expected metres, got {r!r}", field="radius_m")
         radius = None if r is None else float(r)
         return json_response(pipeline().start_plan(incident_id, radius_m=radius,
-                                                   by=body.get("by")))
+                                                   by=actor(body.get("by"))))
     if action not in ACTIONS:
         raise ValidationError(f"unknown action {action!r}; use transition, plan or one of: "
                               f"{', '.join(ACTIONS)}", field="action")
@@ -204,6 +206,17 @@ def _stream_messages(p: EventPipeline, campus: str | None, after: int,
         version = p.wait_for_change(version, 0.5)
 
 
+class ScopedPipeline:
+    """The pipeline as the request's identity sees it: its store is scoped."""
+
+    def __init__(self, p: EventPipeline) -> None:
+        self._p = p
+        self.store = scoped_store(p.store)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._p, name)
+
+
 @bp.get("/api/v1/stream")
 def stream() -> Response:
     check_args({"campus", "last_event_id"})
@@ -222,7 +235,8 @@ def stream() -> Response:
                                   field="Last-Event-ID") from None
     else:
         after = p.head_seq()
-    resp = Response(stream_with_context(_stream_messages(p, campus, after,
+    # per connection: only the campuses the identity may see (api/scope.py)
+    resp = Response(stream_with_context(_stream_messages(ScopedPipeline(p), campus, after,
                                                          current_service().stopping)),
                     mimetype="text/event-stream")
     resp.headers["Cache-Control"] = "no-cache"

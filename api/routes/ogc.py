@@ -12,6 +12,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, request
 
 from api import ogc_core as core
+from api.scope import scoped_store
 from api.service import current_service
 
 __all__ = ["bp"]
@@ -48,25 +49,25 @@ def openapi() -> Response:
 
 @bp.get("/collections")
 def collections() -> Response:
-    return _send(core.collections(_base(), current_service().store, _params()))
+    return _send(core.collections(_base(), scoped_store(), _params()))
 
 
 @bp.get("/collections/<collection_id>")
 def collection(collection_id: str) -> Response:
-    return _send(core.collection(_base(), current_service().store, collection_id, _params()))
+    return _send(core.collection(_base(), scoped_store(), collection_id, _params()))
 
 
 @bp.get("/collections/<collection_id>/items")
 def items(collection_id: str) -> Response:
-    return _send(core.items(_base(), current_service().store, collection_id, _params()))
+    return _send(core.items(_base(), scoped_store(), collection_id, _params()))
 
 
 # ``path``: a fid may contain '/' (e.g. OSM's "way/123"), sent as %2F.
 @bp.get("/collections/<collection_id>/items/<path:fid>")
 def item(collection_id: str, fid: str) -> Response:
-    return _send(core.item(_base(), current_service().store, collection_id, fid, _params()))
+    return _send(core.item(_base(), scoped_store(), collection_id, fid, _params()))
 
 
 @bp.get("/campuses")
 def campuses() -> Response:
-    return _send(core.campuses(current_service().store, _params()))
+    return _send(core.campuses(scoped_store(), _params()))

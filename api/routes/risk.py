@@ -29,7 +29,9 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
+from api.auth import actor
 from api.params import bool_arg, check_args, float_arg, int_arg, json_body, json_response
+from api.scope import default_node, scoped_store
 from api.service import current_service
 from geo.errors import ValidationError
 
@@ -215,6 +217,8 @@ def report_route() -> Response:
     if not isinstance(campus_id, str) or not campus_id:
         raise ValidationError("is required", field="campus")
     svc = current_service()
+    if actor(None) is not None:  # the reporter is who is logged in
+        doc["reporter"] = actor(None)
     data = report_hazard(svc.store, campus_id, doc, campus=svc.campuses.get(campus_id))
     return json_response(data, 201)
 
@@ -242,7 +246,7 @@ def ledger_route() -> Response:
             raise ValidationError(f"not GeoJSON: {e}", field="polygon") from None
     overdue = request.args.get("overdue")
     hz = ledger(
-        current_service().store,
+        scoped_store(),
         campus_ids=request.args.getlist("campus") or None, bbox=bbox, polygon=polygon or None,
         category=request.args.get("category"), status=request.args.get("status"),
         since=request.args.get("since"), until=request.args.get("until"),
@@ -257,7 +261,7 @@ def overdue_route() -> Response:
     from layers.hazards import check_overdue
 
     check_args({"campus"})
-    recs = check_overdue(current_service().store,
+    recs = check_overdue(scoped_store(),
                          campus_ids=request.args.getlist("campus") or None)
     return json_response({"warnings": [r.data for r in recs]})
 
@@ -292,7 +296,8 @@ def transition_route(hazard_id: str) -> Response:
                               f"{', '.join(sorted(allowed))}", field=extra[0])
     if not isinstance(doc.get("to"), str):
         raise ValidationError("is required: the state to move to", field="to")
-    data = transition(current_service().store, hazard_id, doc["to"], actor=doc.get("actor"),
+    data = transition(current_service().store, hazard_id, doc["to"],
+                      actor=actor(doc.get("actor")),
                       note=doc.get("note"), assignee=doc.get("assignee"),
                       deadline=doc.get("deadline"))
     return json_response(data)
@@ -303,6 +308,6 @@ def stats_route() -> Response:
     from layers.hazards import hazard_stats
 
     check_args({"node", "since", "until"})
-    return json_response(hazard_stats(current_service().store, request.args.get("node"),
+    return json_response(hazard_stats(scoped_store(), request.args.get("node") or default_node(),
                               since=request.args.get("since"),
                               until=request.args.get("until")))
