@@ -364,10 +364,12 @@ def _coerce(f: Field, v: Any) -> Any:
         if isinstance(v, bool):
             raise ValueError(f"expected a number, got boolean {v!r}")
         if isinstance(v, str):
-            try:
-                v = float(v.strip())
-            except ValueError:
-                raise ValueError(f"expected a number, got text {v!r}") from None
+            x = _parse_text_number(f, v)
+            if x is None:
+                unit = " (a length: '12.5', '12.5 m', '300 mm', \"40'\")" \
+                    if f.name.endswith("_m") else ""
+                raise ValueError(f"expected a number{unit}, got text {v!r}")
+            v = x
         if not isinstance(v, (int, float, np.integer, np.floating)):
             raise ValueError(f"expected a number, got {type(v).__name__} {v!r}")
         x = float(v)
@@ -398,6 +400,17 @@ def _coerce(f: Field, v: Any) -> Any:
                 return v
         return v
     raise AssertionError(f"unknown field kind {f.kind}")
+
+
+def _parse_text_number(f: Field, v: str) -> float | None:
+    """A number written as text, with the unit a field of this name may carry."""
+    from layers.values import parse_length_m, parse_number, parse_speed_kmh
+
+    if f.name.endswith("_m"):
+        return parse_length_m(v)
+    if f.name.endswith("_kmh"):
+        return parse_speed_kmh(v)
+    return parse_number(v)
 
 
 def _check_choices(f: Field, v: Any) -> None:

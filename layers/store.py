@@ -30,7 +30,7 @@ import geopandas as gpd
 
 from layers.campus import Campus, CampusInfo
 
-__all__ = ["Store", "Record", "open_store", "redact_url"]
+__all__ = ["Store", "Record", "LayerWrite", "open_store", "redact_url"]
 
 BBox = tuple[float, float, float, float]
 
@@ -49,6 +49,17 @@ class Record:
     time: dt.datetime | None = None  # UTC, aware
     updated_at: dt.datetime | None = None
     seq: int | None = field(default=None, compare=False)  # store-assigned, increasing
+
+
+@dataclass
+class LayerWrite:
+    """One layer's part of :meth:`Store.write_layers`: validated rows to write with
+    ``mode``, after deleting the campus's rows ``delete_fids`` of that layer."""
+
+    layer: str
+    gdf: gpd.GeoDataFrame
+    mode: Literal["append", "replace", "upsert"] = "upsert"
+    delete_fids: Sequence[str] = ()
 
 
 class Store(abc.ABC):
@@ -73,7 +84,6 @@ class Store(abc.ABC):
         """Delete a campus with all its layer rows and records."""
 
     # layers -----------------------------------------------------------------------------
-    @abc.abstractmethod
     def write_layer(
         self,
         campus_id: str,
@@ -87,6 +97,19 @@ class Store(abc.ABC):
         with the same fid; ``append`` fails on an existing fid. Returns rows written.
         Raises :class:`geo.errors.NotFound` for an unknown campus; nothing is written
         on any error.
+        """
+        return self.write_layers(campus_id, [LayerWrite(layer, gdf, mode)])[0]
+
+    @abc.abstractmethod
+    def write_layers(
+        self, campus_id: str, writes: Sequence[LayerWrite], *, campus: CampusInfo | None = None
+    ) -> list[int]:
+        """Several layer writes, and with ``campus`` the campus record itself (created or
+        updated), in one transaction.
+
+        This is what makes an import all-or-nothing whatever stops it (an error, Ctrl-C,
+        SIGTERM, a killed process): a new campus and its rows are committed together or
+        Returns the rows written per write.
         """
 
     @abc.abstractmethod

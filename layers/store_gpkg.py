@@ -37,7 +37,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -47,7 +47,7 @@ import shapely
 from geo.errors import Conflict, NotFound, ValidationError
 from layers.campus import CampusInfo
 from layers.schema import LAYER_NAMES, schema_for, validate_campus_id, validate_layer
-from layers.store import BBox, Record, Store
+from layers.store import BBox, LayerWrite, Record, Store
 from layers.store_rows import (
     campus_not_found,
     check_bbox,
@@ -287,20 +287,24 @@ class GeoPackageStore(Store):
     # campuses ---------------------------------------------------------------------------
     def put_campus(self, info: CampusInfo) -> None:
         validate_campus_id(info.id, "id")
+        with self._tx() as c:
+            self._put_campus(c, info)
+
+    @staticmethod
+    def _put_campus(c: sqlite3.Connection, info: CampusInfo) -> None:
         boundary = None if info.boundary is None else shapely.to_wkb(info.boundary,
                                                                      output_dimension=3)
-        with self._tx() as c:
-            c.execute(
-                f"""INSERT INTO {CAMPUS_TABLE} (id, name, org_node, local_crs, props, boundary,
-                    updated_us) VALUES (?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (id) DO UPDATE SET name = excluded.name,
-                    org_node = excluded.org_node, local_crs = excluded.local_crs,
-                    props = excluded.props, boundary = excluded.boundary,
-                    updated_us = excluded.updated_us""",
-                (info.id, info.name, info.org_node, info.local_crs,
-                 dumps(dict(info.props or {}), "props"), boundary,
-                 _us(dt.datetime.now(dt.UTC))),
-            )
+        c.execute(
+            f"""INSERT INTO {CAMPUS_TABLE} (id, name, org_node, local_crs, props, boundary,
+                updated_us) VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET name = excluded.name,
+                org_node = excluded.org_node, local_crs = excluded.local_crs,
+                props = excluded.props, boundary = excluded.boundary,
+                updated_us = excluded.updated_us""",
+            (info.id, info.name, info.org_node, info.local_crs,
+             dumps(dict(info.props or {}), "props"), boundary,
+             _us(dt.datetime.now(dt.UTC))),
+        )
 
     _CAMPUS_COLS = "id, name, boundary, org_node, local_crs, props"
 
@@ -341,42 +345,51 @@ class GeoPackageStore(Store):
             raise campus_not_found(campus_id)
 
     # layers -----------------------------------------------------------------------------
-    def write_layer(
-        self,
-        campus_id: str,
-        layer: str,
-        gdf: gpd.GeoDataFrame,
-        mode: Literal["append", "replace", "upsert"] = "upsert",
-    ) -> int:
-        check_mode(mode)
-        clean, _ = validate_layer(layer, gdf, campus_id)
-        rows, geoms = layer_rows(layer, clean)
-        blobs = _blobs(geoms)
-        t = _q(layer)
-        fids = [r["fid"] for r in rows]
+    def write_layers(
+        self, campus_id: str, writes: Sequence[LayerWrite], *, campus: CampusInfo | None = None
+    ) -> list[int]:
+        prepared = []
+        for w in writes:
+            check_mode(w.mode)
+            clean, _ = validate_layer(w.layer, w.gdf, campus_id)
+            rows, geoms = layer_rows(w.layer, clean)
+            prepared.append((w, rows, _blobs(geoms)))
+        if campus is not None:
+            validate_campus_id(campus.id, "id")
         try:
             with self._tx() as c:
+                if campus is not None:
+                    self._put_campus(c, campus)
                 self._require_campus(c, campus_id)
-                if mode == "replace":
-                    c.execute(f"DELETE FROM {t} WHERE campus_id = ?", (campus_id,))
-                elif mode == "upsert":
-                    for chunk in _chunks(fids):
-                        c.execute(f"DELETE FROM {t} WHERE campus_id = ? AND fid IN "
-                                  f"({','.join('?' * len(chunk))})", (campus_id, *chunk))
-                elif mode == "append":
-                    taken: list[str] = []
-                    for chunk in _chunks(fids):
-                        taken += [r[0] for r in c.execute(
-                            f"SELECT fid FROM {t} WHERE campus_id = ? AND fid IN "
-                            f"({','.join('?' * len(chunk))})", (campus_id, *chunk))]
-                    if taken:
-                        raise taken_conflict(layer, sorted(taken))
-                self._insert_rows(c, layer, rows, blobs)
-                self._update_extent(c, layer)
+                for w, rows, blobs in prepared:
+                    self._write_one(c, campus_id, w, rows, blobs)
         except sqlite3.IntegrityError as e:
-            raise Conflict(f"{layer}: a feature id is already taken ({e}); nothing was "
+            raise Conflict(f"a feature id is already taken ({e}); nothing was "
                            "written. Use mode 'upsert' to replace existing features.") from e
-        return len(rows)
+        return [len(rows) for _, rows, _ in prepared]
+
+    def _write_one(self, c: sqlite3.Connection, campus_id: str, w: LayerWrite,
+                   rows: list[dict[str, Any]], blobs: list[bytes | None]) -> None:
+        t = _q(w.layer)
+        fids = [r["fid"] for r in rows]
+        gone = [str(f) for f in w.delete_fids]
+        if w.mode == "replace":
+            c.execute(f"DELETE FROM {t} WHERE campus_id = ?", (campus_id,))
+        elif w.mode == "upsert":
+            gone += fids
+        elif w.mode == "append":
+            taken: list[str] = []
+            for chunk in _chunks(fids):
+                taken += [r[0] for r in c.execute(
+                    f"SELECT fid FROM {t} WHERE campus_id = ? AND fid IN "
+                    f"({','.join('?' * len(chunk))})", (campus_id, *chunk))]
+            if taken:
+                raise taken_conflict(w.layer, sorted(taken))
+        for chunk in _chunks(gone):
+            c.execute(f"DELETE FROM {t} WHERE campus_id = ? AND fid IN "
+                      f"({','.join('?' * len(chunk))})", (campus_id, *chunk))
+        self._insert_rows(c, w.layer, rows, blobs)
+        self._update_extent(c, w.layer)
 
     def _insert_rows(self, c: sqlite3.Connection, layer: str, rows: list[dict[str, Any]],
                      blobs: list[bytes | None]) -> None:

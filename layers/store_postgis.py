@@ -18,7 +18,7 @@ import logging
 import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -30,7 +30,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from geo.errors import Conflict, NotFound, Unavailable
 from layers.campus import CampusInfo
 from layers.schema import schema_for, validate_campus_id, validate_layer
-from layers.store import BBox, Record, Store, redact_url
+from layers.store import BBox, LayerWrite, Record, Store, redact_url
 from layers.store_rows import (
     campus_not_found,
     check_bbox,
@@ -269,6 +269,11 @@ class PostGISStore(Store):
     # campuses ---------------------------------------------------------------------------
     def put_campus(self, info: CampusInfo) -> None:
         validate_campus_id(info.id, "id")
+        with self._begin() as c:
+            self._put_campus(c, info)
+
+    @staticmethod
+    def _put_campus(c: sa.Connection, info: CampusInfo) -> None:
         values = {
             "id": info.id,
             "name": info.name,
@@ -282,8 +287,7 @@ class PostGISStore(Store):
             index_elements=[campuses.c.id],
             set_={k: stmt.excluded[k] for k in (*values, "boundary") if k != "id"},
         )
-        with self._begin() as c:
-            c.execute(stmt, {"boundary_wkb": _ewkb(info.boundary)})
+        c.execute(stmt, {"boundary_wkb": _ewkb(info.boundary)})
 
     def _campus_query(self) -> sa.Select:
         return sa.select(
@@ -326,39 +330,50 @@ class PostGISStore(Store):
             raise campus_not_found(campus_id)
 
     # layers -----------------------------------------------------------------------------
-    def write_layer(
-        self,
-        campus_id: str,
-        layer: str,
-        gdf: gpd.GeoDataFrame,
-        mode: Literal["append", "replace", "upsert"] = "upsert",
-    ) -> int:
-        check_mode(mode)
-        clean, _ = validate_layer(layer, gdf, campus_id)
-        rows, geoms = layer_rows(layer, clean)
-        for row, g in zip(rows, geoms, strict=True):
-            row["geom_wkb"] = _ewkb(g)
-        t = layer_table(layer)
-        fids = [r["fid"] for r in rows]
+    def write_layers(
+        self, campus_id: str, writes: Sequence[LayerWrite], *, campus: CampusInfo | None = None
+    ) -> list[int]:
+        prepared = []
+        for w in writes:
+            check_mode(w.mode)
+            clean, _ = validate_layer(w.layer, w.gdf, campus_id)
+            rows, geoms = layer_rows(w.layer, clean)
+            for row, g in zip(rows, geoms, strict=True):
+                row["geom_wkb"] = _ewkb(g)
+            prepared.append((w, rows))
+        if campus is not None:
+            validate_campus_id(campus.id, "id")
         try:
             with self._begin() as c:
+                if campus is not None:
+                    self._put_campus(c, campus)
                 self._require_campus(c, campus_id, lock=True)
-                mine = t.c.campus_id == campus_id
-                if mode == "replace":
-                    c.execute(sa.delete(t).where(mine))
-                elif mode == "upsert" and fids:
-                    c.execute(sa.delete(t).where(mine, _any(t.c.fid, fids)))
-                elif mode == "append" and fids:
-                    taken = c.execute(sa.select(t.c.fid).where(
-                        mine, _any(t.c.fid, fids)).order_by(t.c.fid.collate("C"))
-                    ).scalars().all()
-                    if taken:
-                        raise taken_conflict(layer, taken)
-                self._insert_rows(c, t, rows)
+                for w, rows in prepared:
+                    self._write_one(c, campus_id, w, rows)
         except sa.exc.IntegrityError as e:  # a concurrent append took an fid first
-            raise Conflict(f"{layer}: a feature id is already taken ({e.orig}); nothing was "
+            raise Conflict(f"a feature id is already taken ({e.orig}); nothing was "
                            "written. Use mode 'upsert' to replace existing features.") from e
-        return len(rows)
+        return [len(rows) for _, rows in prepared]
+
+    def _write_one(self, c: sa.Connection, campus_id: str, w: LayerWrite,
+                   rows: list[dict[str, Any]]) -> None:
+        t = layer_table(w.layer)
+        fids = [r["fid"] for r in rows]
+        gone = [str(f) for f in w.delete_fids]
+        mine = t.c.campus_id == campus_id
+        if w.mode == "replace":
+            c.execute(sa.delete(t).where(mine))
+        elif w.mode == "upsert":
+            gone += fids
+        elif w.mode == "append" and fids:
+            taken = c.execute(sa.select(t.c.fid).where(
+                mine, _any(t.c.fid, fids)).order_by(t.c.fid.collate("C"))
+            ).scalars().all()
+            if taken:
+                raise taken_conflict(w.layer, taken)
+        if gone:
+            c.execute(sa.delete(t).where(mine, _any(t.c.fid, gone)))
+        self._insert_rows(c, t, rows)
 
     def _insert_rows(self, c: sa.Connection, t: sa.Table, rows: list[dict[str, Any]]) -> None:
         if not rows:

@@ -125,7 +125,7 @@ def test_no_crs_shapefile_imports_with_crs_given(store, seeded, tmp_path):
     pyogrio.write_dataframe(gdf, path)
     s = import_layer(store, "buildings", str(path), "hki", crs="EPSG:3067")
     assert s["rows_written"] == 1 and s["crs"] == "EPSG:3067"
-    x, y = store.get_feature("hki", "buildings", "1").geometry.iloc[0].centroid.coords[0]
+    x, y = store.read_layer("hki", "buildings").geometry.iloc[0].centroid.coords[0]
     assert 24.9 < x < 25.0 and 60.1 < y < 60.2
 
 

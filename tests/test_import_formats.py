@@ -76,17 +76,21 @@ def test_cityjson_is_buildings_only():
 # --- GeoPackage and Shapefile ----------------------------------------------------------------
 
 
-def test_geopackage_layer_chosen_by_name_and_text_heights_reported(store):
-    path = shared_data("osm", "helsinki_centre.gpkg")
-    with pytest.raises(ValidationError) as ei:
-        import_layer(store, "buildings", path, "hki")
-    # "12.13 m" is text in that file's height column: named with its row and id
-    bad = [e for e in ei.value.errors if e.field == "height_m"]
-    assert bad and all("text" in e.message and e.row and e.fid for e in bad)
-    assert store.list_campuses() == []
-    s = import_layer(store, "buildings", path, "hki", skip_invalid=True)
-    assert s["rows_written"] == 446 - s["skipped_rows"]
-    assert {e["fid"] for e in s["skipped"]} == {e.fid for e in ei.value.errors}
+def test_geopackage_heights_and_levels_parse_as_from_the_pbf(store):
+    """'12.13 m' heights and 3.5 levels mean the same from the GeoPackage and the PBF."""
+    s = import_layer(store, "buildings", shared_data("osm", "helsinki_centre.gpkg"), "hki")
+    assert s["rows_written"] == 446 and s["skipped"] == [] and s["source_layer"] == "buildings"
+    gpkg = store.read_layer("hki", "buildings").set_index("fid")
+    assert (gpkg["props"].map(lambda p: str(p.get("height", "")).endswith(" m"))).any()
+    assert (gpkg["props"].map(lambda p: p.get("building:levels") == "3.5")).any()
+    s = import_layer(store, "buildings", shared_data("osm", "helsinki_centre.osm.pbf"), "hki2")
+    pbf = store.read_layer("hki2", "buildings").set_index("fid")
+    both = gpkg.index.intersection(pbf.index)
+    assert len(both) == 446
+    for col in ("height_m", "floors", "base_z"):
+        a, b = gpkg.loc[both, col], pbf.loc[both, col]
+        assert ((a == b) | (a.isna() & b.isna())).all(), col
+    assert gpkg.loc[both, "height_m"].notna().sum() >= 140
 
 
 def test_geopackage_with_several_layers_asks_which(store):

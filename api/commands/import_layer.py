@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from typing import Any
@@ -42,6 +43,11 @@ class ProgressPrinter:
         else:
             msg = f"{stage}: {done}"
         print(msg, file=self.stream, flush=True)
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    """SIGTERM ends an import as Ctrl-C does: the open transaction is rolled back."""
+    raise KeyboardInterrupt
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -81,10 +87,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--image-size", nargs=2, type=int, default=None, metavar=("W", "H"),
                    help="KRTD only: image size of every camera, pixels (KRTD has none; "
                         "default: twice the principal point, rounded up to even)")
+    p.add_argument("--id-field", default=None, metavar="NAME",
+                   help="the column holding each feature's id (default: the feature's own "
+                        "id, else column id, fid, osm_id, the GeoPackage fid, else a digest "
+                        "of the geometry)")
+    p.add_argument("--on-duplicate", default="skip", choices=("skip", "replace", "error"),
+                   help="rows with a new id that look like stored features of another id "
+                        "(same footprint): skip them (default), replace the stored ones, "
+                        "or fail")
+    p.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN|VALUE",
+                   help="take FIELD from COLUMN, or set it to VALUE when no column has that "
+                        "name (e.g. --map height_m=HEIGHT --map kind=hydrant); repeatable")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    document_json(p, "layer campus source format crs rows_read rows_written skipped "
-                     "skipped_rows left_out campus_created seconds notes",
+    document_json(p, "layer campus source source_layer format crs id_source rows_read "
+                     "rows_written updated look_alikes landed skipped skipped_rows left_out "
+                     "campus_created seconds notes",
                   note="skipped, left_out: the rows not stored (row, fid, field, message); "
                        "skipped_rows: how many rows were skipped.")
     add_store_args(p, creates=True)
@@ -92,10 +110,28 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _print_summary(s: dict[str, Any]) -> None:
+    layer = f", layer {s['source_layer']!r}" if s.get("source_layer") else ""
     print(
-        f"imported {s['rows_written']} of {s['rows_read']} row(s) of {s['source']} "
+        f"imported {s['rows_written']} of {s['rows_read']} row(s) of {s['source']}{layer} "
         f"({s['format']}, {s['crs']}) into {s['campus']}/{s['layer']} in {s['seconds']:.2f} s"
     )
+    landed = s.get("landed") or {}
+    if landed.get("bbox"):
+        x0, y0, x1, y1 = landed["bbox"]
+        checked = f", checked against {landed['checked_against']}" \
+            if landed.get("checked_against") else ""
+        print(f"landed: lon {x0:.5f}..{x1:.5f}, lat {y0:.5f}..{y1:.5f} (EPSG:4326) in campus "
+              f"{landed['campus']!r}, read as {landed['crs']}{checked}")
+    print(f"ids: from {s['id_source']}; {s['updated']} already stored (updated), "
+          f"{s['rows_written'] - s['updated']} new")
+    look = s.get("look_alikes") or {}
+    if look.get("count"):
+        done = {"skip": "skipped (the stored ones kept)",
+                "replace": "the stored ones replaced"}[look["action"]]
+        print(f"look-alikes: {look['count']} row(s) match stored features of another id "
+              f"(same footprint): {done}; e.g. " + ", ".join(
+                  f"row {e['row']} {e['fid']!r} ~ {e['stored_fid']!r}"
+                  for e in look["examples"][:3]))
     for n in s["notes"]:
         print(f"note: {n}")
     if s["skipped"]:
@@ -112,15 +148,30 @@ def run(args: argparse.Namespace) -> int:
     from geo.errors import ValidationError
     from ingest.files.importer import import_layer
 
+    field_map = {}
+    for item in args.map:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            print(f"error: --map {item!r}: expected FIELD=COLUMN or FIELD=VALUE",
+                  file=sys.stderr)
+            return 2
+        field_map[key.strip()] = value
     store = open_store_from_args(args)
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         summary = import_layer(
             store, args.layer, args.file[0] if len(args.file) == 1 else args.file,
             args.campus, crs=args.crs, coord_sys=args.coord_sys,
             source_layer=args.source_layer, skip_invalid=args.skip_invalid, mode=args.mode,
             incomplete=args.incomplete, campus_name=args.name, geo_origin=args.geo_origin,
-            image_size=args.image_size, progress=None if args.quiet else ProgressPrinter(),
+            image_size=args.image_size, id_field=args.id_field,
+            on_duplicate=args.on_duplicate, field_map=field_map,
+            progress=None if args.quiet else ProgressPrinter(),
         )
+    except KeyboardInterrupt:
+        # the write is one transaction: an interrupted import stored nothing
+        print("error: interrupted; nothing was stored", file=sys.stderr)
+        return 130
     except ValidationError as e:
         if args.json:
             print(json.dumps(e.to_problem(), ensure_ascii=False))
@@ -139,6 +190,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"error: {e.message}", file=sys.stderr)
         return 2
     finally:
+        signal.signal(signal.SIGTERM, previous)
         store.close()
     if args.json:
         print(json.dumps(summary, ensure_ascii=False, indent=2))

@@ -169,4 +169,5 @@ def read_cityjson(
     gdf = finish(gdf, use_crs, None)
     auth = use_crs.to_authority()
     label = f"{auth[0]}:{auth[1]}" if auth else use_crs.name
-    return ReadResult(gdf, rows, errors, n, label, f"CityJSON {doc.get('version', '')}".strip())
+    return ReadResult(gdf, rows, errors, n, label,
+                      f"CityJSON {doc.get('version', '')}".strip(), own_ids=True)

@@ -1,13 +1,21 @@
-"""The one import pipeline: read → convert → validate every row → write in one go.
+"""The one import pipeline: read → ids → place → validate every row → write in one go.
 
-:func:`import_layer` is what ``xiaoan import`` and the demo builder call. An import is
-all-or-nothing: every bad row is reported (row number, id, field, message) in one
-:class:`~geo.errors.ValidationError` and nothing is stored — unless ``skip_invalid``, which
-stores the valid rows and lists the skipped ones in the summary.
+:func:`import_layer` is what ``xiaoan import`` calls. An import is all-or-nothing: every bad
+row is reported (row number, id, field, message) in one :class:`~geo.errors.ValidationError`
+and nothing is stored — unless ``skip_invalid``, which stores the valid rows and lists the
+skipped ones in the summary. The write (a new campus included) is one store transaction
+(:meth:`layers.store.Store.write_layers`), so Ctrl-C, SIGTERM or a killed process at any
+point leaves the store as it was or with the whole import.
 
-Lat/lon swapped: a row whose geometry lies far outside the campus (its boundary padded by
-:data:`AREA_PAD_DEG`), or, for a campus that does not exist yet, far from the median of
-the file's rows, is an error that says when swapping lon/lat would put it in place.
+- ids come from the source (:mod:`ingest.files.identity`): importing the same data again
+  updates the same rows; rows that look like stored rows of another id are reported and
+  ``on_duplicate`` decides;
+- place (:mod:`layers.place`): rows must lie near the campus, or for a new campus inside
+  the configured region and the CRS's area of use; when most do not, the error names the
+  reading that fits (swapped, GCJ-02, BD-09, another CRS);
+- values (:mod:`layers.values`): heights, levels, depths with units parse the same from
+  every format;
+- ``field_map``: ``{field: column}`` or ``{field: constant}`` (``--map kind=hydrant``).
 
 KRTD camera models (:mod:`ingest.files.krtd`: a directory of ``.krtd`` files, or the files) go
 into the ``cameras`` layer of an existing campus only, with the frame's ``geo_origin``.
@@ -23,170 +31,96 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from shapely.geometry import Polygon
 from shapely.ops import unary_union
 
-from geo.crs import CoordSys
-from geo.errors import CRSError, NotFound, RowError, ValidationError
-from ingest.files.readers import Progress, ReadResult, read_geojson, read_ogr
+from geo.crs import parse_crs
+from geo.errors import NotFound, RowError, ValidationError
+from ingest.files.identity import (
+    FEATURE_ID,
+    ON_DUPLICATE,
+    assign_ids,
+    find_look_alikes,
+    frame_without,
+)
+from ingest.files.readers import Progress, ReadResult
+from ingest.files.sources import (
+    Source,
+    check_krtd_options,
+    detect_format,
+    krtd_hint,
+    read_source,
+    source_label,
+    source_name,
+)
 from layers.campus import CampusInfo
+from layers.place import check_rows as check_place
+from layers.place import expected_area
 from layers.schema import schema_for, validate_campus_id, validate_layer
-from layers.store import Store
+from layers.store import LayerWrite, Store
+from layers.values import building_fields
 
 __all__ = ["import_layer", "read_source", "validate_rows", "detect_format", "AREA_PAD_DEG",
-           "MODES"]
+           "MODES", "apply_field_map", "prepare_rows"]
 
 log = logging.getLogger(__name__)
 
-AREA_PAD_DEG = 0.5  # ~55 km: rows farther than this from the campus are misplaced
+AREA_PAD_DEG = 0.5  # ~55 km: with nothing else to go by, rows this far from the rest are wrong
 MODES = ("upsert", "replace", "append")
 
 # Column names other tools use for our fields (applied only when our field is absent).
 ALIASES: dict[str, dict[str, str]] = {
-    "buildings": {"height": "height_m", "building:levels": "floors", "levels": "floors"},
     "cameras": {"height": "mount_height_m", "direction": "heading_deg",
                 "camera:direction": "heading_deg"},
 }
+_BUILDING_TAGS = ("height", "building:levels", "levels", "min_height")
 
 
-Source = str | Path | Sequence[str | Path]
-"""A file, or (KRTD camera models only) directories and files."""
+def apply_field_map(gdf: gpd.GeoDataFrame, field_map: dict[str, str] | None
+                    ) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """``{field: column}`` copies a column into a field; ``{field: text}`` where no column
+    has that name sets the field to that constant on every row."""
+    notes: list[str] = []
+    if not field_map:
+        return gdf, notes
+    gdf = gdf.copy()
+    for target, src in field_map.items():
+        if src in gdf.columns:
+            gdf[target] = gdf[src]
+            notes.append(f"{target} = column {src!r}")
+        else:
+            gdf[target] = src
+            notes.append(f"{target} = {src!r} on every row (no column of that name)")
+    return gdf, notes
 
 
-def detect_format(path: Source) -> str:
-    """``json`` (GeoJSON or CityJSON), ``osm``, ``krtd`` (a ``.krtd`` file, a directory
-    holding some, or several paths) or ``ogr`` (GeoPackage, Shapefile, ...)."""
-    from ingest.files.krtd import is_krtd_path
-    from ingest.files.osm import is_osm_path
-
-    if not isinstance(path, (str, Path)):
-        items = list(path)
-        if len(items) != 1:
-            return "krtd"  # only KRTD models come several at a time (checked when read)
-        path = items[0]
-    p = Path(path)
-    name = p.name.lower()
-    if is_krtd_path(p):
-        return "krtd"
-    if is_osm_path(p):
-        return "osm"
-    if name.endswith((".json", ".geojson", ".cityjson")):
-        return "json"
-    return "ogr"
-
-
-def read_source(
-    path: Source,
-    layer: str,
-    *,
-    crs: Any = None,
-    coord_sys: str | None = None,
-    source_layer: str | None = None,
-    incomplete: str = "auto",
-    geo_origin: str | Path | None = None,
-    image_size: Sequence[int] | None = None,
-    progress: Progress | None = None,
-) -> ReadResult:
-    """Read ``path`` for ``layer`` with the reader its format needs.
-
-    ``geo_origin`` and ``image_size`` are for KRTD camera models only (see
-    :func:`ingest.files.krtd.read_krtd`); the other options do not apply to them.
-    """
-    fmt = detect_format(path)
-    if fmt == "krtd":
-        return _read_krtd(path, layer, crs=crs, coord_sys=coord_sys,
-                          source_layer=source_layer, incomplete=incomplete,
-                          geo_origin=geo_origin, image_size=image_size, progress=progress)
-    path = Path(path if isinstance(path, (str, Path)) else list(path)[0])
-    if not path.exists():
-        raise ValidationError(f"{path} does not exist", field="file")
-    for name, flag, value in (("geo_origin", "--geo-origin", geo_origin),
-                              ("image_size", "--image-size", image_size)):
-        if value is not None:
-            what = (f"{path} holds no .krtd files" if path.is_dir()
-                    else f"{path.name} is not a KRTD camera model (.krtd)")
-            raise ValidationError(f"{flag} applies to KRTD camera models only, and {what}; "
-                                  f"drop {flag}", field=name)
-    if fmt == "osm":
-        from ingest.files.osm import read_osm
-
-        if crs not in (None, ""):
-            from geo.crs import parse_crs
-
-            if parse_crs(crs).to_epsg() != 4326:
-                raise CRSError(f"OSM data is always WGS-84 lon/lat; drop --crs {crs}",
-                               field="crs")
-        if CoordSys.parse(coord_sys) not in (CoordSys.WGS84, CoordSys.CGCS2000):
-            raise CRSError("OSM data is WGS-84; --coord-sys does not apply", field="coord_sys")
-        return read_osm(path, layer, incomplete=incomplete, progress=progress)
-    if fmt == "json":
-        from ingest.files.readers import load_json
-
-        doc = load_json(path)
-        if isinstance(doc, dict) and doc.get("type") == "CityJSON":
-            from ingest.files.cityjson import read_cityjson
-
-            if layer != "buildings":
-                raise ValidationError(
-                    f"CityJSON files provide the buildings layer, not {layer!r}", field="layer"
-                )
-            if CoordSys.parse(coord_sys) is not CoordSys.WGS84:
-                raise ValidationError("--coord-sys does not apply to CityJSON",
-                                      field="coord_sys")
-            return read_cityjson(path, crs=crs, progress=progress, doc=doc)
-        return read_geojson(path, crs=crs, coord_sys=coord_sys, progress=progress, doc=doc)
-    return read_ogr(path, target_layer=layer, source_layer=source_layer, crs=crs,
-                    coord_sys=coord_sys, progress=progress)
-
-
-def _read_krtd(path: Source, layer: str, *, crs: Any, coord_sys: str | None,
-               source_layer: str | None, incomplete: str, geo_origin: str | Path | None,
-               image_size: Sequence[int] | None, progress: Progress | None) -> ReadResult:
-    from ingest.files.krtd import read_krtd
-
-    _check_krtd_options(path, layer, crs, coord_sys, source_layer, incomplete)
-    return read_krtd(path, geo_origin=geo_origin, image_size=image_size, progress=progress)
-
-
-def _check_krtd_options(path: Source, layer: str, crs: Any, coord_sys: str | None,
-                        source_layer: str | None, incomplete: str) -> None:
-    """Refuse, before anything is read, what does not fit KRTD camera models."""
-    from ingest.files.krtd import krtd_files
-
-    krtd_files(path)  # every path names .krtd files
-    if layer != "cameras":
-        raise ValidationError(f"KRTD files are camera models: they go into the cameras "
-                              f"layer, not {layer!r}", field="layer")
-    for name, flag, value, default in (
-            ("crs", "--crs", crs, None), ("coord_sys", "--coord-sys", coord_sys, None),
-            ("source_layer", "--source-layer", source_layer, None),
-            ("incomplete", "--incomplete", incomplete, "auto")):
-        if value not in (default, ""):
-            raise ValidationError(f"{flag} does not apply to KRTD camera models (their frame "
-                                  f"is given by --geo-origin); drop {flag}", field=name)
-
-
-def _krtd_hint(message: str) -> str:
-    origin = ("--geo-origin (it holds 'latitude longitude altitude' of the origin of "
-              "these cameras' frame)")
-    message = message.replace("lat/lon look swapped (expected lon, lat order)",
-                              f"latitude and longitude look swapped in {origin}")
-    return message.replace("is the CRS right?", f"check {origin}")
-
-
-def _source_label(path: Source) -> str:
-    if isinstance(path, (str, Path)):
-        return str(path)
-    items = [str(p) for p in path]
-    return items[0] if len(items) == 1 else ", ".join(items)
-
-
-def _source_name(path: Source) -> str:
-    if isinstance(path, (str, Path)):
-        return Path(path).name
-    items = list(path)
-    return Path(items[0]).name if len(items) == 1 else f"the {len(items)} paths given"
+def _building_tags(gdf: gpd.GeoDataFrame, rows: list[int], fids: list[str]
+                   ) -> tuple[gpd.GeoDataFrame, list[RowError]]:
+    """Heights and floors from OSM-style columns, with the parser the OSM reader uses."""
+    tags = [c for c in _BUILDING_TAGS if c in gdf.columns]
+    if not tags or ("height_m" in gdf.columns and "floors" in gdf.columns):
+        return gdf, []
+    gdf = gdf.copy()
+    errors: list[RowError] = []
+    derived: dict[str, list[Any]] = {"height_m": [], "floors": [], "base_z": []}
+    for i, rec in enumerate(gdf[tags].to_dict("records")):
+        if "levels" in rec and "building:levels" not in rec:
+            rec["building:levels"] = rec.pop("levels")
+        rec = {k: (None if v is None or (isinstance(v, float) and np.isnan(v)) else v)
+               for k, v in rec.items()}
+        got, problems = building_fields(rec)
+        for tag, problem in problems:
+            errors.append(RowError(rows[i], tag, problem, fids[i]))
+        derived["height_m"].append(got.get("height_m"))
+        derived["floors"].append(got.get("floors"))
+        derived["base_z"].append(got.get("base_z") if rec.get("min_height") is not None
+                                 else None)
+    for k, vals in derived.items():
+        if k not in gdf.columns and any(v is not None for v in vals):
+            gdf[k] = pd.Series(vals, index=gdf.index, dtype=object)
+    return gdf, errors
 
 
 def _apply_aliases(layer: str, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -224,6 +158,8 @@ def validate_rows(
     res: ReadResult,
     campus_id: str,
     expected_bounds: tuple[float, float, float, float] | None,
+    *,
+    spread_check: bool = True,
 ) -> tuple[gpd.GeoDataFrame, list[RowError]]:
     """Validate every row read; (valid rows, every error with its source row number).
 
@@ -231,7 +167,7 @@ def validate_rows(
     row the reader rejected is never among the valid rows.
     """
     gdf = _apply_aliases(layer, res.gdf)
-    if expected_bounds is None:
+    if expected_bounds is None and spread_check:
         expected_bounds = _data_bounds(gdf)
     clean, verrs = validate_layer(layer, gdf, campus_id, expected_bounds=expected_bounds,
                                   skip_invalid=True, row_offset=1)
@@ -285,6 +221,57 @@ def _new_boundary(layer: str, clean: gpd.GeoDataFrame) -> tuple[Any, str]:
     return hull, "the convex hull of the imported data"
 
 
+def prepare_rows(
+    layer: str,
+    res: ReadResult,
+    info: CampusInfo | None,
+    *,
+    id_field: str | None = None,
+    field_map: dict[str, str] | None = None,
+    coord_sys: str | None = None,
+) -> tuple[ReadResult, str, str | None, Any]:
+    """Ids, field mapping, building values and the place check on rows just read.
+
+    Returns the result with its frame and errors brought up to date, where the ids came
+    from, the place hint (a sentence naming the reading that fits, when most rows lie
+    elsewhere) and the expected area (None when nothing narrows it down).
+    """
+    gdf = res.gdf
+    if res.own_ids and "fid" in gdf.columns:
+        gdf = gdf.rename(columns={"fid": FEATURE_ID})
+    gdf, map_notes = apply_field_map(gdf, field_map)
+    gdf, id_source, id_errors, id_notes = assign_ids(gdf, res.rows, id_field)
+    errors = list(res.errors) + id_errors
+    if layer == "buildings":
+        gdf, tag_errors = _building_tags(gdf, res.rows, list(gdf["fid"]))
+        errors += tag_errors
+    try:
+        crs = parse_crs(res.source_crs or "EPSG:4326")
+    except ValidationError:
+        crs = parse_crs("EPSG:4326")
+    area = expected_area(info, layer, crs)
+    hint = None
+    if area is not None:
+        place_errors, hint = check_place(gdf.geometry.values, area, crs=crs,
+                                         coord_sys=coord_sys, rows=res.rows,
+                                         fids=list(gdf["fid"]),
+                                         alternatives=res.format != "KRTD")
+        errors += place_errors
+    out = ReadResult(gdf, res.rows, errors, res.rows_read, res.source_crs, res.format,
+                     [*res.notes, *map_notes, *id_notes], res.left_out, res.own_ids,
+                     res.layer)
+    return out, id_source, hint, area
+
+
+def _landed(clean: gpd.GeoDataFrame) -> list[float] | None:
+    geoms = np.asarray(clean.geometry.values, dtype=object)
+    ok = ~shapely.is_missing(geoms)
+    ok[ok] = ~shapely.is_empty(geoms[ok])
+    if not ok.any():
+        return None
+    return [round(float(v), 6) for v in shapely.total_bounds(geoms[ok])]
+
+
 def import_layer(
     store: Store,
     layer: str,
@@ -300,6 +287,9 @@ def import_layer(
     campus_name: str | None = None,
     geo_origin: str | Path | None = None,
     image_size: Sequence[int] | None = None,
+    id_field: str | None = None,
+    on_duplicate: str = "skip",
+    field_map: dict[str, str] | None = None,
     progress: Progress | None = None,
     read: Callable[..., ReadResult] | None = None,
 ) -> dict[str, Any]:
@@ -329,14 +319,22 @@ def import_layer(
         ``upsert`` (default), ``replace`` (the layer's rows of this campus) or ``append``.
     incomplete
         OSM only, see :func:`ingest.files.osm.read_osm`.
+    id_field
+        The column holding the rows' ids (default: see :mod:`ingest.files.identity`).
+    on_duplicate
+        Rows with a new id that look like stored rows of another id: ``skip`` (default:
+        keep the stored ones), ``replace`` them, or ``error``.
+    field_map
+        ``{field: column or constant}``, see :func:`apply_field_map`.
     progress
         ``progress(stage, done, total)`` for long imports.
 
     Returns
     -------
     dict
-        ``{layer, campus, source, format, crs, rows_read, rows_written, skipped: [{row,
-        fid, field, message}], left_out, campus_created, seconds, notes}``
+        ``{layer, campus, source, source_layer, format, crs, id_source, rows_read,
+        rows_written, updated, look_alikes, landed, skipped, skipped_rows, left_out,
+        campus_created, seconds, notes}``
 
     Raises
     ------
@@ -350,13 +348,16 @@ def import_layer(
     validate_campus_id(campus_id)
     if mode not in MODES:
         raise ValidationError(f"mode {mode!r}; use one of: {', '.join(MODES)}", field="mode")
+    if on_duplicate not in ON_DUPLICATE:
+        raise ValidationError(f"on_duplicate {on_duplicate!r}; use one of: "
+                              f"{', '.join(ON_DUPLICATE)}", field="on_duplicate")
     try:
         info: CampusInfo | None = store.get_campus(campus_id)
     except NotFound:
         info = None
     krtd = detect_format(path) == "krtd"
     if krtd:
-        _check_krtd_options(path, layer, crs, coord_sys, source_layer, incomplete)
+        check_krtd_options(path, layer, crs, coord_sys, source_layer, incomplete)
     if krtd and info is None:
         known = sorted(c.id for c in store.list_campuses())
         has = f"the store has {', '.join(known)}" if known else "the store has no campus yet"
@@ -373,54 +374,48 @@ def import_layer(
                                 progress=progress)
     if progress:
         progress("validating", 0, len(res.gdf))
-    clean, errors = validate_rows(layer, res, campus_id, _campus_bounds(info))
+    res, id_source, hint, area = prepare_rows(layer, res, info, id_field=id_field,
+                                              field_map=field_map, coord_sys=coord_sys)
+    clean, errors = validate_rows(layer, res, campus_id,
+                                  None if area is not None else _campus_bounds(info),
+                                  spread_check=area is None)
     if krtd:  # where KRTD cameras land is decided by --geo-origin, not by a CRS
-        errors = [RowError(e.row, e.field, _krtd_hint(e.message), e.fid) for e in errors]
+        errors = [RowError(e.row, e.field, krtd_hint(e.message), e.fid) for e in errors]
     if progress:
         progress("validating", len(res.gdf), len(res.gdf))
     bad_rows = {e.row for e in errors}
     if errors and not skip_invalid:
+        lead = f"{hint}. " if hint else ""
         raise ValidationError(
-            f"{len(bad_rows)} of {res.rows_read} row(s) of {_source_name(path)} are invalid; "
-            f"nothing was stored (fix them, or pass --skip-invalid to store the rest): "
-            + "; ".join(str(e) for e in errors[:10])
+            f"{lead}{len(bad_rows)} of {res.rows_read} row(s) of {source_name(path)} are "
+            f"invalid; nothing was stored (fix them, or pass --skip-invalid to store the "
+            f"rest): " + "; ".join(str(e) for e in errors[:10])
             + (f" (and {len(errors) - 10} more)" if len(errors) > 10 else ""),
             errors=errors,
             layer=layer,
+            hint=hint,
         )
     notes = list(res.notes)
+    clean, updated, look, delete_fids = _against_store(store, info, layer, clean, res, mode,
+                                                       on_duplicate)
     created = False
     written = 0
-    if len(clean):
+    if len(clean) or delete_fids:
+        create = None
         if info is None:
-            boundary, how = _new_boundary(layer, clean)
-            if boundary.is_empty:
-                raise ValidationError(
-                    f"campus {campus_id!r} does not exist and these rows have no geometry to "
-                    "make its boundary from; import its boundary first "
-                    f"(xiaoan import campuses FILE --campus {campus_id})",
-                    field="campus",
-                )
-            name = campus_name
-            if name is None and layer == "campuses":
-                name = next((n for n in clean["name"] if isinstance(n, str) and n), None)
-            info = CampusInfo(id=campus_id, name=name or campus_id, boundary=boundary)
-            store.put_campus(info)
-            created = True
+            create, how = _new_campus(layer, clean, campus_id, campus_name)
             notes.append(f"created campus {campus_id!r} with boundary = {how}")
         if progress:
             progress("writing", 0, len(clean))
-        try:
-            if layer == "campuses":  # org_node, local_crs, contacts, emergency_roles
-                from layers.org import campus_attrs_from_rows
+        campus = create
+        if layer == "campuses":  # org_node, local_crs, contacts, emergency_roles
+            from layers.org import campus_attrs_from_rows
 
-                store.put_campus(campus_attrs_from_rows(info, clean.to_dict("records")))
-            written = store.write_layer(campus_id, layer, nulls_as_none(clean),
-                                        mode=mode)  # type: ignore[arg-type]
-        except Exception:
-            if created:
-                store.delete_campus(campus_id)
-            raise
+            campus = campus_attrs_from_rows(create or info, clean.to_dict("records"))
+        written = store.write_layers(
+            campus_id, [LayerWrite(layer, nulls_as_none(clean), mode,  # type: ignore[arg-type]
+                                   delete_fids)], campus=campus)[0]
+        created = create is not None
         if progress:
             progress("writing", written, len(clean))
     elif info is None:
@@ -428,11 +423,17 @@ def import_layer(
     return {
         "layer": layer,
         "campus": campus_id,
-        "source": _source_label(path),
+        "source": source_label(path),
+        "source_layer": res.layer,
         "format": res.format,
         "crs": res.source_crs,
+        "id_source": id_source,
         "rows_read": res.rows_read,
         "rows_written": int(written),
+        "updated": updated,
+        "look_alikes": look,
+        "landed": {"campus": campus_id, "bbox": _landed(clean), "crs": res.source_crs,
+                   "checked_against": None if area is None else area.label},
         "skipped": [e.to_dict() for e in errors],
         "skipped_rows": len(bad_rows),
         "left_out": [e.to_dict() for e in res.left_out],
@@ -440,3 +441,59 @@ def import_layer(
         "seconds": round(time.perf_counter() - t0, 3),
         "notes": notes,
     }
+
+
+def _new_campus(layer: str, clean: gpd.GeoDataFrame, campus_id: str, campus_name: str | None
+                ) -> tuple[CampusInfo, str]:
+    boundary, how = _new_boundary(layer, clean)
+    if boundary.is_empty:
+        raise ValidationError(
+            f"campus {campus_id!r} does not exist and these rows have no geometry to "
+            "make its boundary from; import its boundary first "
+            f"(xiaoan import campuses FILE --campus {campus_id})",
+            field="campus",
+        )
+    name = campus_name
+    if name is None and layer == "campuses":
+        name = next((n for n in clean["name"] if isinstance(n, str) and n), None)
+    return CampusInfo(id=campus_id, name=name or campus_id, boundary=boundary), how
+
+
+def _against_store(store: Store, info: CampusInfo | None, layer: str, clean: gpd.GeoDataFrame,
+                   res: ReadResult, mode: str, on_duplicate: str
+                   ) -> tuple[gpd.GeoDataFrame, int, dict[str, Any], list[str]]:
+    """Rows already stored (same id: updates) and look-alikes (another id, same place)."""
+    look: dict[str, Any] = {"count": 0, "action": on_duplicate, "examples": []}
+    if info is None or mode == "replace" or not len(clean):
+        return clean, 0, look, []
+    b = shapely.total_bounds(np.asarray(clean.geometry.values, dtype=object))
+    bbox = tuple(float(v) for v in b) if np.isfinite(b).all() else None
+    stored = store.read_layer(info.id, layer, bbox=bbox)  # type: ignore[arg-type]
+    stored_all_fids = set(stored["fid"])
+    if len(clean) and not bbox:
+        stored_all_fids = set(store.read_layer(info.id, layer)["fid"])
+    updated = int(clean["fid"].isin(stored_all_fids).sum())
+    found = find_look_alikes(clean, stored)
+    if not len(found):
+        return clean, updated, look, []
+    row_of = dict(zip(range(len(clean)), _clean_rows(clean, res), strict=True))
+    look["count"] = len(found)
+    look["examples"] = [{"row": row_of[p], "fid": clean["fid"].iloc[p], "stored_fid": s}
+                        for p, s in found.pairs[:10]]
+    if on_duplicate == "error":
+        errs = [RowError(row_of[p], "geometry", f"looks like stored feature {s!r} (same "
+                         "footprint); --on-duplicate skip keeps it, replace takes this row",
+                         clean["fid"].iloc[p]) for p, s in found.pairs]
+        raise ValidationError(
+            f"{len(errs)} row(s) look like features already stored under other ids; nothing "
+            "was stored (--on-duplicate skip or replace decides): "
+            + "; ".join(str(e) for e in errs[:10]), errors=errs, layer=layer)
+    if on_duplicate == "skip":
+        return frame_without(clean, [p for p, _ in found.pairs]), updated, look, []
+    return clean, updated, look, sorted({s for _, s in found.pairs})
+
+
+def _clean_rows(clean: gpd.GeoDataFrame, res: ReadResult) -> list[int]:
+    """The source row number of each clean row (fids are unique in a valid import)."""
+    by_fid = dict(zip(res.gdf["fid"], res.rows, strict=True))
+    return [by_fid.get(f, 0) for f in clean["fid"]]

@@ -290,4 +290,4 @@ def read_krtd(
             f"{len(folded)} camera(s) whose lens model folds back at the image edge got the "
             f"pinhole hfov_deg (from K alone): {', '.join(folded)}")
     label = f"east-north-up at {georef.lat:.7f}, {georef.lon:.7f}, {georef.alt:g} m"
-    return ReadResult(gdf, rows, errors, n, label, "KRTD", notes)
+    return ReadResult(gdf, rows, errors, n, label, "KRTD", notes, own_ids=True)

@@ -25,7 +25,6 @@ nothing is guessed for it.
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ from shapely.ops import linemerge, unary_union
 
 from geo.errors import RowError, ValidationError
 from ingest.files.readers import Progress, ReadResult, frame
+from layers.values import FLOOR_HEIGHT_M, building_fields, parse_length_m, parse_speed_kmh
 
 __all__ = [
     "OSM_LAYERS",
@@ -48,7 +48,6 @@ __all__ = [
 ]
 
 OSM_LAYERS = ("buildings", "roads", "cameras", "campuses")
-FLOOR_HEIGHT_M = 3.0
 CAMPUS_AMENITIES = ("university", "college", "school")
 
 _FOOT = ("footway", "pedestrian", "steps", "corridor", "cycleway")
@@ -57,31 +56,12 @@ _NOT_ROADS = ("platform", "bus_stop", "elevator", "proposed", "construction", "r
               "services", "street_lamp", "traffic_signals", "crossing", "turning_circle")
 _COMPASS = {name: i * 22.5 for i, name in enumerate(
     "N NNE NE ENE E ESE SE SSE S SSW SW WSW W WNW NW NNW".split())}
-_LENGTH = re.compile(r"^\s*([-+]?\d+(?:[.,]\d+)?)\s*(m|meters?|metres?|ft|feet|')?\s*$", re.I)
-_FEET_INCHES = re.compile(r"^\s*(\d+)\s*'\s*(\d+(?:\.\d+)?)\s*\"\s*$")
 
 
 def is_osm_path(path: str | Path) -> bool:
     """Whether ``path`` names an OSM file (``.osm``, ``.pbf``, ``.osm.bz2``, ...)."""
     name = Path(path).name.lower()
     return name.endswith((".osm", ".pbf", ".osm.bz2", ".osm.gz", ".osc"))
-
-
-def parse_length_m(value: str | None) -> float | None:
-    """A length tag in metres (``"12"``, ``"12.5 m"``, ``"40'"``, ``"6'6\\""``), else None."""
-    if value is None:
-        return None
-    m = _FEET_INCHES.match(value)
-    if m:
-        return round(int(m.group(1)) * 0.3048 + float(m.group(2)) * 0.0254, 3)
-    m = _LENGTH.match(value)
-    if not m:
-        return None
-    x = float(m.group(1).replace(",", "."))
-    unit = (m.group(2) or "m").lower()
-    if unit in ("ft", "feet", "'"):
-        x *= 0.3048
-    return x if math.isfinite(x) else None
 
 
 def parse_direction_deg(value: str | None) -> float | None:
@@ -98,46 +78,6 @@ def parse_direction_deg(value: str | None) -> float | None:
     return x % 360.0 if math.isfinite(x) else None
 
 
-def building_fields(tags: dict[str, str]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-    """Schema fields of a building from its tags, and (tag, problem) for unreadable tags."""
-    out: dict[str, Any] = {}
-    problems: list[tuple[str, str]] = []
-    levels = None
-    if "building:levels" in tags:
-        try:
-            levels = float(tags["building:levels"].replace(",", "."))
-            if not math.isfinite(levels) or levels <= 0:
-                raise ValueError
-        except ValueError:
-            problems.append(("building:levels", f"not a number of levels: "
-                                                f"{tags['building:levels']!r}"))
-            levels = None
-    height = None
-    if "height" in tags:
-        height = parse_length_m(tags["height"])
-        if height is None:
-            problems.append(("height", f"not a length: {tags['height']!r}"))
-    base = 0.0
-    if "min_height" in tags:
-        mh = parse_length_m(tags["min_height"])
-        if mh is None:
-            problems.append(("min_height", f"not a length: {tags['min_height']!r}"))
-        else:
-            base = mh
-    if levels is not None:
-        out["floors"] = max(1, math.ceil(levels - 1e-9))
-    if height is not None:
-        out["height_m"] = round(height - base, 3)
-    elif levels is not None:
-        out["height_m"] = round(levels * FLOOR_HEIGHT_M, 3)
-    out["floor_height_m"] = FLOOR_HEIGHT_M
-    out["base_z"] = base
-    b = tags.get("building")
-    if b and b != "yes":
-        out["use"] = b
-    return out, problems
-
-
 def _road_fields(tags: dict[str, str]) -> dict[str, Any]:
     hw = tags["highway"]
     kind = ("footway" if hw in _FOOT else "path" if hw in _PATH
@@ -147,11 +87,9 @@ def _road_fields(tags: dict[str, str]) -> dict[str, Any]:
                            "oneway": ow in ("yes", "true", "1", "-1") or
                            (hw == "motorway" and ow != "no") or tags.get("junction") ==
                            "roundabout"}
-    ms = tags.get("maxspeed", "")
-    if ms.isdigit():
-        out["speed_kmh"] = float(ms)
-    elif ms.endswith(" mph") and ms[:-4].strip().isdigit():
-        out["speed_kmh"] = round(float(ms[:-4]) * 1.609344, 1)
+    speed = parse_speed_kmh(tags.get("maxspeed", ""))
+    if speed is not None:
+        out["speed_kmh"] = speed
     return out
 
 
@@ -406,7 +344,7 @@ def read_osm(
         frame(records), geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"), crs="EPSG:4326"
     )
     fmt = "OSM PBF" if path.name.lower().endswith(".pbf") else "OSM XML"
-    res = ReadResult(gdf, rows, errors, rowno, "EPSG:4326", fmt, left_out=left_out)
+    res = ReadResult(gdf, rows, errors, rowno, "EPSG:4326", fmt, left_out=left_out, own_ids=True)
     if left_out:
         res.notes.append(
             f"{len(left_out)} feature(s) incomplete in the file (cut by the extract's edge) "

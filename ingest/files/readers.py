@@ -37,6 +37,7 @@ from shapely.geometry import shape
 
 from geo.crs import CoordSys, parse_crs, to_wgs84
 from geo.errors import CRSError, RowError, ValidationError
+from ingest.files.identity import FEATURE_ID, OGR_FID
 
 __all__ = [
     "ReadResult",
@@ -73,6 +74,10 @@ class ReadResult:
     notes: list[str] = field(default_factory=list)
     left_out: list[RowError] = field(default_factory=list)
     """Rows not taken, by design, and why (e.g. OSM features cut by the extract's edge)."""
+    own_ids: bool = False
+    """``fid`` holds the format's own feature ids (OSM, CityJSON, KRTD)."""
+    layer: str | None = None
+    """The layer of a multi-layer file that was read."""
 
 
 def _crs_label(crs: CRS) -> str:
@@ -252,12 +257,16 @@ def read_geojson(
         if not isinstance(props, dict):
             errors.append(RowError(rowno, "properties", "must be an object or null", None))
             props = {}
-        fid_raw = feat.get("id", props.get("fid"))
-        fid = None if fid_raw is None or _is_nan(fid_raw) else str(fid_raw)
-        if isinstance(fid_raw, float) and math.isfinite(fid_raw) and fid_raw == int(fid_raw):
-            fid = str(int(fid_raw))
-        fid = fid or str(rowno)
-        rec: dict[str, Any] = {}
+        own = feat.get("id")
+        own = None if own is None or _is_nan(own) or isinstance(own, (dict, list)) \
+            else _fid_text(own)
+        fid = own  # the id errors quote: the feature's own, else properties.id / fid
+        for k in ("id", "fid"):
+            v = props.get(k)
+            if fid is None and v is not None and not _is_nan(v) \
+                    and not isinstance(v, (dict, list)):
+                fid = _fid_text(v)
+        rec: dict[str, Any] = {FEATURE_ID: own}
         for k, v in props.items():
             bad = _nan_keys(v, k)
             if bad:
@@ -266,9 +275,7 @@ def read_geojson(
                         rowno, b, "NaN/infinity is not a value; use null for a missing one", fid
                     ))
                 continue
-            if k != "fid":
-                rec[k] = v
-        rec["fid"] = fid
+            rec[k] = v
         g = feat.get("geometry")
         geom = None
         if g is not None:
@@ -354,18 +361,13 @@ def read_ogr(
         progress(f"reading {path.name}:{source_layer}", n, n)
     ogr_fid = gdf.index.to_numpy()
     gdf = gdf.reset_index(drop=True)
-    if "id" in gdf.columns:
-        fids = [None if v is None or _is_nan(v) else v for v in gdf["id"]]
-        gdf = gdf.drop(columns="id")
-    elif str(info.get("driver")) == "GPKG":
-        fids = list(ogr_fid)
-    else:
-        fids = list(range(1, n + 1))
-    gdf["fid"] = [str(i + 1) if v is None else _fid_text(v) for i, v in enumerate(fids)]
+    if str(info.get("driver")) == "GPKG":
+        gdf[OGR_FID] = [_fid_text(v) for v in ogr_fid]
     for c in gdf.columns:
-        if c != gdf.geometry.name and c != "fid":
+        if c != gdf.geometry.name and c != OGR_FID:
             col = gdf[c].astype(object)
             gdf[c] = col.where(~col.map(_is_nan), None)
     gdf = finish(gdf, use_crs, coord_sys)
     fmt = info.get("driver") or path.suffix.lstrip(".")
-    return ReadResult(gdf, list(range(1, n + 1)), [], n, _crs_label(use_crs), str(fmt))
+    return ReadResult(gdf, list(range(1, n + 1)), [], n, _crs_label(use_crs), str(fmt),
+                      layer=source_layer if len(layers) > 1 else None)
