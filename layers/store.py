@@ -109,7 +109,7 @@ class Store(abc.ABC):
 
         This is what makes an import all-or-nothing whatever stops it (an error, Ctrl-C,
         SIGTERM, a killed process): a new campus and its rows are committed together or
-        Returns the rows written per write.
+        not at all. Returns the rows written per write.
         """
 
     @abc.abstractmethod
