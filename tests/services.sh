@@ -1,6 +1,7 @@
 # Sourced by `make test`: makes the services the tests need available and exports
 # XIAOAN_TEST_DATABASE_URL. Where it can (root with apt) it installs the Debian packages
-# postgresql-15-postgis-3, mosquitto, chromium and chromium-driver, starts PostgreSQL if it
+# postgresql-15-postgis-3, mosquitto, chromium, chromium-driver, fonts-noto-cjk and
+# poppler-utils, starts PostgreSQL if it
 # is not running, and creates the test database with the postgis extension.
 # Set XIAOAN_TEST_DATABASE_URL yourself to use another PostGIS server.
 
@@ -11,6 +12,8 @@ if command -v dpkg-query >/dev/null 2>&1; then
   _xiaoan_pkg mosquitto
   _xiaoan_pkg chromium
   _xiaoan_pkg chromium-driver
+  _xiaoan_pkg fonts-noto-cjk   # Chinese text in PDFs (pipes work order)
+  _xiaoan_pkg poppler-utils    # pdftoppm/pdftotext: tests look at the PDFs
   if [ ${#_xiaoan_need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
       echo "services: installing ${_xiaoan_need[*]} with apt-get" >&2

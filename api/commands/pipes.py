@@ -7,6 +7,8 @@ Verbs (``--json`` prints the document; errors exit 2 for bad input)::
     xiaoan pipes isolate  --campus ID --break PIPE_FID [--stuck V1,V2] [--sources ID,..]
     xiaoan pipes excavate --campus ID --dig dig.geojson --depth 2.0 --json
                           [--section "lon,lat;lon,lat" --png section.png]
+    xiaoan pipes workorder --campus ID --break PIPE_FID --dig dig.geojson --out order.pdf
+                          [--depth M --stuck V1,V2 --sources ID,..]
     xiaoan pipes topology (--inp NET.inp | --file pipes.gpkg [...] | --campus ID) --json
     xiaoan pipes import   --campus ID --file pipes.gpkg --utility water
                           [--pipes-layer L --valves-layer V --default-depth M ...]
@@ -82,6 +84,29 @@ def register(sub: argparse._SubParsersAction) -> None:
                   note="geojson: the dig and the pipes it hits, as GeoJSON.")
     add_store_args(e)
     e.set_defaults(func=run_excavate)
+
+    w = verbs.add_parser("workorder", help="a printable work order (PDF) for a break and dig")
+    w.add_argument("--campus", required=True, metavar="ID", help="campus id, e.g. hki")
+    w.add_argument("--break", dest="brk", required=True, metavar="LINK",
+                   help="fid of the broken pipe")
+    w.add_argument("--dig", required=True, metavar="dig.geojson",
+                   help="GeoJSON (lon/lat) Polygon, Feature or one-feature collection")
+    w.add_argument("--depth", default=None, metavar="M",
+                   help="dig depth in m below ground, or one per vertex (default: the "
+                        "feature's depth_m / depths property)")
+    w.add_argument("--stuck", type=_id_list, default=[], metavar="V1,V2",
+                   help="valves found stuck or missing: the plan goes around them")
+    w.add_argument("--sources", type=_id_list, default=None, metavar="ID,ID",
+                   help="the nodes or pipes that feed the network, when the data names none")
+    w.add_argument("--out", required=True, metavar="order.pdf", help="write the PDF here")
+    w.add_argument("--json", action="store_true", help="print JSON")
+    document_json(w, "campus break utility created sources_statement valves_in_order "
+                     "stuck_valves inoperable_valves isolated_links cut_off_links service "
+                     "buildings people dig hits warnings section section_line pdf pages",
+                  note="valves_in_order: the valves to close with step, side (feed first) "
+                       "and walk_m from the previous stop; pdf: the file written.")
+    add_store_args(w)
+    w.set_defaults(func=run_workorder)
 
     t = verbs.add_parser("topology", help="dangles, parts, duplicates, overlaps, stray valves")
     t.add_argument("--inp", metavar="NET.inp", help="EPANET 2.2 model (.inp)")
@@ -352,6 +377,30 @@ def run_excavate(args: argparse.Namespace) -> int:
            for h in doc["hits"]]
         + [f"  near {w['id']} {w['utility']}: {w['reason']}" for w in doc["warnings"]])
     return _emit(args, doc, text)
+
+
+def run_workorder(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from geo.errors import ValidationError
+    from scenes.workorder import work_order
+    from scenes.workorder_pdf import render_work_order_pdf
+
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise ValidationError(f"no such directory for the PDF: {out.parent}", field="out")
+    poly, fdepth = _read_dig(args.dig)
+    depth = parse_depth(args.depth if args.depth is not None else fdepth)
+    campus = campus_from_args(args)
+    doc = work_order(campus, args.brk, poly, depth, stuck=args.stuck, sources=args.sources)
+    pdf = render_work_order_pdf(campus, doc)
+    out.write_bytes(pdf)
+    doc["pdf"] = str(out)
+    doc["pages"] = pdf.count(b"/Type /Page\n") or pdf.count(b"/Type /Page ")
+    steps = "; ".join(f"{v['step']}. {v['id']} ({v['side']})" for v in doc["valves_in_order"])
+    return _emit(args, doc, f"wrote {out}: close {steps or 'no valves'}; "
+                            f"{len(doc['hits'])} pipe(s) hit; {len(doc['buildings'])} "
+                            f"building(s) and {len(doc['people'])} contact(s) to warn")
 
 
 def run_topology(args: argparse.Namespace) -> int:
