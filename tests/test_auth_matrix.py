@@ -19,7 +19,7 @@ import pytest
 from auth_world import auth_app, build_city, close_app, seed_incidents, token
 from events_fixtures import now_iso
 
-from api.policy import ENDPOINT_ACTIONS, PUBLIC, action_for, allowed
+from api.policy import PUBLIC, action_for, allowed
 from layers.accounts import ROLES
 from layers.hazards import report_hazard
 
