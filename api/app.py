@@ -35,6 +35,7 @@ BLUEPRINTS: list[str] = [
     "api.routes.cameras",
     "api.routes.bus",
     "api.routes.pipes",
+    "api.routes.patrol",
     "webmap.views",
     "api.routes.auth",
 ]

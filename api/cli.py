@@ -32,6 +32,7 @@ COMMANDS = [
     "api.commands.scene",
     "api.commands.org",
     "api.commands.users",
+    "api.commands.patrol",
 ]
 
 EPILOG = (
