@@ -15,9 +15,10 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, json
+from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
+from api.params import check_path, guard_request, problem
 from api.service import Service
 from geo.errors import XiaoanError
 from layers.registry import CampusRegistry
@@ -39,12 +40,6 @@ BLUEPRINTS: list[str] = [
     "webmap.views",
     "api.routes.auth",
 ]
-
-
-def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
-    """An RFC 7807 ``application/problem+json`` response."""
-    doc = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    return Response(json.dumps(doc), status=status, mimetype="application/problem+json")
 
 
 def create_app(config: Mapping[str, Any] | None = None, store: Store | None = None) -> Flask:
@@ -74,6 +69,8 @@ def create_app(config: Mapping[str, Any] | None = None, store: Store | None = No
     install_auth(app)  # identity, policy table and scope on every request (api/auth.py)
     for name in BLUEPRINTS:
         app.register_blueprint(importlib.import_module(name).bp)
+    app.url_value_preprocessor(check_path)  # every id in a path is valid before a route runs
+    app.before_request(guard_request)  # JSON-only writes, size, control characters
 
     @app.errorhandler(XiaoanError)
     def _xiaoan_error(e: XiaoanError) -> Response:
@@ -84,7 +81,11 @@ def create_app(config: Mapping[str, Any] | None = None, store: Store | None = No
 
     @app.errorhandler(HTTPException)
     def _http_error(e: HTTPException) -> Response:
-        return problem(e.code or 500, e.name, e.description or e.name)
+        resp = problem(e.code or 500, e.name, e.description or e.name)
+        for k, v in e.get_headers():  # e.g. Allow on a 405
+            if k.lower() != "content-type":
+                resp.headers[k] = v
+        return resp
 
     @app.errorhandler(Exception)
     def _unexpected(e: Exception) -> Response:

@@ -39,7 +39,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.errors import NotFound, RowError, ValidationError
 from layers.campus import CampusInfo
-from layers.schema import CAMPUS_ID_PATTERN, LAYER_NAMES, SCHEMAS, LayerSchema
+from layers.schema import CAMPUS_ID_PATTERN, LAYER_NAMES, OFFSET_MAX, SCHEMAS, LayerSchema
 from layers.store import BBox, Store
 
 __all__ = [
@@ -410,7 +410,7 @@ def items(base: str, store: Store, collection_id: str, params: Params) -> OGCRes
     bbox_text = _single(params, "bbox")
     bbox = parse_bbox(bbox_text) if bbox_text is not None else None
     limit = _int_param(params, "limit", LIMIT_DEFAULT, 1, LIMIT_MAX)
-    offset = _int_param(params, "offset", 0, 0, None)
+    offset = _int_param(params, "offset", 0, 0, OFFSET_MAX)
     info, layer = _resolve(store, collection_id)
     matched = store.count(info.id, layer, bbox)
     gdf = store.read_layer(info.id, layer, bbox=bbox, limit=limit, offset=offset)
@@ -583,7 +583,8 @@ def _components(collection_ids: Sequence[str]) -> dict[str, Any]:
             "offset": {
                 "name": "offset", "in": "query", "required": False, "style": "form",
                 "explode": False, "description": "features to skip (fid order)",
-                "schema": {"type": "integer", "minimum": 0, "default": 0},
+                "schema": {"type": "integer", "minimum": 0, "maximum": OFFSET_MAX,
+                           "default": 0},
             },
         },
         "schemas": {

@@ -37,6 +37,10 @@ __all__ = [
     "schema_for",
     "validate_layer",
     "validate_campus_id",
+    "validate_id",
+    "validate_offset",
+    "ID_MAX_CHARS",
+    "OFFSET_MAX",
     "empty_layer",
 ]
 
@@ -326,6 +330,40 @@ def validate_campus_id(campus_id: Any, field: str = "campus") -> str:
             field=field,
         )
     return campus_id
+
+
+ID_MAX_CHARS = 256
+# Paging offsets fit every store's integer (PostgreSQL's OFFSET is a bigint) with room to spare.
+OFFSET_MAX = 1_000_000_000
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def validate_id(value: Any, field: str = "id") -> str:
+    """An identifier (feature, incident, hazard, bus, route ...): 1-256 characters of text
+    without control characters (NUL included, which PostgreSQL cannot store).
+
+    Examples
+    --------
+    >>> validate_id("way/123")
+    'way/123'
+    """
+    if not isinstance(value, str) or not 0 < len(value) <= ID_MAX_CHARS:
+        raise ValidationError(f"must be 1-{ID_MAX_CHARS} characters of text", field=field)
+    if _CONTROL.search(value):
+        raise ValidationError("must not contain control characters (NUL, tab, newline ...)",
+                              field=field)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError("must be valid Unicode text", field=field) from None
+    return value
+
+
+def validate_offset(value: int, field: str = "offset") -> int:
+    """A paging offset in ``0..OFFSET_MAX``."""
+    if not 0 <= value <= OFFSET_MAX:
+        raise ValidationError(f"must be between 0 and {OFFSET_MAX}, got {value}", field=field)
+    return value
 
 
 def empty_layer(layer: str) -> gpd.GeoDataFrame:

@@ -187,7 +187,7 @@ def test_near_events_of_one_kind_correlate_and_far_or_other_kinds_do_not(client)
 
 def test_lifecycle_with_audit_and_illegal_transition_names_allowed(client):
     iid = post(client, ev("lc-1", "smoke", device_id="D-SMOKE-201")).get_json()["incident_id"]
-    r = client.post(f"/api/v1/incidents/{iid}/dispatch")
+    r = client.post(f"/api/v1/incidents/{iid}/dispatch", json={})
     assert r.status_code == 409
     doc = r.get_json()
     assert doc["allowed"] == ["acknowledged", "resolved"] and "acknowledged" in doc["detail"]
@@ -201,7 +201,7 @@ def test_lifecycle_with_audit_and_illegal_transition_names_allowed(client):
         ("open", "acknowledged"), ("acknowledged", "dispatched"), ("dispatched", "resolved")]
     # resolved: the unit's alarm is closed, its risk falls back to the assessed level
     assert inc["risk"]["level"] == "yellow"
-    assert client.post(f"/api/v1/incidents/{iid}/ack").status_code == 409
+    assert client.post(f"/api/v1/incidents/{iid}/ack", json={}).status_code == 409
     stored = client.get(f"/api/v1/incidents/{iid}").get_json()
     assert stored["status"] == "resolved"
     r = client.post(f"/api/v1/incidents/{iid}/transition", json={"to": "closed"})
@@ -295,7 +295,7 @@ def test_list_incidents_filters(client):
     post(client, ev("l1", "smoke", device_id="D-SMOKE-201"))
     post(client, ev("l2", device_id="D-BTN-EAST"))
     iid = post(client, ev("l3", "gas", device_id="D-GAS-GYM")).get_json()["incident_id"]
-    client.post(f"/api/v1/incidents/{iid}/ack")
+    client.post(f"/api/v1/incidents/{iid}/ack", json={})
     all_ = client.get("/api/v1/incidents?campus=sq").get_json()
     assert all_["numberReturned"] == 3
     assert all(f["geometry"]["type"] == "Point" and len(f["geometry"]["coordinates"]) == 3

@@ -286,7 +286,7 @@ def test_api_hazard_lifecycle_409_and_stats(client):
     assert client.get("/api/v1/risk/hazards/hz-none").status_code == 404
     stats = client.get("/api/v1/risk/stats").get_json()
     assert stats["unassigned"]["closed"] == 1 and stats["unassigned"]["rectification_rate"] == 1
-    r = client.post("/api/v1/risk/hazards/check-overdue")
+    r = client.post("/api/v1/risk/hazards/check-overdue", json={})
     assert r.status_code == 200 and r.get_json() == {"warnings": []}
 
 

@@ -24,6 +24,7 @@ arrival events are stored as records of kind ``event`` (``data.kind`` ``bus_off_
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from flask import Blueprint, Response, request
 
@@ -56,7 +57,7 @@ def engine(campus_id: str) -> BusEngine:
 def post_fixes(campus_id: str) -> Response:
     check_args(set())
     eng = engine(campus_id)
-    body = json_body(obj=False)
+    body = json_body(obj=False, max_items=MAX_BATCH, batch="fixes")
     if isinstance(body, dict) and "fixes" in body:
         fixes = body["fixes"]
         if not isinstance(fixes, list):
@@ -110,13 +111,33 @@ def get_track(campus_id: str, bus: str) -> Response:
     return json_response(doc, mimetype="application/geo+json")
 
 
+def _edges_doc(doc: dict[str, Any]) -> dict[str, Any]:
+    """The shape a road network must have before it is read: objects where objects belong,
+    ids that are text or numbers."""
+    if not isinstance(doc.get("crs", {}), dict):
+        raise ValidationError("must be a GeoJSON crs object", field="crs")
+    feats = doc.get("features")
+    for row, f in enumerate(feats if isinstance(feats, list) else [], start=1):
+        if not isinstance(f, dict):
+            raise ValidationError("each feature must be a GeoJSON Feature object",
+                                  field="features", row=row)
+        for key in ("properties", "geometry"):
+            if f.get(key) is not None and not isinstance(f[key], dict):
+                raise ValidationError("must be an object", field=key, row=row)
+        props = f.get("properties") or {}
+        for key, v in (("id", f.get("id")), *((k, props.get(k)) for k in ("id", "from", "to"))):
+            if isinstance(v, (dict, list)):
+                raise ValidationError("must be text or a number", field=key, row=row)
+    return doc
+
+
 @bp.put("/<campus_id>/network")
 def put_network(campus_id: str) -> Response:
     from ingest.files.roads import edges_from_geojson
 
     check_args(set())
     eng = engine(campus_id)
-    graph = edges_from_geojson(json_body(obj=False))
+    graph = edges_from_geojson(_edges_doc(json_body()))
     eng.set_network(graph)
     return json_response({"campus": campus_id, "edges": graph.n_edges, "nodes": graph.n_nodes,
                   "crs": graph.crs})
@@ -129,8 +150,8 @@ def put_route(campus_id: str, route_id: str) -> Response:
     doc = json_body(obj=False)
     if not isinstance(doc, dict) or doc.get("type") != "Feature":
         raise ValidationError("send a GeoJSON Feature with a LineString", field="type")
-    geom = doc.get("geometry") or {}
-    if geom.get("type") != "LineString":
+    geom = doc.get("geometry")
+    if not isinstance(geom, dict) or geom.get("type") != "LineString":
         raise ValidationError("the route must be a LineString", field="geometry")
     coords = geom.get("coordinates")
     try:
@@ -140,7 +161,10 @@ def put_route(campus_id: str, route_id: str) -> Response:
                               field="geometry") from None
     if len(ll) < 2 or any(not (abs(a) <= 180 and abs(b) <= 90) for a, b in ll):
         raise ValidationError("needs 2 or more lon/lat points in range", field="geometry")
-    stops = (doc.get("properties") or {}).get("stops") or []
+    props = doc.get("properties")
+    if props is not None and not isinstance(props, dict):
+        raise ValidationError("must be an object", field="properties")
+    stops = (props or {}).get("stops") or []
     if not isinstance(stops, list):
         raise ValidationError("stops must be a list", field="stops")
     for i, s in enumerate(stops, start=1):

@@ -27,11 +27,11 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request, stream_with_context
 
 from api.auth import actor
-from api.params import check_args, int_arg, json_body, json_response
+from api.params import check_args, int_arg, json_body, json_response, offset_arg
 from api.scope import scoped_store
 from api.service import current_service
 from geo.errors import ValidationError
-from ingest.live.events import parse_time
+from ingest.live.events import MAX_BATCH, parse_time
 from ingest.live.incidents import ACTIONS, STATUSES, marker
 from ingest.live.pipeline import EventPipeline
 
@@ -63,7 +63,8 @@ def pipeline() -> EventPipeline:
 @bp.post("/api/v1/events")
 def post_events() -> Response:
     check_args(set())
-    answers, is_batch = pipeline().accept_body(json_body(obj=False))
+    body = json_body(obj=False, max_items=MAX_BATCH, batch="events")
+    answers, is_batch = pipeline().accept_body(body)
     return json_response(answers if is_batch else answers[0], 202)
 
 
@@ -108,7 +109,7 @@ def list_incidents() -> Response:
     until = parse_time(request.args["until"], "until") if "until" in request.args else None
     campus = request.args.get("campus")
     limit = int_arg("limit", 100, 1, 10000)
-    offset = int_arg("offset", 0, 0, 10**9)
+    offset = offset_arg()
     p = pipeline()
     recs = scoped_store(p.store).query_records(
         "incident", campus_ids=[campus] if campus else None, bbox=_bbox_arg(), since=since,

@@ -30,7 +30,15 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from api.auth import actor
-from api.params import bool_arg, check_args, float_arg, int_arg, json_body, json_response
+from api.params import (
+    bool_arg,
+    check_args,
+    float_arg,
+    int_arg,
+    json_body,
+    json_response,
+    offset_arg,
+)
 from api.scope import default_node, scoped_store
 from api.service import current_service
 from geo.errors import ValidationError
@@ -251,7 +259,7 @@ def ledger_route() -> Response:
         category=request.args.get("category"), status=request.args.get("status"),
         since=request.args.get("since"), until=request.args.get("until"),
         overdue=None if overdue is None else bool_arg("overdue", False),
-        limit=int_arg("limit", 500, 0, 10000), offset=int_arg("offset", 0, 0, 10**9) or 0,
+        limit=int_arg("limit", 500, 0, 10000), offset=offset_arg(),
     )
     return json_response({"hazards": hz, "count": len(hz)})
 
