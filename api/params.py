@@ -174,8 +174,8 @@ def json_body(
     """The request's JSON body; an object unless ``obj`` is false; only ``allowed`` keys.
 
     Nesting deeper than :data:`MAX_JSON_DEPTH` (400), or a list in the outer two levels
-    longer than ``max_items`` (413, ``batch`` names what the list holds and is the field named), is refused from a
-    pre-scan of the bytes, before they are parsed.
+    longer than ``max_items`` (413, naming ``batch``, what the list holds), is refused from
+    a pre-scan of the bytes, before they are parsed.
     """
     raw = request.get_data(cache=True)
     if not raw:
