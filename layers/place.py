@@ -65,6 +65,8 @@ class Area:
     label: str
     near_m: float = 0.0
     campus: bool = False
+    """True: distances outside are measured in metres (a campus, a road network); False:
+    inside or not (a region)."""
 
 
 def region_from_env(value: str | None = None) -> Area | None:
@@ -285,12 +287,18 @@ def check_rows(
     outside_m = _outside_m(area, g)
     bad = outside_m > area.near_m
     usable = _in_range(g)  # coordinates out of lon/lat range are reported by the schema
+    shifted = None
     if not bad[usable].any():
-        return [], None
+        shifted = _datum_shift(g[usable], area, crs, coord_sys) if alternatives else None
+        if shifted is None:
+            return [], None
+        bad = outside_m > 0  # near the campus, but only a datum-shifted reading is in it
+        outside_m = np.where(bad, outside_m, 0.0)
+        area = Area(area.geom, area.label, 0.0, area.campus)
     rows = list(rows) if rows is not None else list(range(1, len(g) + 1))
     fids = list(fids) if fids is not None else [None] * len(g)
-    hint = None
-    if alternatives and bad[usable].mean() >= 0.5:
+    hint = shifted
+    if hint is None and alternatives and bad[usable].mean() >= 0.5:
         hint = _best_reading(g[usable & bad], area, crs, CoordSys.parse(coord_sys))
     where = f"{area.label}" + (f" (more than {area.near_m:g} m)" if area.near_m else "")
     at = np.flatnonzero(bad & usable)
@@ -306,6 +314,34 @@ def check_rows(
         )
         errors.append(RowError(rows[i], "geometry", f"lies {far}{where}; {why}", fids[i]))
     return errors, hint
+
+
+def _datum_shift(
+    g: np.ndarray, area: Area, crs: CRS, coord_sys: str | CoordSys | None
+) -> str | None:
+    """For rows near a campus but mostly outside its boundary: the GCJ-02 / BD-09 reading
+    that puts nearly all of them inside it (their offsets, a few hundred metres, are
+    smaller than the tolerance of "near"), else None."""
+    if not area.campus or not crs.is_geographic or not len(g):
+        return None
+    if CoordSys.parse(coord_sys) not in (CoordSys.WGS84, CoordSys.CGCS2000):
+        return None
+    tight = Area(area.geom, area.label, 0.0, True)
+    if _fits(tight, g).mean() >= 0.5:
+        return None
+    sample = _sample(g)
+    for cs, label in ((CoordSys.GCJ02, "GCJ-02"), (CoordSys.BD09, "BD-09")):
+        alt = shapely.transform(
+            sample, lambda xy, _cs=cs: np.column_stack(to_wgs84(xy[:, 0], xy[:, 1], _cs))
+        )
+        fit = float(_fits(tight, alt).mean())
+        if fit >= 0.9:
+            return (
+                f"read as {label} they fall inside {area.label} ({round(fit * 100)} % of "
+                f"{len(sample)} tried, as given {round(_fits(tight, sample).mean() * 100)}"
+                f" %): pass --coord-sys {cs.value}"
+            )
+    return None
 
 
 def _in_range(g: np.ndarray) -> np.ndarray:
@@ -389,4 +425,40 @@ def check_point(
         f"{f' (more than {area.near_m:g} m)' if area.near_m else ''}; {hint}",
         field=field,
         row=row,
+    )
+
+
+def around(bounds: Sequence[float], label: str, near_m: float = 2000.0) -> Area:
+    """The area of a lon/lat box (e.g. a road network's extent) widened by ``near_m``."""
+    x0, y0, x1, y1 = (float(v) for v in bounds)
+    return Area(box(x0, y0, x1, y1), label, near_m, campus=True)
+
+
+def check_track(
+    lon: Sequence[float], lat: Sequence[float], area: Area, *, field: str = "track"
+) -> None:
+    """Raise :class:`ValidationError` (``field``) when most points of a track lie outside
+    ``area``, saying when swapping lon and lat, or reading them as GCJ-02 / BD-09, fits."""
+    from shapely import points
+
+    lo, la = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    if not len(lo):
+        return
+    pts = points(lo, la)
+    out = ~_fits(area, pts)
+    if out.mean() <= 0.5:
+        return
+    n = int(out.sum())
+    hint = "is it another place, or another coordinate system?"
+    if _fits(area, points(la, lo)).mean() > 0.5:
+        hint = "lon and lat look swapped: the columns must be lon (east), then lat"
+    else:
+        for cs, label in ((CoordSys.GCJ02, "GCJ-02"), (CoordSys.BD09, "BD-09")):
+            x, y = to_wgs84(lo, la, cs)
+            if _fits(area, points(x, y)).mean() > 0.5:
+                hint = f"these points fit {label}: convert them to WGS-84 first"
+                break
+    raise ValidationError(
+        f"{n} of {len(lo)} points lie outside {area.label} (more than {area.near_m:g} m); {hint}",
+        field=field,
     )

@@ -55,9 +55,15 @@ def run_match(args: argparse.Namespace) -> int:
     from geo.mapmatch import MapMatcher, MatchParams
     from ingest.files.roads import read_roads
     from ingest.live.buses import read_track_csv
+    from layers.place import around, check_track
 
     graph = read_roads(args.roads)
     lon, lat, t = read_track_csv(args.track)
+    if graph.n_nodes:  # a track far from the roads is refused, not answered "0 matched"
+        nlon, nlat = graph.to_lonlat(graph.node_xy[:, 0], graph.node_xy[:, 1])
+        bounds = (min(nlon), min(nlat), max(nlon), max(nlat))
+        check_track(lon, lat, around(bounds, f"the road network of {args.roads}"),
+                    field="track")
     kw: dict[str, Any] = {}
     if args.sigma is not None:
         kw["sigma"] = args.sigma

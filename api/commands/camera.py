@@ -205,10 +205,12 @@ def run_coverage(args: argparse.Namespace) -> int:
 
 def run_seeing(args: argparse.Namespace) -> int:
     from layers.cameras import cameras_seeing
+    from layers.place import check_point, expected_area
 
     store = open_store_from_args(args)
     try:
         campus = load_campus_from_args(store, args.campus)
+        check_point(args.lon, args.lat, expected_area(campus.info), field="lon/lat")
         found = cameras_seeing(campus, args.lon, args.lat, args.z, limit=args.limit)
     finally:
         store.close()

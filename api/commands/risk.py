@@ -335,9 +335,11 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_level(args: argparse.Namespace) -> int:
+    from layers.place import check_point, expected_area
     from layers.risk import risk_level_at
 
     campus = campus_from_args(args)
+    check_point(args.lon, args.lat, expected_area(campus.info), field="lon/lat")
     _check_alarms(campus, args.alarm)
     r = risk_level_at(campus, args.lon, args.lat, building=args.building, floor=args.floor,
                       open_alarm_units=args.alarm)
