@@ -22,17 +22,46 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import geopandas as gpd
 
+from geo.errors import Conflict
 from layers.campus import Campus, CampusInfo
 
-__all__ = ["Store", "Record", "LayerWrite", "open_store", "redact_url"]
+__all__ = ["Store", "Record", "LayerWrite", "StaleRevision", "Rev", "open_store", "redact_url"]
 
 BBox = tuple[float, float, float, float]
+#: A record's revision as compare-and-set sees it: ``(data["rev"], data["rev_by"])``
+#: (``(0, None)`` for a record that is not there). ``rev_by`` names the process that made
+#: that revision, so two processes that both go from rev 3 to 4 do not look alike.
+Rev = tuple[int, str | None]
+
+
+class StaleRevision(Conflict):
+    """A compare-and-set write found records changed since the writer read them.
+
+    ``current`` maps each stale ``(kind, id)`` to its stored :data:`Rev`; nothing was
+    written. The writer re-reads those records and applies its change again.
+    """
+
+    def __init__(self, current: dict[tuple[str, str], Rev]) -> None:
+        keys = ", ".join(f"{k}/{i}" for k, i in current)
+        super().__init__(f"changed by another writer since it was read: {keys}; read it "
+                         "again and retry")
+        self.current = current
+
+
+def rev_of(data: dict[str, Any] | None) -> Rev:
+    """The :data:`Rev` of a record's data (``(0, None)`` for none)."""
+    if data is None:
+        return (0, None)
+    rev = data.get("rev")
+    by = data.get("rev_by")
+    return (rev if isinstance(rev, int) and not isinstance(rev, bool) else 0,
+            by if isinstance(by, str) else None)
 
 
 @dataclass
@@ -158,6 +187,14 @@ class Store(abc.ABC):
         written gets a ``seq`` greater than any before it (a replaced record moves to
         the end of the feed) and ``updated_at``.
         """
+
+    @abc.abstractmethod
+    def write_records_cas(self, new: Sequence[Record], replace: Sequence[Record],
+                          expect: Mapping[tuple[str, str], Rev]) -> list[bool]:
+        """:meth:`write_records`, compare-and-set: in the same transaction, each
+        ``(kind, id)`` of ``expect`` must still hold that :data:`Rev` (``(0, None)``: not
+        there). Otherwise :class:`StaleRevision` names every stale key with its stored rev,
+        and nothing is written."""
 
     def put_records(self, records: Sequence[Record], *, if_absent: bool = False) -> list[bool]:
         """Insert (or, unless ``if_absent``, replace) records in one transaction; per

@@ -34,7 +34,7 @@ import logging
 import sqlite3
 import struct
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -47,7 +47,7 @@ import shapely
 from geo.errors import Conflict, NotFound, ValidationError
 from layers.campus import CampusInfo
 from layers.schema import LAYER_NAMES, schema_for, validate_campus_id, validate_layer
-from layers.store import BBox, LayerWrite, Record, Store
+from layers.store import BBox, LayerWrite, Record, Rev, StaleRevision, Store, rev_of
 from layers.store_rows import (
     campus_not_found,
     check_bbox,
@@ -518,12 +518,26 @@ class GeoPackageStore(Store):
 
     # records ----------------------------------------------------------------------------
     def write_records(self, new: Sequence[Record], replace: Sequence[Record] = ()) -> list[bool]:
+        return self.write_records_cas(new, replace, {})
+
+    def write_records_cas(self, new: Sequence[Record], replace: Sequence[Record],
+                          expect: Mapping[tuple[str, str], Rev]) -> list[bool]:
         checked = check_records([*new, *replace])
         now = dt.datetime.now(dt.UTC)
         added = checked[:len(new)]
         replaced = latest_by_key(checked[len(new):])
         written: list[bool] = []
-        with self._tx() as c:
+        with self._tx() as c:  # BEGIN IMMEDIATE: no other writer between check and write
+            stale = {}
+            for kind, rid in expect:
+                row = c.execute(f"SELECT json_extract(data, '$.rev'), json_extract(data, "
+                                f"'$.rev_by') FROM {RECORD_TABLE} WHERE kind = ? AND id = ?",
+                                (kind, rid)).fetchone()
+                cur = rev_of(None if row is None else {"rev": row[0], "rev_by": row[1]})
+                if cur != tuple(expect[(kind, rid)]):
+                    stale[(kind, rid)] = cur
+            if stale:
+                raise StaleRevision(stale)
             if added:
                 got = self._insert_records(c, added, now, "ON CONFLICT (kind, id) DO NOTHING")
                 written = note_seqs(added, got, now, first_only=True)

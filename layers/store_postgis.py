@@ -16,7 +16,7 @@ import datetime as dt
 import json
 import logging
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -30,7 +30,16 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from geo.errors import Conflict, NotFound, Unavailable
 from layers.campus import CampusInfo
 from layers.schema import schema_for, validate_campus_id, validate_layer
-from layers.store import BBox, LayerWrite, Record, Store, redact_url
+from layers.store import (
+    BBox,
+    LayerWrite,
+    Record,
+    Rev,
+    StaleRevision,
+    Store,
+    redact_url,
+    rev_of,
+)
 from layers.store_rows import (
     campus_not_found,
     check_bbox,
@@ -80,6 +89,14 @@ _REPLACE = sa.text(_RECORD_ROWS + """
         time = excluded.time, updated_at = excluded.updated_at,
         seq = nextval(pg_get_serial_sequence('records', 'seq'))
     RETURNING kind, id, seq""")
+
+# the stored rev of each (kind, id) asked for (compare-and-set, see Store.write_records_cas)
+_REVS = sa.text("""
+    SELECT r.kind, r.id, CASE WHEN jsonb_typeof(r.data->'rev') = 'number'
+                              THEN (r.data->>'rev')::bigint END, r.data->>'rev_by'
+    FROM records r
+    JOIN unnest(CAST(:kinds AS text[]), CAST(:ids AS text[])) AS k(kind, id)
+      ON r.kind = k.kind AND r.id = k.id""")
 
 
 def _ewkb(geom: Any) -> bytes | None:
@@ -475,6 +492,10 @@ class PostGISStore(Store):
 
     # records ----------------------------------------------------------------------------
     def write_records(self, new: Sequence[Record], replace: Sequence[Record] = ()) -> list[bool]:
+        return self.write_records_cas(new, replace, {})
+
+    def write_records_cas(self, new: Sequence[Record], replace: Sequence[Record],
+                          expect: Mapping[tuple[str, str], Rev]) -> list[bool]:
         checked = check_records([*new, *replace])
         now = dt.datetime.now(dt.UTC)
         added = checked[:len(new)]
@@ -485,6 +506,15 @@ class PostGISStore(Store):
         # lock is released after the commit is visible: PostgreSQL ends the transaction in
         # the proc array before it releases locks.)
         with self._begin(lock=_RECORDS_LOCK) as c:
+            # under the records lock no other writer runs between this check and the write
+            if expect:
+                keys = list(expect)
+                cur = {(k, i): rev_of({"rev": r, "rev_by": b}) for k, i, r, b in c.execute(
+                    _REVS, {"kinds": [k for k, _ in keys], "ids": [i for _, i in keys]})}
+                stale = {key: cur.get(key, (0, None)) for key in keys
+                         if cur.get(key, (0, None)) != tuple(expect[key])}
+                if stale:
+                    raise StaleRevision(stale)
             if added:
                 got = self._insert_records(c, _INSERT_NEW, added, now)
                 written = note_seqs(added, got, now, first_only=True)

@@ -452,6 +452,36 @@ def test_write_records_inserts_new_and_replaces_in_one_transaction(store: Store)
     assert store.write_records([], []) == []
 
 
+def test_write_records_cas_writes_only_over_the_rev_it_read(store: Store):
+    from layers.store import StaleRevision
+
+    def inc(rev: int, by: str, status: str) -> Record:
+        return Record("incident", "i1", {"rev": rev, "rev_by": by, "status": status}, "hki")
+
+    # absent is (0, None)
+    assert store.write_records_cas([event(1)], [inc(1, "a", "open")],
+                                   {("incident", "i1"): (0, None)}) == [True]
+    # process b acknowledges on top of a's rev 1
+    store.write_records_cas([], [inc(2, "b", "acknowledged")], {("incident", "i1"): (1, "a")})
+    # process a, still at rev 1, must not overwrite it; nor may a rev 2 by another writer
+    # pass for b's rev 2
+    for expect in ((1, "a"), (2, "a"), (0, None)):
+        with pytest.raises(StaleRevision) as e:
+            store.write_records_cas([event(2)], [inc(expect[0] + 1, "a", "open")],
+                                    {("incident", "i1"): expect})
+        assert e.value.current == {("incident", "i1"): (2, "b")}
+        assert e.value.status == 409
+    # nothing of a refused write is stored, its events included
+    with pytest.raises(NotFound):
+        store.get_record("event", "e002")
+    assert store.get_record("incident", "i1").data["status"] == "acknowledged"
+    # re-read and re-applied: written
+    store.write_records_cas([event(2)], [inc(3, "a", "acknowledged")],
+                            {("incident", "i1"): (2, "b")})
+    assert store.get_record("incident", "i1").data["rev"] == 3
+    assert store.get_record("event", "e002").data == event(2).data
+
+
 def test_write_records_takes_a_large_batch(store: Store):
     # more rows than one multi-row statement carries
     n = 1234
