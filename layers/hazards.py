@@ -14,8 +14,9 @@ Storage (all :class:`~layers.store.Record`\\ s):
   ``{"hazard_id", "n", "action", "from", "to", "actor", "at", "note", ...}``. The report
   itself is entry 1 (``from`` null). Hazard and entry are written in one transaction.
 - kind ``"event"`` for overdue warnings, the same kind the live-event pipeline stores, with
-  ``data["kind"] == "hazard_overdue"`` (see :func:`check_overdue`; a running service calls
-  it periodically through :class:`OverdueWatch`).
+  ``data["kind"] == "hazard_overdue"``: raised by :mod:`ingest.live.deadlines` (a running
+  service checks periodically) from :func:`overdue_hazards`, noted here by
+  :func:`note_overdue`.
 
 States and transitions (:data:`TRANSITIONS`)::
 
@@ -58,8 +59,8 @@ __all__ = [
     "transition",
     "get_hazard",
     "audit_trail",
-    "check_overdue",
-    "OverdueWatch",
+    "overdue_hazards",
+    "note_overdue",
     "ledger",
     "hazard_stats",
     "org_tree",
@@ -381,153 +382,26 @@ def _is_overdue(d: Mapping[str, Any], now: dt.datetime) -> bool:
     return d.get("status") != "closed" and bool(dl) and parse_time(dl, "deadline") < now
 
 
-def check_overdue(
-    store: Store,
-    *,
-    now: dt.datetime | None = None,
-    campus_ids: Sequence[str] | None = None,
-) -> list[Record]:
-    """Raise a warning event for every open hazard past its deadline; returns the new ones.
-
-    Each warning is a Record of kind ``"event"``, id ``hazard-overdue-<hazard id>-<deadline>``
-    (so one per hazard and deadline, however often this runs), ``time`` the check time, and
-    ``data``: ``{"kind": "hazard_overdue", "event_id", "campus", "severity": "medium",
-    "source": "hazards", "occurred_at" (the deadline), "received_at", "hazard_id",
-    "status", "category", "assignee", "deadline", "overdue_hours", "position": {lon, lat,
-    z}, "building", "floor", "room"}``. An audit entry (action ``overdue``) is added too.
-    """
-    t = _now(now)
-    warnings: list[Record] = []
-    for status in OPEN_STATES:
-        for rec in store.query_records(KIND, campus_ids=campus_ids, where={"status": status}):
-            d = rec.data
-            if not _is_overdue(d, t):
-                continue
-            dl = parse_time(d["deadline"], "deadline")
-            loc = d.get("location") or {}
-            eid = f"hazard-overdue-{d['id']}-{dl.strftime('%Y%m%dT%H%M%SZ')}"
-            data = {
-                "kind": "hazard_overdue", "event_id": eid, "campus": d["campus"],
-                "severity": "medium", "source": "hazards",
-                "occurred_at": _iso(dl), "received_at": _iso(t),
-                "hazard_id": d["id"], "status": d["status"], "category": d.get("category"),
-                "assignee": d.get("assignee"), "deadline": d["deadline"],
-                "overdue_hours": round((t - dl).total_seconds() / 3600.0, 2),
-                "position": {"lon": loc.get("lon"), "lat": loc.get("lat"), "z": None},
-                "building": loc.get("building"), "floor": loc.get("floor"),
-                "room": loc.get("room"),
-            }
-            ev = Record("event", eid, data, campus_id=d["campus"], lon=loc.get("lon"),
-                        lat=loc.get("lat"), time=t)
-            with _LOCK:
-                if store.put_records([ev], if_absent=True)[0]:
-                    cur = store.get_record(KIND, d["id"]).data
-                    cur = dict(cur)
-                    n = int(cur.get("audit_n") or 0) + 1
-                    cur["audit_n"] = n
-                    store.put_records([
-                        _record(cur),
-                        _audit(cur, n, "overdue", cur["status"], cur["status"], "system", t,
-                               f"deadline {d['deadline']} passed", event_id=eid),
-                    ])
-                    warnings.append(ev)
-    return warnings
+def overdue_hazards(store: Store, now: dt.datetime,
+                    campus_ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """The open hazards whose deadline is before ``now`` (their data)."""
+    return [rec.data for status in OPEN_STATES
+            for rec in store.query_records(KIND, campus_ids=campus_ids, where={"status": status})
+            if _is_overdue(rec.data, now)]
 
 
-class OverdueWatch:
-    """Run :func:`check_overdue` for every campus every ``every_s`` seconds, in a daemon thread.
-
-    A running service keeps the "dual prevention" promise by itself: a hazard whose deadline
-    passes gets its warning event within one interval, with nobody calling
-    ``check-overdue``. The first check runs as soon as the watch starts (a service that was
-    down over a deadline warns at once). Each campus is checked on its own, so one campus
-    whose records cannot be read does not hold up the others; a failure is logged and tried
-    again at the next interval, never ending the thread. Warnings are idempotent (see
-    :func:`check_overdue`), so several processes may watch one store.
-
-    Parameters
-    ----------
-    store
-        The store to check; used from the watch's thread (stores are thread-safe).
-    every_s
-        Seconds from the end of one check to the start of the next, > 0.
-
-    Examples
-    --------
-    >>> watch = OverdueWatch(store, 600).start()   # doctest: +SKIP
-    >>> watch.stop()                                # doctest: +SKIP
-    """
-
-    def __init__(self, store: Store, every_s: float) -> None:
-        if (isinstance(every_s, bool) or not isinstance(every_s, (int, float))
-                or not math.isfinite(every_s) or every_s <= 0):
-            raise ValidationError(f"expected a number of seconds > 0, got {every_s!r}",
-                                  field="every_s")
-        self.store = store
-        self.every_s = float(every_s)
-        self.runs = 0  # checks finished (with or without failures)
-        self.raised = 0  # warnings raised so far
-        self.failures = 0  # campus checks (or whole checks) that failed
-        self.last_error: str | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    @property
-    def alive(self) -> bool:
-        """Whether the watch's thread is running."""
-        return self._thread is not None and self._thread.is_alive()
-
-    def start(self) -> OverdueWatch:
-        """Start the thread (once); returns the watch."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="xiaoan-overdue-watch",
-                                            daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Ask the thread to end and wait for it (at most ``timeout`` seconds: a check in
-        progress is finished first)."""
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
-
-    def check(self, now: dt.datetime | None = None) -> list[Record]:
-        """One pass over every campus of the store; the warnings raised. A campus that fails
-        is logged and skipped; a store that cannot list its campuses raises."""
-        new: list[Record] = []
-        campuses = [c.id for c in self.store.list_campuses()]
-        for cid in campuses:
-            try:
-                new += check_overdue(self.store, now=now, campus_ids=[cid])
-            except Exception as e:  # noqa: BLE001 - one campus must not stop the others
-                self.failures += 1
-                self.last_error = f"campus {cid}: {type(e).__name__}: {e}"
-                log.warning("overdue check of campus %s failed, retrying in %g s: %s: %s",
-                            cid, self.every_s, type(e).__name__, e)
-        self.raised += len(new)
-        if new:
-            log.info("overdue check: %d new overdue warning(s) over %d campus(es): %s",
-                     len(new), len(campuses), ", ".join(r.data["hazard_id"] for r in new))
-        else:
-            log.debug("overdue check: no new overdue warning over %d campus(es)",
-                      len(campuses))
-        return new
-
-    def _loop(self) -> None:
-        log.info("overdue watch: checking the hazards of every campus every %g s", self.every_s)
-        while not self._stop.is_set():
-            try:
-                self.check()
-            except Exception as e:  # noqa: BLE001 - the store may be down: try again later
-                self.failures += 1
-                self.last_error = f"{type(e).__name__}: {e}"
-                log.warning("overdue check failed, retrying in %g s: %s: %s", self.every_s,
-                            type(e).__name__, e)
-            self.runs += 1
-            if self._stop.wait(self.every_s):
-                break
-        log.info("overdue watch: stopped after %d check(s)", self.runs)
+def note_overdue(store: Store, hazard_id: str, event_id: str, at: dt.datetime) -> None:
+    """Add the ``overdue`` audit entry of a warning just raised (action ``overdue``, actor
+    ``system``, the warning's ``event_id``)."""
+    with _LOCK:
+        cur = dict(store.get_record(KIND, hazard_id).data)
+        n = int(cur.get("audit_n") or 0) + 1
+        cur["audit_n"] = n
+        store.put_records([
+            _record(cur),
+            _audit(cur, n, "overdue", cur["status"], cur["status"], "system", at,
+                   f"deadline {cur['deadline']} passed", event_id=event_id),
+        ])
 
 
 # --- ledger ----------------------------------------------------------------------------------

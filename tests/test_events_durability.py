@@ -158,3 +158,59 @@ def test_events_accepted_while_the_database_is_down_are_all_stored(cluster, tmp_
     finally:
         fresh.close()
         store.close()
+
+
+def test_a_bus_arrival_made_while_the_database_is_down_is_stored_once(cluster, tmp_path):
+    """The fix that reaches the last stop comes while the database is down: it is
+    answered (the arrival waits in the journal), a retry of it is a duplicate, and the
+    arrival is in the database exactly once when it is back."""
+    from events_fixtures import ll
+
+    from api.app import create_app
+    from layers.store import open_store
+
+    store = open_store(cluster.url)
+    load_into(store)
+    app = create_app({"DATA_DIR": str(tmp_path)}, store=store)
+    c = app.test_client()
+    stops = [{"stop_id": f"s{i}", "name": f"stop {i}", "lon": ll(x, 100)[0],
+              "lat": ll(x, 100)[1]} for i, x in enumerate((10, 100, 190))]
+    r = c.put("/api/v1/buses/sq/routes/R1", json={
+        "type": "Feature", "properties": {"stops": stops},
+        "geometry": {"type": "LineString", "coordinates": [ll(0, 100), ll(200, 100)]}})
+    assert r.status_code < 300, r.get_json()
+    t0 = time.time() - 100
+
+    def fix(k: int, x: float) -> dict:
+        lon, lat = ll(x, 100)
+        return {"bus": "b1", "lon": lon, "lat": lat, "t": t0 + k, "route": "R1"}
+
+    for k, x in enumerate(range(0, 140, 10)):
+        r = c.post("/api/v1/buses/sq/fixes", json=fix(k, x))
+        assert r.status_code == 200 and r.get_json()["status"] == "accepted", r.get_json()
+    last = fix(20, 185)
+    cluster.stop("fast")
+    try:
+        r = c.post("/api/v1/buses/sq/fixes", json=last)
+        assert r.status_code == 200, r.get_json()
+        assert r.get_json()["status"] == "accepted"
+        again = c.post("/api/v1/buses/sq/fixes", json=last)
+        assert again.status_code == 200 and again.get_json()["status"] == "duplicate"
+    finally:
+        cluster.start()
+    p = app.extensions["xiaoan"].extras["events"]
+    deadline = time.monotonic() + 60
+    while p.writer.journal.pending() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not p.writer.journal.pending(), "the journal was replayed into the database"
+    p.close()
+    fresh = open_store(cluster.url)
+    try:
+        arrivals = [e.data for e in fresh.query_records("event", where={"kind": "bus_arrival"})]
+        assert [a["stop_id"] for a in arrivals].count("s2") == 1, arrivals
+        assert sorted(a["stop_id"] for a in arrivals) == ["s0", "s1", "s2"]
+        a = next(a for a in arrivals if a["stop_id"] == "s2")
+        assert a["bus"] == "b1" and a["source"] == "buses" and a["position"]["lon"] is not None
+    finally:
+        fresh.close()
+        store.close()

@@ -11,7 +11,7 @@ import pytest
 from events_fixtures import LOCAL, X0, Y0, ll, now_iso, square_campus
 
 from geo.crs import transformer, wgs84_to_bd09
-from geo.errors import PayloadTooLarge, ValidationError
+from geo.errors import NotFound, PayloadTooLarge, ValidationError
 from ingest.live.enrich import Enricher
 from ingest.live.events import MAX_BATCH, validate_batch, validate_event
 from ingest.live.incidents import IncidentEngine
@@ -129,12 +129,14 @@ def test_device_registry_finds_devices_across_campuses():
 def test_journal_survives_a_torn_last_line(tmp_path):
     j = Journal(tmp_path / "j")
     j.append([Record("event", "a", {"x": 1}, "sq", 24.9, 60.1, 1.0,
-                     dt.datetime(2026, 1, 1, tzinfo=dt.UTC))], [Record("incident", "i", {})])
+                     dt.datetime(2026, 1, 1, tzinfo=dt.UTC))], [Record("incident", "i", {})],
+             {("incident", "i"): (3, "p1")})
     with open(tmp_path / "j", "a") as f:
         f.write('{"records": [{"kind": "ev')  # a crash mid-write, never acknowledged
     batches = j.batches()
     assert len(batches) == 1
-    (rec, if_absent), (inc, inc_if_absent) = batches[0]
+    (rec, if_absent), (inc, inc_if_absent) = batches[0][0]
+    assert batches[0][1] == {("incident", "i"): (3, "p1")}  # what the replay will expect
     assert (rec.kind, rec.id, rec.lon, rec.z, if_absent) == ("event", "a", 24.9, 1.0, True)
     assert rec.time == dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     assert inc_if_absent is False
@@ -156,25 +158,50 @@ def test_journal_pending_follows_own_writes_at_once_and_other_writers_after_rech
     j.recheck_s = 0.05
     time.sleep(0.06)
     assert j.pending()
-    assert [r.id for b in j.batches() for r, _ in b] == ["b"]
+    assert [r.id for b, _ in j.batches() for r, _ in b] == ["b"]
 
 
-def test_writer_keeps_the_newest_incident_snapshot_whatever_order_they_come_in(tmp_path):
-    """Two requests on one incident may queue their snapshots in the opposite order to
-    the engine's changes: the store must end with the newest (highest rev)."""
+def test_writer_writes_incidents_compare_and_set_and_fails_only_the_stale_batch(tmp_path):
+    """Snapshots of one incident are written over the rev they were made from: a batch
+    made from a copy another writer has since replaced fails (its caller re-reads), the
+    other batches of its group are written."""
+    from layers.store import StaleRevision
     from layers.store_gpkg import GeoPackageStore
 
     store = GeoPackageStore(str(tmp_path / "s.gpkg"))
     w = DurableWriter(store, Journal(tmp_path / "j"))
+    key = ("incident", "i1")
+    snap = lambda rev, by="a": Record("incident", "i1", {"rev": rev, "rev_by": by})  # noqa: E731
     try:
-        snap = lambda rev: Record("incident", "i1", {"rev": rev, "n": rev})  # noqa: E731
-        w.write([Record("event", "e1", {})], [snap(2), snap(3), snap(1)])  # one group
-        assert store.get_record("incident", "i1").data["n"] == 3
-        w.write([Record("event", "e2", {})], [snap(2)])  # a later group, an older snapshot
-        assert store.get_record("incident", "i1").data["n"] == 3
-        assert store.get_record("event", "e2").data == {}
-        w.write([], [snap(5)])
-        assert store.get_record("incident", "i1").data["n"] == 5
+        # one request making revs 1..3 of a new incident, then one continuing it
+        w.write([Record("event", "e1", {})], [snap(1), snap(2), snap(3)], {key: (0, None)})
+        w.write([Record("event", "e2", {})], [snap(4)], {key: (3, "a")})
+        assert store.get_record("incident", "i1").data["rev"] == 4
+        # another process writes rev 5
+        store.write_records_cas([], [snap(5, "b")], {key: (4, "a")})
+        # queued together: a stale batch (made from our rev 4), a batch continuing it, and
+        # a batch on another incident
+        w._cv.acquire()  # hold the writer so that the three form one group
+        try:
+            stale = w.submit([Record("event", "e3", {})], [snap(5)], {key: (4, "a")})
+            chained = w.submit([Record("event", "e4", {})], [snap(6)], {key: (5, "a")})
+            other = w.submit([Record("event", "e5", {})], [
+                Record("incident", "i2", {"rev": 1, "rev_by": "a"})],
+                {("incident", "i2"): (0, None)})
+        finally:
+            w._cv.release()
+        for b in (stale, chained):
+            with pytest.raises(StaleRevision):
+                w.wait(b)
+        w.wait(other)
+        assert store.get_record("incident", "i1").data == {"rev": 5, "rev_by": "b"}
+        assert store.get_record("event", "e5").data == {}
+        for eid in ("e3", "e4"):
+            with pytest.raises(NotFound):
+                store.get_record("event", eid)
+        # re-read and re-applied: written
+        w.write([Record("event", "e3", {})], [snap(6)], {key: (5, "b")})
+        assert store.get_record("incident", "i1").data == {"rev": 6, "rev_by": "a"}
     finally:
         w.close()
         store.close()

@@ -13,12 +13,11 @@ from risk_builders import for_store, gdf, layers, ll, lonlat
 from shapely.geometry import box
 
 from geo.errors import Conflict, NotFound, ValidationError
+from ingest.live.deadlines import OverdueWatch, check_overdue
 from layers.campus import CampusInfo
 from layers.hazards import (
     TRANSITIONS,
-    OverdueWatch,
     audit_trail,
-    check_overdue,
     get_hazard,
     hazard_stats,
     ledger,
@@ -352,7 +351,7 @@ def warning_ids(store) -> set[str]:
 
 
 def test_the_watch_warns_about_every_campus_by_itself_once(store, caplog):
-    caplog.set_level(logging.INFO, logger="layers.hazards")
+    caplog.set_level(logging.INFO, logger="ingest.live.deadlines")
     add_campus(store, "c1")
     add_campus(store, "c2", dx=1000)
     late = {overdue_hazard(store, "c1"), overdue_hazard(store, "c2")}
@@ -370,7 +369,7 @@ def test_the_watch_warns_about_every_campus_by_itself_once(store, caplog):
 
 
 def test_the_watch_survives_a_broken_campus_and_warns_once_it_is_repaired(store, caplog):
-    caplog.set_level(logging.INFO, logger="layers.hazards")
+    caplog.set_level(logging.INFO, logger="ingest.live.deadlines")
     add_campus(store, "c1")
     add_campus(store, "c2", dx=1000)
     broken = overdue_hazard(store, "c1")
@@ -393,7 +392,7 @@ def test_the_watch_survives_a_broken_campus_and_warns_once_it_is_repaired(store,
 def test_the_watch_outlives_a_store_that_fails(tmp_path, caplog):
     from layers.store import open_store
 
-    caplog.set_level(logging.INFO, logger="layers.hazards")
+    caplog.set_level(logging.INFO, logger="ingest.live.deadlines")
     s = open_store(str(tmp_path / "x.gpkg"))
     add_campus(s, "c1")
     watch = OverdueWatch(s, 0.05).start()

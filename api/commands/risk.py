@@ -435,7 +435,7 @@ def run_hazard_audit(store: Any, args: argparse.Namespace) -> Any:
 
 @_with_store
 def run_hazard_overdue(store: Any, args: argparse.Namespace) -> Any:
-    from layers.hazards import check_overdue
+    from ingest.live.deadlines import check_overdue
 
     require_campuses(store, args.campus)
     return [r.data for r in check_overdue(store, campus_ids=args.campus)]

@@ -246,7 +246,7 @@ def serve_app(app, host: str, port: int, label: str,  # app: Flask
               overdue_every_min: float = 0.0) -> None:
     """Bind ``host:port`` (a clear error if it is taken), print the URL, then serve.
 
-    With ``overdue_every_min`` > 0, an :class:`~layers.hazards.OverdueWatch` checks the
+    With ``overdue_every_min`` > 0, an :class:`~ingest.live.deadlines.OverdueWatch` checks the
     hazards of every campus at that interval while the server runs (kept in the service's
     ``extras["overdue"]``) and is stopped with the server.
     """
@@ -280,10 +280,14 @@ def serve_app(app, host: str, port: int, label: str,  # app: Flask
           flush=True)
     watch = None
     if overdue_every_min > 0:
-        from layers.hazards import OverdueWatch
+        from api.routes.events import pipeline
+        from ingest.live.deadlines import OverdueWatch
 
         svc = app.extensions["xiaoan"]
-        watch = svc.extras["overdue"] = OverdueWatch(svc.store, overdue_every_min * 60.0)
+        with app.app_context():
+            write = pipeline().write_events  # warnings go through the events' journal
+        watch = svc.extras["overdue"] = OverdueWatch(svc.store, overdue_every_min * 60.0,
+                                                     write=write)
         watch.start()
     svc = app.extensions["xiaoan"]
 

@@ -17,7 +17,8 @@
 
 Routes also come from the campus's ``bus_routes``/``bus_stops`` layers. Off-route and stop
 arrival events are stored as records of kind ``event`` (``data.kind`` ``bus_off_route`` /
-``bus_arrival``) and so appear on the live feed. Engines live in
+``bus_arrival``) through the events' journaled writer (so a database that is down loses
+none) and so appear on the live feed. Engines live in
 ``current_service().extras["buses"]``, one per campus.
 """
 
@@ -29,6 +30,7 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from api.params import check_args, json_body, json_response
+from api.routes.events import pipeline as events_pipeline
 from api.service import current_service
 from geo.errors import PayloadTooLarge, ValidationError
 from ingest.live.buses import MAX_BATCH, BusEngine, parse_time
@@ -49,7 +51,8 @@ def engine(campus_id: str) -> BusEngine:
         with _lock:
             eng = engines.get(campus_id)
             if eng is None:
-                eng = engines[campus_id] = BusEngine.from_campus(campus, svc.store)
+                eng = engines[campus_id] = BusEngine.from_campus(
+                    campus, write=events_pipeline().write_events)
     return eng
 
 

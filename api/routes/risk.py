@@ -266,11 +266,13 @@ def ledger_route() -> Response:
 
 @bp.post("/hazards/check-overdue")
 def overdue_route() -> Response:
-    from layers.hazards import check_overdue
+    from api.routes.events import pipeline
+    from ingest.live.deadlines import check_overdue
 
     check_args({"campus"})
     recs = check_overdue(scoped_store(),
-                         campus_ids=request.args.getlist("campus") or None)
+                         campus_ids=request.args.getlist("campus") or None,
+                         write=pipeline().write_events)
     return json_response({"warnings": [r.data for r in recs]})
 
 

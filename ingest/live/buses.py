@@ -4,8 +4,10 @@
 - :func:`validate_fix` checks one live GPS fix (NaN, out of range, time going backwards,
   duplicates) and says which field is wrong;
 - :class:`BusEngine` keeps each bus's online matcher, route progress, off-route state,
-  stop arrivals and ETAs, and emits event records (``bus_off_route``, ``bus_arrival``)
-  through a :class:`layers.store.Store` so the live feed shows them;
+  stop arrivals and ETAs, and emits event records (``bus_off_route``, ``bus_arrival``,
+  built by :mod:`ingest.live.records`) through the events' journaled writer
+  (:meth:`ingest.live.pipeline.EventPipeline.write_events`) so the live feed shows them
+  and a store that is down loses none;
 - :func:`replay_avl` replays recorded positions against a GTFS feed (``xiaoan bus replay``).
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,8 @@ import numpy as np
 
 from geo.errors import RowError, ValidationError
 from geo.times import check_not_future, parse_seconds
+from ingest.live.records import event_doc, event_record
+from layers.store import Record
 
 __all__ = [
     "read_track_csv",
@@ -428,18 +433,23 @@ class BusEngine:
         The campus the buses belong to (event records carry it).
     crs
         Local metric CRS for the computations.
-    store
-        Where ``bus_off_route`` / ``bus_arrival`` event records go (optional).
+    write
+        Makes ``bus_off_route`` / ``bus_arrival`` event records durable (optional; e.g.
+        :meth:`ingest.live.pipeline.EventPipeline.write_events`). Records it could not
+        write are kept and written with the next call (a retried fix is a duplicate, but
+        its events still reach the store).
     """
 
-    def __init__(self, campus_id: str, crs: str, store: Any = None) -> None:
+    def __init__(self, campus_id: str, crs: str,
+                 write: Callable[[list[Record]], Any] | None = None) -> None:
         import threading
 
         from geo.route_progress import SegmentTimes
 
         self.campus_id = campus_id
         self.crs = crs
-        self.store = store
+        self.write = write
+        self._unwritten: list[Record] = []
         self.routes: dict[str, PlannedRoute] = {}
         self.matcher: Any = None
         self.graph: Any = None
@@ -501,11 +511,12 @@ class BusEngine:
                 [s.get("name") for s in stops], sm, sl, offs)
 
     @classmethod
-    def from_campus(cls, campus: Any, store: Any = None) -> BusEngine:
+    def from_campus(cls, campus: Any,
+                    write: Callable[[list[Record]], Any] | None = None) -> BusEngine:
         """An engine with the campus's ``bus_routes`` and ``bus_stops`` layers as routes
         (stops joined by ``route_id``, ordered by ``sequence``; a stop's ``props`` may hold
         ``offset_s``)."""
-        eng = cls(campus.info.id, campus.crs, store)
+        eng = cls(campus.info.id, campus.crs, write)
         routes = campus["bus_routes"]
         stops = campus["bus_stops"]
         for _, r in routes.iterrows():
@@ -547,8 +558,14 @@ class BusEngine:
                     results.append(FixResult(i, "accepted"))
                 except ValidationError as e:
                     results.append(FixResult(i, "rejected", e.errors))
-        if events and self.store is not None:
-            self.store.put_records(events, if_absent=True)
+            pending, self._unwritten = self._unwritten + events, []
+        if pending and self.write is not None:
+            try:
+                self.write(pending)
+            except BaseException:
+                with self.lock:
+                    self._unwritten = pending + self._unwritten
+                raise
         return results, events
 
     def _check_order(self, fix: Fix, row: int | None) -> str:
@@ -598,19 +615,12 @@ class BusEngine:
         b.tracker = OffRouteTracker()
 
     def _event(self, b: BusState, kind: str, t: float, lon: float, lat: float,
-               extra: dict[str, Any], key: str) -> Any:
-        import datetime as _dt
-
-        from layers.store import Record
-
+               extra: dict[str, Any], key: str) -> Record:
         eid = f"bus-{kind}-{self.campus_id}-{b.bus}-{key}"
-        data = {"kind": kind, "event_id": eid, "campus": self.campus_id,
-                "severity": "medium" if kind == "bus_off_route" else "info",
-                "source": "buses", "occurred_at": _iso(t), "received_at": _iso(_now()),
-                "bus": b.bus, "route": b.route,
-                "position": {"lon": lon, "lat": lat, "z": None}, **extra}
-        return Record("event", eid, data, campus_id=self.campus_id, lon=lon, lat=lat,
-                      time=_dt.datetime.fromtimestamp(t, _dt.UTC))
+        return event_record(event_doc(
+            kind, eid, self.campus_id, dt.datetime.fromtimestamp(t, dt.UTC),
+            severity="medium" if kind == "bus_off_route" else "info", source="buses",
+            lon=lon, lat=lat, bus=b.bus, route=b.route, **extra))
 
     def _apply(self, fix: Fix) -> list[Any]:
         b = self.buses.get(fix.bus)
@@ -798,9 +808,3 @@ def _route_lonlat(r: PlannedRoute, eng: BusEngine) -> np.ndarray:
 
 def _plain(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v
-
-
-def _now() -> float:
-    import time
-
-    return time.time()

@@ -8,7 +8,11 @@ incident may also be resolved directly, e.g. a false alarm); any other move is a
 :class:`~geo.errors.Conflict` naming the allowed ones. Every lifecycle change (opened,
 transitions, plan started) is in ``audit``; joined events are counted in ``event_count``
 and the first :data:`MAX_EVENTS_LISTED` are listed in ``events``. ``rev`` counts the
-changes (1 when opened): of two snapshots of an incident, the higher ``rev`` is newer.
+changes (1 when opened) and ``rev_by`` names the engine (process) that made the last one:
+the pair is what the store compares before it replaces an incident
+(:meth:`layers.store.Store.write_records_cas`), so a change made from an old copy is
+refused and made again on the stored one (:meth:`IncidentEngine.replace`), whichever
+process made the newer one.
 
 While an incident is not resolved its *risk unit* (the device's unit, else building/floor)
 counts as having an open alarm, which raises the dynamic risk level there.
@@ -19,6 +23,10 @@ jurisdictions). :meth:`IncidentEngine.start_plan` lists the buildings and floors
 evacuate — the whole building for fire and smoke, otherwise the floors within a radius in
 3D — and the messages to send to the roles the campus configures (``props.emergency_roles``
 and ``props.contacts`` of the campus).
+
+Idempotency is remembered by event id only: the events being written, and the ids of the
+last ``remember`` events (a bounded map id → incident id); older ids are found in the store
+by the writer (events are inserted only if absent).
 
 The engine is in memory and thread-safe; :mod:`ingest.live.journal` makes its output durable.
 """
@@ -38,6 +46,7 @@ from geo.errors import Conflict, NotFound, ValidationError
 from geo.indoor import floor_level_z
 from ingest.live.enrich import Enricher
 from ingest.live.events import SEVERITIES, Event
+from layers.store import Rev, rev_of
 
 __all__ = [
     "IncidentEngine",
@@ -100,6 +109,7 @@ class Accepted:
     event_doc: dict[str, Any] | None  # None: a duplicate (nothing new to write)
     incident: dict[str, Any] | None
     duplicate: bool = False
+    base: Rev | None = None  # the incident's rev before this event (None: it opened it)
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
 
@@ -115,14 +125,17 @@ class IncidentEngine:
         Correlation distance (m, horizontal) and time window (s) of same-kind events.
     remember
         How many event ids to answer duplicates from memory (older ones: from the store).
+    writer_id
+        This engine's name in ``rev_by`` (default: a new random one).
     """
 
     def __init__(self, enricher: Enricher, *, radius_m: float = 50.0, window_s: float = 600.0,
-                 remember: int = 200_000) -> None:
+                 remember: int = 20_000, writer_id: str | None = None) -> None:
         self.enricher = enricher
         self.radius_m = radius_m
         self.window_s = window_s
         self.remember = remember
+        self.writer_id = writer_id or uuid.uuid4().hex[:12]
         self._lock = threading.RLock()
         self.incidents: dict[str, dict[str, Any]] = {}
         # open incidents by (campus, kind, building) — outdoors by (campus, kind, None,
@@ -135,7 +148,8 @@ class IncidentEngine:
         self._units_b: dict[str | None, Counter[str]] = {}
         self._open_fs: frozenset[str] | None = None
         self._rel: dict[str | None, frozenset[str]] = {}
-        self._seen: OrderedDict[str, Accepted] = OrderedDict()
+        self._inflight: dict[str, Accepted] = {}  # accepted, not yet durable
+        self._recent: OrderedDict[str, str] = OrderedDict()  # durable: event id → incident
 
     # --- state ---------------------------------------------------------------------------
     @property
@@ -217,14 +231,58 @@ class IncidentEngine:
         return inc
 
     def seen(self, event_id: str) -> Accepted | None:
+        """The first answer to ``event_id`` if it is being written or was among the last
+        ``remember`` written (then ``answer`` is None: the caller answers from the
+        incident as it is now); else None."""
         with self._lock:
-            return self._seen.get(event_id)
+            acc = self._inflight.get(event_id)
+            if acc is not None:
+                return acc
+            iid = self._recent.get(event_id)
+            if iid is None:
+                return None
+            done = threading.Event()
+            done.set()
+            return Accepted(event_id=event_id, incident_id=iid, answer={}, event_doc=None,
+                            incident=None, duplicate=True, done=done)
 
-    def remember_answer(self, acc: Accepted) -> None:
+    def settle(self, accs: Iterable[Accepted], ok: bool) -> None:
+        """The writes of ``accs`` ended: remember their ids (``ok``) or forget them."""
         with self._lock:
-            self._seen[acc.event_id] = acc
-            while len(self._seen) > self.remember:
-                self._seen.popitem(last=False)
+            for a in accs:
+                if a.duplicate or self._inflight.get(a.event_id) is not a:
+                    continue
+                del self._inflight[a.event_id]
+                if ok:
+                    self._recent[a.event_id] = a.incident_id
+            while len(self._recent) > self.remember:
+                self._recent.popitem(last=False)
+
+    def replace(self, inc: dict[str, Any]) -> None:
+        """Install ``inc`` as stored (e.g. re-read after another process changed it),
+        in place of this engine's copy."""
+        with self._lock:
+            if inc["id"] in self.incidents:
+                self._unindex(inc["id"])
+                self.incidents.pop(inc["id"], None)
+            self._index(inc)
+
+    def forget(self, incident_id: str) -> None:
+        """Drop an incident from memory (it is re-read from the store when needed)."""
+        with self._lock:
+            if incident_id in self.incidents:
+                self._unindex(incident_id)
+                self.incidents.pop(incident_id, None)
+                self._xy.pop(incident_id, None)
+                self._last_t.pop(incident_id, None)
+
+    def _bump(self, inc: dict[str, Any], at: str) -> Rev:
+        """Count one change of ``inc``; the rev it had before."""
+        base = rev_of(inc)
+        inc["updated_at"] = at
+        inc["rev"] = base[0] + 1
+        inc["rev_by"] = self.writer_id
+        return base
 
     # --- ingest --------------------------------------------------------------------------
     def ingest(self, ev: Event, ctx: dict[str, Any] | None = None) -> Accepted:
@@ -241,11 +299,12 @@ class IncidentEngine:
         xy = ctx.pop("_xy")
         rkey = ctx.pop("_key", None)
         with self._lock:
-            prev = self._seen.get(ev.event_id)
+            prev = self.seen(ev.event_id)
             if prev is not None:
                 return _dup(prev)
             inc = self._correlate(ev, ctx, xy)
             now = _iso(ev.received_at)
+            base: Rev | None = None
             if inc is None:
                 inc = self._open_incident(ev, ctx, xy, now)
             else:
@@ -254,8 +313,7 @@ class IncidentEngine:
                     inc["events"].append(ev.event_id)
                 inc["last_event_at"] = max(inc["last_event_at"], _iso(ev.occurred_at))
                 self._last_t[inc["id"]] = max(self._last_t[inc["id"]], ev.occurred_at)
-                inc["updated_at"] = now
-                inc["rev"] = inc.get("rev", 0) + 1
+                base = self._bump(inc, now)
                 if SEVERITIES.index(ev.severity) > SEVERITIES.index(inc["severity"]):
                     inc["severity"] = ev.severity
             # the risk at the spot counts this incident's own open alarm (indexed above)
@@ -275,8 +333,8 @@ class IncidentEngine:
                                                                   "floor", "room",
                                                                   "position")},
                                    "incident": snapshot},
-                           event_doc=doc, incident=snapshot)
-            self.remember_answer(acc)
+                           event_doc=doc, incident=snapshot, base=base)
+            self._inflight[ev.event_id] = acc
             return acc
 
     def _correlate(self, ev: Event, ctx: dict[str, Any],
@@ -314,6 +372,7 @@ class IncidentEngine:
             "opened_at": now,
             "updated_at": now,
             "rev": 1,
+            "rev_by": self.writer_id,
             "first_event_at": _iso(ev.occurred_at),
             "last_event_at": _iso(ev.occurred_at),
             "event_count": 1,
@@ -357,8 +416,7 @@ class IncidentEngine:
                 )
             at = _iso(now or dt.datetime.now(dt.UTC))
             inc["status"] = to
-            inc["updated_at"] = at
-            inc["rev"] = inc.get("rev", 0) + 1
+            self._bump(inc, at)
             inc["audit"].append({"at": at, "action": "transition", "from": cur, "to": to,
                                  "by": by, "note": note})
             if to == "resolved":
@@ -412,8 +470,7 @@ class IncidentEngine:
             at = _iso(now or dt.datetime.now(dt.UTC))
             inc["plan"] = {"started_at": at, "started_by": by, "radius_m": r,
                            "evacuate": evac, "messages": messages}
-            inc["updated_at"] = at
-            inc["rev"] = inc.get("rev", 0) + 1
+            self._bump(inc, at)
             inc["audit"].append({"at": at, "action": "plan_started", "by": by,
                                  "radius_m": r})
             return _copy(inc)

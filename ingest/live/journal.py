@@ -3,10 +3,16 @@
 :class:`DurableWriter` owns all writes of the live engine. Callers hand it records and wait;
 one writer thread groups whatever is queued into one store transaction (group commit), so
 many concurrent requests share one commit. Events and the incident snapshots they change
-are written in the same transaction (the newest snapshot of each incident, by its ``rev``;
-a snapshot older than one already written is dropped, whatever order the callers queued
-them in), so an acknowledged event's incident is never missing or behind in the store,
-even after a crash. When the store is unavailable, the batch is
+are written in the same transaction, compare-and-set (:meth:`Store.write_records_cas`): a
+batch may say which :data:`~layers.store.Rev` each incident it replaces must still have
+in the store. Callers queue the snapshots of one incident in the order they made them
+(:meth:`DurableWriter.submit` is cheap enough to call under the caller's lock); a group
+writes the newest and expects the base of the oldest. A batch whose base the store (or
+an earlier batch of the group) no longer has fails with
+:class:`~layers.store.StaleRevision`, and its caller re-reads and applies its change
+again; the rest of the group is written. So an acknowledged event's incident is never
+missing or behind in the store, even after a crash, and no writer overwrites another's
+change. When the store is unavailable, the batch is
 appended to a local :class:`Journal` file and ``fsync``-ed instead, and the callers are
 released: the event is durable on local disk. A flusher (the same thread) retries the
 store every ``retry_s`` seconds and, when it is back, replays the journal in order (event
@@ -24,13 +30,13 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from geo.errors import Unavailable
-from layers.store import Record, Store
+from layers.store import Record, Rev, StaleRevision, Store, rev_of
 
 __all__ = ["Journal", "DurableWriter", "WriteBatch"]
 
@@ -69,10 +75,12 @@ class Journal:
         # the file is noticed within recheck_s
         self._seen: tuple[bool, float] | None = None
 
-    def append(self, inserts: Sequence[Record], upserts: Sequence[Record]) -> None:
+    def append(self, inserts: Sequence[Record], upserts: Sequence[Record],
+               expect: dict[tuple[str, str], Rev] | None = None) -> None:
         line = json.dumps(
             {"records": [_rec_to_json(r, True) for r in inserts]
-             + [_rec_to_json(r, False) for r in upserts]},
+             + [_rec_to_json(r, False) for r in upserts],
+             "expect": [[k, i, rev, by] for (k, i), (rev, by) in (expect or {}).items()]},
             ensure_ascii=False, separators=(",", ":"), allow_nan=False,
         ) + "\n"
         with self._lock:
@@ -84,8 +92,8 @@ class Journal:
                 os.close(fd)
             self._seen = (True, time.monotonic())
 
-    def batches(self) -> list[list[tuple[Record, bool]]]:
-        """The batches in the file, oldest first."""
+    def batches(self) -> list[tuple[list[tuple[Record, bool]], dict[tuple[str, str], Rev]]]:
+        """The batches in the file, oldest first, each with the revs it expects."""
         with self._lock:
             if not self.path.exists():
                 return []
@@ -97,7 +105,8 @@ class Journal:
             except json.JSONDecodeError:
                 log.warning("journal %s: ignoring a torn line", self.path)
                 continue
-            out.append([_rec_from_json(d) for d in doc["records"]])
+            out.append(([_rec_from_json(d) for d in doc["records"]],
+                        {(k, i): (rev, by) for k, i, rev, by in doc.get("expect") or ()}))
         return out
 
     def pending(self) -> bool:
@@ -114,7 +123,7 @@ class Journal:
         return has
 
     def count(self) -> int:
-        return sum(len(b) for b in self.batches())
+        return sum(len(b) for b, _ in self.batches())
 
     def truncate(self) -> None:
         with self._lock:
@@ -129,10 +138,13 @@ class Journal:
 @dataclass
 class WriteBatch:
     """Records to write together; ``inserts`` only if absent (events), ``upserts``
-    replace (incidents). ``written`` reports, per insert, whether it was new."""
+    replace (incidents); ``expect``: the :data:`~layers.store.Rev` each replaced record
+    must have before this batch (its first snapshot's base). ``written`` reports, per
+    insert, whether it was new."""
 
     inserts: list[Record]
     upserts: list[Record]
+    expect: dict[tuple[str, str], Rev] = field(default_factory=dict)
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
     journaled: bool = False
@@ -179,26 +191,38 @@ class DurableWriter:
         self._stop = False
         self.store_ok = not journal.pending()
         self.stats = {"committed": 0, "journaled": 0, "replayed": 0, "commits": 0}
-        self._rev: dict[tuple[str, str], int] = {}  # newest rev written, per replaced record
         self._thread = threading.Thread(target=self._run, name="xiaoan-writer", daemon=True)
         self._thread.start()
 
     # --- API -----------------------------------------------------------------------------
-    def write(self, inserts: Sequence[Record], upserts: Sequence[Record] = (), *,
-              timeout: float = 60.0) -> WriteBatch:
-        """Write and wait until the records are durable (in the store or the journal).
-        Raises Unavailable if neither could be done within ``timeout``."""
-        b = WriteBatch(list(inserts), list(upserts))
+    def submit(self, inserts: Sequence[Record], upserts: Sequence[Record] = (),
+               expect: dict[tuple[str, str], Rev] | None = None) -> WriteBatch:
+        """Queue records (see :class:`WriteBatch`); :meth:`wait` for them. Batches are
+        written in the order they were submitted."""
+        b = WriteBatch(list(inserts), list(upserts), dict(expect or {}))
         with self._cv:
             if self._stop:
                 raise Unavailable("the event writer is shut down")
             self._queue.append(b)
             self._cv.notify_all()
+        return b
+
+    @staticmethod
+    def wait(b: WriteBatch, timeout: float = 60.0) -> WriteBatch:
+        """Wait until ``b`` is durable (in the store or the journal). Raises Unavailable
+        if neither could be done within ``timeout``, StaleRevision if its expectations
+        failed."""
         if not b.done.wait(timeout):
             raise Unavailable("the store did not confirm the write in time; retry later")
         if b.error is not None:
             raise b.error
         return b
+
+    def write(self, inserts: Sequence[Record], upserts: Sequence[Record] = (),
+              expect: dict[tuple[str, str], Rev] | None = None, *,
+              timeout: float = 60.0) -> WriteBatch:
+        """:meth:`submit` and :meth:`wait`."""
+        return self.wait(self.submit(inserts, upserts, expect), timeout)
 
     def flush(self, timeout: float = 60.0) -> None:
         """Wait until everything handed in so far is durable."""
@@ -252,14 +276,30 @@ class DurableWriter:
                 return
 
     def _write_group(self, group: list[WriteBatch]) -> None:
-        inserts = [r for b in group for r in b.inserts]
-        upserts = self._newest(r for b in group for r in b.upserts)
-        if not inserts and not upserts:
-            _release(group, [])
-            return
-        if not self.journal.pending():
+        group = self._chain(group)
+        while True:
+            inserts = [r for b in group for r in b.inserts]
+            upserts, expect = _merge(group)
+            if not inserts and not upserts:
+                _release(group, [])
+                return
+            if self.journal.pending():
+                break
             try:
-                written = self.store.write_records(inserts, upserts)
+                written = self.store.write_records_cas(inserts, upserts, expect)
+            except StaleRevision as e:
+                # another writer changed these: fail the batches that touch them (their
+                # callers re-read and retry), write the rest
+                keep = []
+                for b in group:
+                    if any(key in e.current for key in b.expect):
+                        b.error = StaleRevision({k: e.current[k] for k in b.expect
+                                                 if k in e.current})
+                        b.done.set()
+                    else:
+                        keep.append(b)
+                group = keep
+                continue
             except Exception as e:  # noqa: BLE001 - classified below
                 if not _is_unavailable(e):
                     log.exception("event write failed")
@@ -270,16 +310,16 @@ class DurableWriter:
                 log.warning("store unavailable (%s); journaling %d records locally",
                             type(e).__name__, len(inserts) + len(upserts))
                 self.store_ok = False
-            else:
-                self.store_ok = True
-                self.stats["committed"] += len(inserts) + len(upserts)
-                self.stats["commits"] += 1
-                _release(group, written)
-                if self.on_commit is not None:
-                    self.on_commit()
-                return
+                break
+            self.store_ok = True
+            self.stats["committed"] += len(inserts) + len(upserts)
+            self.stats["commits"] += 1
+            _release(group, written)
+            if self.on_commit is not None:
+                self.on_commit()
+            return
         try:
-            self.journal.append(inserts, upserts)
+            self.journal.append(inserts, upserts, expect)
         except OSError as e:
             log.error("journal write failed: %s", e)
             for b in group:
@@ -292,21 +332,24 @@ class DurableWriter:
             b.journaled = True
         _release(group, [True] * len(inserts))
 
-    def _newest(self, records: Iterable[Record]) -> list[Record]:
-        """Per (kind, id), the snapshot with the highest ``data["rev"]`` (the last one
-        when revs tie or are absent), unless an even newer one was written before. The
-        revs kept are noted as written: a failed write fails its callers, who retry."""
-        best: dict[tuple[str, str], Record] = {}
-        for r in records:
-            key, rev = (r.kind, r.id), _rev(r)
-            if rev < self._rev.get(key, -1):
+    @staticmethod
+    def _chain(group: list[WriteBatch]) -> list[WriteBatch]:
+        """The batches of ``group`` that continue each other: a batch whose expected rev
+        of a record is not what the batches before it in the group leave fails at once
+        with StaleRevision (it was made from a copy that has since been replaced)."""
+        end: dict[tuple[str, str], Rev] = {}
+        keep = []
+        for b in group:
+            bad = {k: end[k] for k in b.expect if k in end and end[k] != b.expect[k]}
+            if bad:
+                b.error = StaleRevision(bad)
+                b.done.set()
                 continue
-            cur = best.get(key)
-            if cur is None or rev >= _rev(cur):
-                best[key] = r
-        for key, r in best.items():
-            self._rev[key] = _rev(r)
-        return list(best.values())
+            keep.append(b)
+            for r in b.upserts:
+                if (r.kind, r.id) in b.expect:
+                    end[(r.kind, r.id)] = rev_of(r.data)
+        return keep
 
     def _replay(self) -> None:
         batches = self.journal.batches()
@@ -315,15 +358,28 @@ class DurableWriter:
             return
         try:
             self.store.ping()
-            for batch in batches:
+            for batch, expect in batches:
                 # events are inserted only if absent: a replay is idempotent
-                self.store.write_records([r for r, a in batch if a],
-                                         [r for r, a in batch if not a])
+                ins = [r for r, a in batch if a]
+                ups = [r for r, a in batch if not a]
+                while True:
+                    try:
+                        self.store.write_records_cas(ins, ups, expect)
+                        break
+                    except StaleRevision as e:
+                        # changed by another writer while we were cut off: its version
+                        # stays; the events are written all the same
+                        log.warning("journal replay: %s kept as another writer left it "
+                                    "(this process's change made while the store was "
+                                    "down is not applied)",
+                                    ", ".join(i for _, i in e.current))
+                        ups = [r for r in ups if (r.kind, r.id) not in e.current]
+                        expect = {k: v for k, v in expect.items() if k not in e.current}
         except Exception as e:  # noqa: BLE001 - keep the journal and retry later
             if not _is_unavailable(e):
                 log.exception("journal replay failed; will retry")
             return
-        n = sum(len(b) for b in batches)
+        n = sum(len(b) for b, _ in batches)
         # nothing else appends while we run (this thread is the only journal writer)
         self.journal.truncate()
         self.store_ok = True
@@ -333,9 +389,21 @@ class DurableWriter:
             self.on_commit()
 
 
-def _rev(r: Record) -> int:
-    rev = r.data.get("rev")
-    return rev if isinstance(rev, int) else 0
+def _merge(group: list[WriteBatch]) -> tuple[list[Record], dict[tuple[str, str], Rev]]:
+    """The records a group replaces — per ``(kind, id)`` the one with the highest rev (the
+    last one when revs tie) — and what the store must hold before: per record, the
+    expectation of the first batch that has one."""
+    best: dict[tuple[str, str], Record] = {}
+    expect: dict[tuple[str, str], Rev] = {}
+    for b in group:
+        for k, v in b.expect.items():
+            expect.setdefault(k, v)
+        for r in b.upserts:
+            key = (r.kind, r.id)
+            cur = best.get(key)
+            if cur is None or rev_of(r.data)[0] >= rev_of(cur.data)[0]:
+                best[key] = r
+    return list(best.values()), expect
 
 
 def _release(group: list[WriteBatch], written: list[bool]) -> None:

@@ -21,21 +21,27 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from geo.errors import NotFound, RowError, ValidationError
+from geo.errors import NotFound, RowError, Unavailable, ValidationError
 from ingest.live.enrich import Enricher
 from ingest.live.events import MAX_BATCH, Event, validate_batch
 from ingest.live.incidents import STATUSES, Accepted, IncidentEngine
-from ingest.live.journal import DurableWriter, Journal
+from ingest.live.journal import DurableWriter, Journal, WriteBatch
+from ingest.live.records import event_record
 from layers.campus import Campus
-from layers.store import Record, Store
+from layers.store import Record, Rev, StaleRevision, Store, rev_of
 
 __all__ = ["EventPipeline"]
 
 _RELOAD_FIELDS = ("device_id", "lon/lat", "building", "camera_id", "campus")
+#: Attempts at a compare-and-set write before the caller is told to retry.
+_RETRIES = 8
+_RETRY_MSG = "the incident kept changing under this write; send it again"
+#: Incident records read per page of the store's feed.
+PAGE = 500
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +93,9 @@ class EventPipeline:
             gc.collect()
             gc.freeze()
         self.engine = IncidentEngine(enricher, radius_m=radius_m, window_s=window_s)
+        self._order = threading.RLock()
+        self._feed_seq = 0
+        self._last_sync = -math.inf
         self.max_batch = max_batch
         self._reload_lock = threading.Lock()
         self._last_reload = -math.inf
@@ -121,6 +130,7 @@ class EventPipeline:
                 recs = self.store.query_records("incident", where={"status": status})
                 self.engine.load(r.data for r in recs
                                  if r.data.get("campus") in self.enricher._idx)
+                self._feed_seq = max([self._feed_seq, *(r.seq or 0 for r in recs)])
         except Exception as e:  # noqa: BLE001 - a store that is down now is not fatal
             log.warning("could not restore open incidents: %s", e)
 
@@ -148,7 +158,49 @@ class EventPipeline:
 
     def accept(self, events: list[Event], *, batch: bool = True) -> list[dict[str, Any]]:
         """Accept validated events: all placed first (any failure → ValidationError listing
-        the rows, nothing stored), then correlated and made durable; returns the answers."""
+        the rows, nothing stored), then correlated and made durable; returns the answers.
+
+        The incidents they change are written compare-and-set: when another process
+        changed one since this engine read it, those incidents are read again and the
+        events correlated again (they join what the other process made of them)."""
+        self.sync_incidents()
+        ctxs = self._place(events, batch)
+        for _ in range(_RETRIES):
+            with self._order:  # snapshots reach the writer in the order they were made
+                accs = [self.engine.ingest(ev, ctx) for ev, ctx in zip(events, ctxs,
+                                                                      strict=True)]
+                fresh = [a for a in accs if not a.duplicate]
+                wb = self._submit(fresh) if fresh else None
+            if wb is not None:
+                try:
+                    self.writer.wait(wb)
+                except StaleRevision:
+                    self._reread({a.incident_id for a in fresh})
+                    self._settle(fresh, Unavailable(_RETRY_MSG))
+                    continue
+                except BaseException as e:
+                    self._settle(fresh, e)
+                    raise
+                written = wb.written or [True] * len(fresh)
+                for a, new in zip(fresh, written, strict=True):
+                    if not new:
+                        # already in the store from before this process remembered it
+                        a.answer = self._stored_answer(a.event_id) or a.answer
+                self._settle(fresh, None)
+            for a in accs:
+                if a.duplicate:
+                    # a duplicate answers only once the original is durable
+                    if not a.done.wait(60.0) or a.error is not None:
+                        raise Unavailable(_RETRY_MSG)
+                    if not a.answer:
+                        a.answer = {"event_id": a.event_id, "incident_id": a.incident_id,
+                                    "incident": self.get_incident(a.incident_id)}
+            return [a.answer for a in accs]
+        raise Unavailable(_RETRY_MSG)
+
+    def _place(self, events: list[Event], batch: bool) -> list[dict[str, Any] | None]:
+        """Each event's context (None for one being written already); ValidationError
+        listing every event that cannot be placed."""
         ctxs: list[dict[str, Any] | None] = []
         errors: list[RowError] = []
         for i, ev in enumerate(events, start=1):
@@ -171,43 +223,81 @@ class EventPipeline:
             if not batch:
                 raise ValidationError(errors[0].message, field=errors[0].field)
             raise ValidationError(errors=errors)
-        accs: list[Accepted] = []
+        return ctxs
+
+    def _submit(self, fresh: list[Accepted]) -> WriteBatch:
+        """Queue the events of ``fresh`` and the incidents they changed (expecting each
+        incident's rev from before the first of them)."""
         inserts: list[Record] = []
         upserts: list[Record] = []
-        waits: list[Accepted] = []
-        for ev, ctx in zip(events, ctxs, strict=True):
-            acc = self.engine.ingest(ev, ctx)
-            accs.append(acc)
-            if acc.duplicate:
-                waits.append(acc)
-                continue
-            assert acc.event_doc is not None and acc.incident is not None
-            doc = acc.event_doc
-            p = doc["position"]
-            inserts.append(Record("event", ev.event_id, doc, campus_id=doc["campus"],
-                                  lon=p["lon"], lat=p["lat"], z=p["z"], time=ev.occurred_at))
-            upserts.append(self._incident_record(acc.incident))
-        if inserts or upserts:
-            try:
-                wb = self.writer.write(inserts, upserts)
-            except BaseException as e:
-                for a in accs:
-                    if not a.duplicate:
-                        a.error = e
-                        a.done.set()
-                raise
-            fresh = [a for a in accs if not a.duplicate]
-            for a, written in zip(fresh, wb.written or [True] * len(fresh), strict=True):
-                if not written:
-                    # already in the store from before this process remembered it
-                    a.answer = self._stored_answer(a.event_id) or a.answer
-                a.done.set()
-        for a in waits:
-            # a duplicate answers only once the original is durable
-            a.done.wait(60.0)
-            if a.error is not None:
-                raise a.error
-        return [a.answer for a in accs]
+        expect: dict[tuple[str, str], Rev] = {}
+        for a in fresh:
+            assert a.event_doc is not None and a.incident is not None
+            inserts.append(event_record(a.event_doc))
+            upserts.append(self._incident_record(a.incident))
+            expect.setdefault(("incident", a.incident_id), a.base or (0, None))
+        return self.writer.submit(inserts, upserts, expect)
+
+    def _settle(self, accs: list[Accepted], error: BaseException | None) -> None:
+        self.engine.settle(accs, ok=error is None)
+        for a in accs:
+            a.error = error
+            a.done.set()
+
+    def _reread(self, incident_ids: Iterable[str]) -> None:
+        """Replace this engine's copies of incidents with the stored ones (after another
+        process changed them); one never stored is dropped."""
+        with self._order:
+            for iid in incident_ids:
+                try:
+                    self.engine.replace(self.store.get_record("incident", iid).data)
+                except NotFound:
+                    self.engine.forget(iid)
+
+    def sync_incidents(self, min_interval_s: float = 0.5) -> int:
+        """Take in the incidents other processes changed (the store's ``seq`` feed of
+        incident records since the last look, at most every ``min_interval_s``), so that
+        events join an incident another process opened. Returns how many were taken."""
+        now = time.monotonic()
+        if now - self._last_sync < min_interval_s:
+            return 0
+        self._last_sync = now
+        n = 0
+        try:
+            for _ in range(20):  # bounded work per call; the rest next time
+                recs = self.store.query_records("incident", after_seq=self._feed_seq,
+                                                limit=PAGE)
+                for r in recs:
+                    self._feed_seq = max(self._feed_seq, r.seq or 0)
+                    if self._take(r.data):
+                        n += 1
+                if len(recs) < PAGE:
+                    break
+        except Exception as e:  # noqa: BLE001 - store down: the writes will tell
+            log.debug("incident feed not read: %s", e)
+        return n
+
+    def _take(self, d: dict[str, Any]) -> bool:
+        if d.get("rev_by") == self.engine.writer_id or d.get("campus") not in self.enricher._idx:
+            return False
+        with self._order:
+            mine = self.engine.incidents.get(d["id"])
+            if mine is None and d.get("status") == "resolved":
+                return False
+            if mine is not None and (rev_of(d) == rev_of(mine)
+                                     or rev_of(d)[0] < rev_of(mine)[0]):
+                return False
+            self.engine.replace(d)
+            return True
+
+    def write_events(self, records: list[Record]) -> list[bool]:
+        """Make event records (built by :mod:`ingest.live.records`: bus events, overdue
+        warnings) durable through the journaled writer, each inserted only if absent;
+        per record, whether it was new (True while the store is down: journaled)."""
+        if not records:
+            return []
+        wb = self.writer.write(records)
+        return wb.written or [True] * len(records)
 
     def _stored_answer(self, event_id: str) -> dict[str, Any] | None:
         try:
@@ -236,28 +326,49 @@ class EventPipeline:
 
     # --- incidents ------------------------------------------------------------------------
     def get_incident(self, incident_id: str) -> dict[str, Any]:
-        inc = self.engine.incidents.get(incident_id)
-        if inc is not None:
-            return dict(inc)
+        """The incident as stored (another process may have changed it), else as this
+        engine holds it (the store is down)."""
         try:
             return self.store.get_record("incident", incident_id).data
         except NotFound:
-            raise NotFound(f"no incident {incident_id!r}", field="id") from None
+            inc = self.engine.incidents.get(incident_id)
+            if inc is None:
+                raise NotFound(f"no incident {incident_id!r}", field="id") from None
+            return dict(inc)
+        except Exception:  # noqa: BLE001 - store down: what we hold
+            inc = self.engine.incidents.get(incident_id)
+            if inc is None:
+                raise
+            return dict(inc)
 
     def transition(self, incident_id: str, to: str, by: str | None = None,
                    note: str | None = None) -> dict[str, Any]:
-        self._ensure_loaded(incident_id)
-        inc = self.engine.transition(incident_id, to, by=by, note=note)
-        self.writer.write([], [self._incident_record(inc)])
-        return inc
+        """Move an incident (see :meth:`IncidentEngine.transition`), compare-and-set: a
+        change made meanwhile by another process is read and the move checked again on
+        it (a move it no longer allows is a Conflict)."""
+        return self._change(incident_id, lambda: self.engine.transition(
+            incident_id, to, by=by, note=note))
 
     def start_plan(self, incident_id: str, radius_m: float | None = None,
                    by: str | None = None) -> dict[str, Any]:
-        self._ensure_loaded(incident_id)
-        inc = self.engine.start_plan(incident_id, radius_m=radius_m, by=by)
-        self.writer.write([], [self._incident_record(inc)])
-        return inc
+        return self._change(incident_id, lambda: self.engine.start_plan(
+            incident_id, radius_m=radius_m, by=by))
 
-    def _ensure_loaded(self, incident_id: str) -> None:
-        if incident_id not in self.engine.incidents:
-            self.engine.load([self.get_incident(incident_id)])
+    def _change(self, incident_id: str, change: Callable[[], dict[str, Any]]
+                ) -> dict[str, Any]:
+        self._reread([incident_id])  # start from the stored incident: fewer retries
+        for _ in range(_RETRIES):
+            with self._order:
+                if incident_id not in self.engine.incidents:
+                    self.engine.load([self.get_incident(incident_id)])
+                base = rev_of(self.engine.incidents[incident_id])
+                inc = change()
+                wb = self.writer.submit([], [self._incident_record(inc)],
+                                        {("incident", incident_id): base})
+            try:
+                self.writer.wait(wb)
+            except StaleRevision:
+                self._reread([incident_id])
+                continue
+            return inc
+        raise Unavailable(_RETRY_MSG)
