@@ -40,6 +40,8 @@ ACTIONS: dict[str, str] = {
     "bus.one": "one bus: position, ETA, track (a parent: their child's bus only)",
     "bus.post": "post bus GPS fixes",
     "bus.admin": "replace a campus's road network or a bus route",
+    "patrol.checkin": "post guard patrol check-ins (tag reads, QR scans, GPS walks)",
+    "patrol.read": "the daily patrol report",
 }
 
 _READ = {"page", "layer.read", "tool"}
@@ -58,6 +60,7 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
             "pipe.read",
             "bus.read",
             "bus.one",
+            "patrol.read",
         }
     ),
     "school_safety": frozenset(set(ACTIONS) - {"bus.post"}),
@@ -88,6 +91,7 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
             "pipe.read",
             "bus.read",
             "bus.one",
+            "patrol.read",
         }
     ),
     "pipe_crew": frozenset(_READ | {"pipe.read", "incident.read", "hazard.read", "hazard.report"}),
@@ -104,11 +108,13 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
             "hazard.read",
             "hazard.report",
             "camera.read",
+            "patrol.checkin",
+            "patrol.read",
         }
     ),
     "police": frozenset({"page", "layer.read", "incident.read", "stream.read", "camera.read"}),
     "parent": frozenset({"bus.one"}),
-    "device": frozenset({"event.post", "bus.post"}),
+    "device": frozenset({"event.post", "bus.post", "patrol.checkin"}),
 }
 assert set(ROLE_ACTIONS) == set(ROLES), "every role has a row of the policy table"
 assert all(a <= set(ACTIONS) for a in ROLE_ACTIONS.values())
@@ -182,6 +188,8 @@ ENDPOINT_ACTIONS: dict[str | tuple[str, str], str] = {
     "pipes.isolate": "pipe.read",
     "pipes.excavate": "pipe.read",
     "pipes.section": "pipe.read",
+    "patrol.post_checkins": "patrol.checkin",
+    "patrol.report": "patrol.read",
 }
 
 
