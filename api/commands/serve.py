@@ -225,25 +225,53 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=port_arg, default=8000,
                    help="port to listen on (default 8000)")
     add_overdue_arg(p)
+    p.add_argument("--mqtt", default=None, metavar="URL",
+                   help="also consume events from this MQTT broker (mqtt://[user:pass@]host:"
+                        "port, mqtts:// for TLS) in the same process, through the same "
+                        "pipeline as HTTP (as `xiaoan ingest mqtt` does, without a second "
+                        "process)")
+    p.add_argument("--mqtt-topic", default="xiaoan/+/+/event", metavar="FILTER",
+                   help="topic filter with --mqtt (default xiaoan/+/+/event; e.g. "
+                        "xiaoan/hki/+/event for one campus)")
+    p.add_argument("--mqtt-client-id", default="xiaoan-serve", metavar="ID",
+                   help="MQTT client id of the persistent session with --mqtt "
+                        "(default xiaoan-serve)")
     add_store_args(p, creates=True)
     p.set_defaults(func=run)
+
+
+def mqtt_args(args: argparse.Namespace) -> dict[str, str] | None:
+    """The checked ``--mqtt*`` options of ``serve`` (None without ``--mqtt``); a bad URL or
+    topic filter is a ValidationError naming the option, before anything is opened."""
+    from geo.errors import ValidationError
+    from ingest.live.mqtt import check_topic_filter, parse_broker_url
+
+    if getattr(args, "mqtt", None) is None:
+        return None
+    try:
+        parse_broker_url(args.mqtt)
+    except ValidationError as e:
+        raise ValidationError(e.message, field="mqtt") from None
+    return {"broker": args.mqtt, "topic": check_topic_filter(args.mqtt_topic, "mqtt_topic"),
+            "client_id": args.mqtt_client_id}
 
 
 def run(args: argparse.Namespace) -> int:
     from api.app import create_app
 
     check_host(args.host)
+    mqtt = mqtt_args(args)
     store = open_store_from_args(args)
     # the events journal lives beside the embedded store (it went to ./xiaoan-data whatever
     # --data said)
     app = create_app({"DATA_DIR": data_dir_from_args(args)}, store=store)
     serve_app(app, args.host, args.port, "xiaoan serving",
-              overdue_every_min=args.overdue_every)
+              overdue_every_min=args.overdue_every, mqtt=mqtt)
     return 0
 
 
 def serve_app(app, host: str, port: int, label: str,  # app: Flask
-              overdue_every_min: float = 0.0) -> None:
+              overdue_every_min: float = 0.0, mqtt: dict[str, str] | None = None) -> None:
     """Bind ``host:port`` (a clear error if it is taken), print the URL, then serve.
 
     With ``overdue_every_min`` > 0, an :class:`~ingest.live.deadlines.OverdueWatch` checks the
@@ -290,6 +318,18 @@ def serve_app(app, host: str, port: int, label: str,  # app: Flask
                                                      write=write)
         watch.start()
     svc = app.extensions["xiaoan"]
+    sub = None
+    if mqtt is not None:
+        from api.routes.events import pipeline
+        from ingest.live.mqtt import MqttIngest
+
+        with app.app_context():
+            events = pipeline()
+        sub = MqttIngest(events, mqtt["broker"], topic=mqtt["topic"],
+                         client_id=mqtt["client_id"])
+        sub.start()  # paho's thread; connects (and reconnects) by itself
+        print(f"xiaoan serving: consuming {sub.topic} from {sub.broker.host}:"
+              f"{sub.broker.port}", flush=True)
 
     def stop(signum: int, frame: Any) -> None:
         # end the SSE streams first: waitress waits for busy threads before it exits
@@ -308,6 +348,8 @@ def serve_app(app, host: str, port: int, label: str,  # app: Flask
         for sig, h in old_handlers.items():
             signal.signal(sig, h)
         svc.stopping.set()
+        if sub is not None:
+            sub.stop()  # unacknowledged messages stay with the broker
         if watch is not None:
             watch.stop()
         events = svc.extras.get("events")

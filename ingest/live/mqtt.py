@@ -36,7 +36,7 @@ from geo.errors import Unavailable, ValidationError, XiaoanError
 from ingest.live.events import validate_event
 from ingest.live.pipeline import EventPipeline
 
-__all__ = ["MqttIngest", "parse_broker_url", "TOPIC_FILTER"]
+__all__ = ["MqttIngest", "parse_broker_url", "check_topic_filter", "TOPIC_FILTER"]
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +111,18 @@ def parse_broker_url(url: str) -> Broker:
                   unquote(u.password) if u.password else None)
 
 
+def check_topic_filter(topic: str, field: str = "topic") -> str:
+    """``topic`` if it is a filter of event topics — ``xiaoan/<campus>/<device>/event``
+    with ``+`` allowed for campus and device — else a ValidationError naming ``field``."""
+    parts = topic.split("/") if isinstance(topic, str) else []
+    if (len(parts) != 4 or parts[0] != "xiaoan" or parts[3] != "event"
+            or not all(parts[1:3]) or any("#" in p or ("+" in p and p != "+")
+                                         for p in parts[1:3])):
+        raise ValidationError(f"expected a topic filter xiaoan/<campus or +>/<device or +>/"
+                              f"event, got {topic!r}", field=field)
+    return topic
+
+
 def event_from_message(topic: str, payload: bytes) -> dict[str, Any]:
     """The event object of one message, with campus/device filled in from the topic."""
     parts = topic.split("/")
@@ -140,6 +152,9 @@ class MqttIngest:
         ``mqtt://host:port`` URL.
     campus
         Subscribe to one campus only (default: all, ``+``).
+    topic
+        The topic filter instead (``xiaoan/<campus or +>/<device or +>/event``; see
+        :func:`check_topic_filter`).
     client_id
         Fixed id of the persistent session.
     on_event
@@ -149,13 +164,15 @@ class MqttIngest:
     """
 
     def __init__(self, pipeline: EventPipeline, broker: str, *, campus: str | None = None,
-                 client_id: str = "xiaoan-ingest", keepalive: int = 30, workers: int = 32,
+                 topic: str | None = None, client_id: str = "xiaoan-ingest",
+                 keepalive: int = 30, workers: int = 32,
                  on_event: Callable[[dict[str, Any]], None] | None = None) -> None:
         import paho.mqtt.client as mqtt
 
         self.pipeline = pipeline
         self.broker = parse_broker_url(broker)
-        self.topic = TOPIC_FILTER.format(campus=campus or "+")
+        self.topic = check_topic_filter(topic) if topic else TOPIC_FILTER.format(
+            campus=campus or "+")
         self.on_event = on_event
         self.connected = threading.Event()
         self.stats = {"accepted": 0, "rejected": 0, "unacked": 0, "connects": 0,
