@@ -98,6 +98,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN|VALUE",
                    help="take FIELD from COLUMN, or set it to VALUE when no column has that "
                         "name (e.g. --map height_m=HEIGHT --map kind=hydrant); repeatable")
+    p.add_argument("--valves", default=None, metavar="FILE.csv",
+                   help="EPANET only: shut-off valves as a WNTR valve layer CSV "
+                        "(link,node[,status]), stored as pipe_nodes of kind valve")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     document_json(p, "layer campus source source_layer format crs id_source rows_read "
@@ -132,6 +135,9 @@ def _print_summary(s: dict[str, Any]) -> None:
               f"(same footprint): {done}; e.g. " + ", ".join(
                   f"row {e['row']} {e['fid']!r} ~ {e['stored_fid']!r}"
                   for e in look["examples"][:3]))
+    for name, o in (s.get("also") or {}).items():
+        print(f"also {o['rows_written']} of {o['rows_read']} row(s) into {s['campus']}/{name} "
+              f"({o['updated']} already stored, {o['skipped_rows']} skipped)")
     for n in s["notes"]:
         print(f"note: {n}")
     if s["skipped"]:
@@ -165,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
             source_layer=args.source_layer, skip_invalid=args.skip_invalid, mode=args.mode,
             incomplete=args.incomplete, campus_name=args.name, geo_origin=args.geo_origin,
             image_size=args.image_size, id_field=args.id_field,
-            on_duplicate=args.on_duplicate, field_map=field_map,
+            on_duplicate=args.on_duplicate, field_map=field_map, valves=args.valves,
             progress=None if args.quiet else ProgressPrinter(),
         )
     except KeyboardInterrupt:

@@ -290,8 +290,9 @@ def import_layer(
     id_field: str | None = None,
     on_duplicate: str = "skip",
     field_map: dict[str, str] | None = None,
+    valves: str | Path | None = None,
     progress: Progress | None = None,
-    read: Callable[..., ReadResult] | None = None,
+    read: Callable[..., Any] | None = None,
 ) -> dict[str, Any]:
     """Import one layer file into a campus; all-or-nothing unless ``skip_invalid``.
 
@@ -326,6 +327,9 @@ def import_layer(
         keep the stored ones), ``replace`` them, or ``error``.
     field_map
         ``{field: column or constant}``, see :func:`apply_field_map`.
+    valves
+        EPANET only: the model's shut-off valves (WNTR valve layer CSV), see
+        :mod:`ingest.files.epanet_layers`.
     progress
         ``progress(stage, done, total)`` for long imports.
 
@@ -368,26 +372,46 @@ def import_layer(
     if krtd and campus_name is not None:
         raise ValidationError("names a campus to create, but KRTD cameras go into an "
                               "existing campus; drop --name", field="name")
-    res = (read or read_source)(path, layer, crs=crs, coord_sys=coord_sys,
+    got = (read or read_source)(path, layer, crs=crs, coord_sys=coord_sys,
                                 source_layer=source_layer, incomplete=incomplete,
                                 geo_origin=geo_origin, image_size=image_size,
-                                progress=progress)
-    if progress:
-        progress("validating", 0, len(res.gdf))
-    res, id_source, hint, area = prepare_rows(layer, res, info, id_field=id_field,
-                                              field_map=field_map, coord_sys=coord_sys)
-    clean, errors = validate_rows(layer, res, campus_id,
-                                  None if area is not None else _campus_bounds(info),
-                                  spread_check=area is None)
-    if krtd:  # where KRTD cameras land is decided by --geo-origin, not by a CRS
-        errors = [RowError(e.row, e.field, krtd_hint(e.message), e.fid) for e in errors]
-    if progress:
-        progress("validating", len(res.gdf), len(res.gdf))
-    bad_rows = {e.row for e in errors}
+                                valves=valves, progress=progress)
+    # EPANET and GTFS fill two layers at once: ``layer`` first, then its companion
+    results = got if isinstance(got, dict) else {layer: got}
+    if layer not in results:
+        raise ValidationError(f"{source_name(path)} provides the layers "
+                              f"{', '.join(results)}, not {layer!r}: import it as "
+                              f"`xiaoan import {next(iter(results))} FILE`", field="layer")
+    parts: dict[str, Any] = {}
+    errors: list[RowError] = []
+    hint = None
+    for name, part in sorted(results.items(), key=lambda kv: kv[0] != layer):
+        if progress:
+            progress(f"validating {name}", 0, len(part.gdf))
+        part, id_source, part_hint, area = prepare_rows(
+            name, part, info, id_field=id_field if name == layer else None,
+            field_map=field_map if name == layer else None, coord_sys=coord_sys)
+        clean, part_errors = validate_rows(name, part, campus_id,
+                                           None if area is not None else _campus_bounds(info),
+                                           spread_check=area is None)
+        if krtd:  # where KRTD cameras land is decided by --geo-origin, not by a CRS
+            part_errors = [RowError(e.row, e.field, krtd_hint(e.message), e.fid)
+                           for e in part_errors]
+        if name != layer:
+            part_errors = [RowError(e.row, e.field, f"{name}: {e.message}", e.fid)
+                           for e in part_errors]
+        errors += part_errors
+        hint = hint or part_hint
+        parts[name] = (part, clean, id_source, area, part_errors)
+        if progress:
+            progress(f"validating {name}", len(part.gdf), len(part.gdf))
+    res, clean, id_source, area, main_errors = parts[layer]
+    bad_rows = {e.row for e in main_errors}
     if errors and not skip_invalid:
         lead = f"{hint}. " if hint else ""
         raise ValidationError(
-            f"{lead}{len(bad_rows)} of {res.rows_read} row(s) of {source_name(path)} are "
+            f"{lead}{len({(e.row, e.message.split(':')[0]) for e in errors})} of "
+            f"{sum(p[0].rows_read for p in parts.values())} row(s) of {source_name(path)} are "
             f"invalid; nothing was stored (fix them, or pass --skip-invalid to store the "
             f"rest): " + "; ".join(str(e) for e in errors[:10])
             + (f" (and {len(errors) - 10} more)" if len(errors) > 10 else ""),
@@ -396,14 +420,29 @@ def import_layer(
             hint=hint,
         )
     notes = list(res.notes)
-    clean, updated, look, delete_fids = _against_store(store, info, layer, clean, res, mode,
-                                                       on_duplicate)
+    writes: list[LayerWrite] = []
+    others: dict[str, Any] = {}
+    updated, look = 0, {}
+    for name, (part, part_clean, _, _, part_errors) in parts.items():
+        part_clean, part_updated, part_look, delete_fids = _against_store(
+            store, info, name, part_clean, part, mode, on_duplicate)
+        if name == layer:
+            clean, updated, look = part_clean, part_updated, part_look
+        else:
+            others[name] = {"rows_read": part.rows_read, "rows_written": len(part_clean),
+                            "updated": part_updated, "look_alikes": part_look["count"],
+                            "skipped_rows": len({e.row for e in part_errors})}
+            notes += part.notes
+        if len(part_clean) or delete_fids:
+            writes.append(LayerWrite(name, nulls_as_none(part_clean), mode,  # type: ignore[arg-type]
+                                     delete_fids))
     created = False
     written = 0
-    if len(clean) or delete_fids:
+    if writes:
         create = None
         if info is None:
-            create, how = _new_campus(layer, clean, campus_id, campus_name)
+            create, how = _new_campus(layer, clean if len(clean) else writes[0].gdf, campus_id,
+                                      campus_name)
             notes.append(f"created campus {campus_id!r} with boundary = {how}")
         if progress:
             progress("writing", 0, len(clean))
@@ -412,14 +451,14 @@ def import_layer(
             from layers.org import campus_attrs_from_rows
 
             campus = campus_attrs_from_rows(create or info, clean.to_dict("records"))
-        written = store.write_layers(
-            campus_id, [LayerWrite(layer, nulls_as_none(clean), mode,  # type: ignore[arg-type]
-                                   delete_fids)], campus=campus)[0]
+        counts = store.write_layers(campus_id, writes, campus=campus)
+        written = dict(zip([w.layer for w in writes], counts, strict=True)).get(layer, 0)
         created = create is not None
         if progress:
             progress("writing", written, len(clean))
     elif info is None:
         notes.append(f"nothing valid to store; campus {campus_id!r} was not created")
+    errors = main_errors
     return {
         "layer": layer,
         "campus": campus_id,
@@ -438,6 +477,7 @@ def import_layer(
         "skipped_rows": len(bad_rows),
         "left_out": [e.to_dict() for e in res.left_out],
         "campus_created": created,
+        "also": others,
         "seconds": round(time.perf_counter() - t0, 3),
         "notes": notes,
     }

@@ -31,7 +31,8 @@ Source = str | Path | Sequence[str | Path]
 
 def detect_format(path: Source) -> str:
     """``json`` (GeoJSON or CityJSON), ``osm``, ``krtd`` (a ``.krtd`` file, a directory
-    holding some, or several paths) or ``ogr`` (GeoPackage, Shapefile, ...)."""
+    holding some, or several paths), ``epanet`` (``.inp``), ``gtfs`` (a zip or folder with
+    ``stops.txt`` and ``trips.txt``) or ``ogr`` (GeoPackage, Shapefile, CityGML, ...)."""
     from ingest.files.krtd import is_krtd_path
     from ingest.files.osm import is_osm_path
 
@@ -44,6 +45,13 @@ def detect_format(path: Source) -> str:
     name = p.name.lower()
     if is_krtd_path(p):
         return "krtd"
+    from ingest.files.epanet_layers import is_inp_path
+    from ingest.files.gtfs_layers import is_gtfs_path
+
+    if is_inp_path(p):
+        return "epanet"
+    if is_gtfs_path(p):
+        return "gtfs"
     if is_osm_path(p):
         return "osm"
     if name.endswith((".json", ".geojson", ".cityjson")):
@@ -61,9 +69,13 @@ def read_source(
     incomplete: str = "auto",
     geo_origin: str | Path | None = None,
     image_size: Sequence[int] | None = None,
+    valves: str | Path | None = None,
     progress: Progress | None = None,
-) -> ReadResult:
+) -> ReadResult | dict[str, ReadResult]:
     """Read ``path`` for ``layer`` with the reader its format needs.
+
+    EPANET and GTFS give two layers at once (a dict by layer name); ``valves`` is an
+    EPANET model's shut-off valve CSV.
 
     ``geo_origin`` and ``image_size`` are for KRTD camera models only (see
     :func:`ingest.files.krtd.read_krtd`); the other options do not apply to them.
@@ -97,6 +109,18 @@ def read_source(
             raise ValidationError(
                 f"{flag} applies to KRTD camera models only, and {what}; drop {flag}", field=name
             )
+    if valves is not None and fmt != "epanet":
+        raise ValidationError("--valves applies to EPANET models (.inp) only; drop it",
+                              field="valves")
+    if fmt == "epanet":
+        from ingest.files.epanet_layers import read_epanet_layers
+
+        return read_epanet_layers(path, crs=crs, coord_sys=coord_sys, valves=valves,
+                                  progress=progress)
+    if fmt == "gtfs":
+        from ingest.files.gtfs_layers import read_gtfs_layers
+
+        return read_gtfs_layers(path, crs=crs, coord_sys=coord_sys, progress=progress)
     if fmt == "osm":
         from ingest.files.osm import read_osm
 
