@@ -31,6 +31,7 @@ from ingest.live.events import MAX_BATCH, Event, validate_batch
 from ingest.live.incidents import STATUSES, Accepted, IncidentEngine
 from ingest.live.journal import DurableWriter, Journal, WriteBatch
 from ingest.live.records import event_record
+from ingest.live.zones import ZoneAlerts
 from layers.campus import Campus
 from layers.store import Record, Rev, StaleRevision, Store, rev_of
 
@@ -102,6 +103,11 @@ class EventPipeline:
         self.changed = threading.Condition()
         self.version = 0
         self.writer = DurableWriter(store, Journal(journal_path), on_commit=self._notify)
+        #: called with every accepted batch and its contexts; what they answer is accepted
+        #: too (zone dwell, fence segments: see ingest.live.zones)
+        self.followers: list[Callable[[list[Event], list[dict[str, Any] | None]],
+                                      list[Event]]] = [
+            ZoneAlerts(lambda cid: self.enricher.index(cid).campus).follow]
         if restore:
             self._restore()
 
@@ -195,8 +201,20 @@ class EventPipeline:
                     if not a.answer:
                         a.answer = {"event_id": a.event_id, "incident_id": a.incident_id,
                                     "incident": self.get_incident(a.incident_id)}
-            return [a.answer for a in accs]
+            answers = [a.answer for a in accs]
+            self._follow(events, ctxs)
+            return answers
         raise Unavailable(_RETRY_MSG)
+
+    def _follow(self, events: list[Event], ctxs: list[dict[str, Any] | None]) -> None:
+        """Accept what follows from durable events (zone and fence alerts); a failure there
+        is logged: the events themselves are already stored."""
+        derived = [d for follow in self.followers for d in follow(events, ctxs)]
+        if derived:
+            try:
+                self.accept(derived)
+            except Exception as e:  # noqa: BLE001
+                log.warning("%d follow-up event(s) failed: %s", len(derived), e)
 
     def _place(self, events: list[Event], batch: bool) -> list[dict[str, Any] | None]:
         """Each event's context (None for one being written already); ValidationError
