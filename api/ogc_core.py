@@ -57,7 +57,9 @@ __all__ = [
     "collection",
     "items",
     "item",
-    "openapi",
+    "collection_ids",
+    "check_params",
+    "check_format",
     "campuses",
     "parse_bbox",
     "feature",
@@ -91,7 +93,7 @@ class OGCResponse:
 # --- parameters ------------------------------------------------------------------------------
 
 
-def _check_params(params: Params, allowed: Sequence[str]) -> None:
+def check_params(params: Params, allowed: Sequence[str]) -> None:
     """400 naming every query parameter the endpoint does not know, or that is repeated."""
     unknown = sorted(k for k in params if k not in allowed)
     if unknown:
@@ -111,7 +113,7 @@ def _single(params: Params, name: str) -> str | None:
     return vals[0] if vals else None
 
 
-def _check_format(params: Params, allowed: Sequence[str] = ("json",)) -> None:
+def check_format(params: Params, allowed: Sequence[str] = ("json",)) -> None:
     f = _single(params, "f")
     if f is not None and f not in allowed:
         raise ValidationError(
@@ -188,6 +190,11 @@ def _items_url(base: str, cid: str, query: Mapping[str, Any] | None = None) -> s
 # --- collections -----------------------------------------------------------------------------
 
 
+def collection_ids(store: Store) -> list[str]:
+    """Every collection id (``campus.layer``) the store serves now."""
+    return [f"{i.id}.{layer}" for i, layer in _layer_collections(store)]
+
+
 def _layer_collections(store: Store) -> list[tuple[CampusInfo, str]]:
     """(campus, layer) for every layer with at least one row, campuses by id."""
     out = []
@@ -252,8 +259,8 @@ def _collection_doc(base: str, store: Store, info: CampusInfo, layer: str) -> di
 
 def landing_page(base: str, params: Params) -> OGCResponse:
     """``/``: title, description and links to everything else."""
-    _check_params(params, ("f",))
-    _check_format(params)
+    check_params(params, ("f",))
+    check_format(params)
     return OGCResponse(
         {
             "title": "xiaoan 校安",
@@ -272,15 +279,15 @@ def landing_page(base: str, params: Params) -> OGCResponse:
 
 def conformance(params: Params) -> OGCResponse:
     """``/conformance``: the conformance classes implemented."""
-    _check_params(params, ("f",))
-    _check_format(params)
+    check_params(params, ("f",))
+    check_format(params)
     return OGCResponse({"conformsTo": list(CONFORMANCE_CLASSES)})
 
 
 def collections(base: str, store: Store, params: Params) -> OGCResponse:
     """``/collections``: one collection per non-empty campus layer."""
-    _check_params(params, ("f",))
-    _check_format(params)
+    check_params(params, ("f",))
+    check_format(params)
     docs = [_collection_doc(base, store, info, layer) for info, layer in _layer_collections(store)]
     return OGCResponse(
         {
@@ -292,8 +299,8 @@ def collections(base: str, store: Store, params: Params) -> OGCResponse:
 
 def collection(base: str, store: Store, collection_id: str, params: Params) -> OGCResponse:
     """``/collections/{collectionId}``."""
-    _check_params(params, ("f",))
-    _check_format(params)
+    check_params(params, ("f",))
+    check_format(params)
     info, layer = _resolve(store, collection_id)
     return OGCResponse(_collection_doc(base, store, info, layer))
 
@@ -405,8 +412,8 @@ def items(base: str, store: Store, collection_id: str, params: Params) -> OGCRes
     10), ``offset`` (≥ 0, default 0), ``f`` (``json`` or ``geojson``). Filtering and paging
     run in the store; features are in fid order.
     """
-    _check_params(params, ("bbox", "limit", "offset", "f"))
-    _check_format(params, ("json", "geojson"))
+    check_params(params, ("bbox", "limit", "offset", "f"))
+    check_format(params, ("json", "geojson"))
     bbox_text = _single(params, "bbox")
     bbox = parse_bbox(bbox_text) if bbox_text is not None else None
     limit = _int_param(params, "limit", LIMIT_DEFAULT, 1, LIMIT_MAX)
@@ -448,8 +455,8 @@ def items(base: str, store: Store, collection_id: str, params: Params) -> OGCRes
 
 def item(base: str, store: Store, collection_id: str, fid: str, params: Params) -> OGCResponse:
     """``/collections/{collectionId}/items/{featureId}``: one Feature, or NotFound."""
-    _check_params(params, ("f",))
-    _check_format(params, ("json", "geojson"))
+    check_params(params, ("f",))
+    check_format(params, ("json", "geojson"))
     info, layer = _resolve(store, collection_id)
     try:
         gdf = store.get_feature(info.id, layer, fid)
@@ -476,8 +483,8 @@ def item(base: str, store: Store, collection_id: str, fid: str, params: Params) 
 
 def campuses(store: Store, params: Params) -> OGCResponse:
     """``/campuses``: every campus with id, name, bbox (lon/lat), org node and local CRS."""
-    _check_params(params, ("f",))
-    _check_format(params)
+    check_params(params, ("f",))
+    check_format(params)
     out = []
     for info in sorted(store.list_campuses(), key=lambda c: c.id):
         b = info.boundary
@@ -491,207 +498,3 @@ def campuses(store: Store, params: Params) -> OGCResponse:
             }
         )
     return OGCResponse(out)
-
-
-# --- OpenAPI ---------------------------------------------------------------------------------
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _param_ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/parameters/{name}"}
-
-
-def _resp(description: str, media: str, schema: str) -> dict[str, Any]:
-    return {"description": description, "content": {media: {"schema": _ref(schema)}}}
-
-
-_PROBLEM = {"description": "An RFC 7807 problem document", "content": {
-    "application/problem+json": {"schema": _ref("problem")}}}
-
-# (path, operationId, summary, parameters, 200 response (media, schema), tags); the routes
-# of api/routes/ogc.py, described once here.
-_OPERATIONS: tuple[tuple[str, str, str, tuple[str, ...], tuple[str, str]], ...] = (
-    ("/", "getLandingPage", "Landing page", ("f",), (JSON, "landingPage")),
-    ("/conformance", "getConformance", "Conformance classes implemented", ("f",),
-     (JSON, "confClasses")),
-    ("/api", "getAPI", "This OpenAPI 3.0 document", (), (OPENAPI, "any")),
-    ("/collections", "getCollections", "The campus layers", ("f",), (JSON, "collections")),
-    ("/collections/{collectionId}", "describeCollection", "One campus layer",
-     ("collectionId", "f"), (JSON, "collection")),
-    ("/collections/{collectionId}/items", "getFeatures",
-     "Features of a campus layer, filtered by bbox, paged by limit/offset",
-     ("collectionId", "bbox", "limit", "offset", "fItems"), (GEOJSON, "featureCollectionGeoJSON")),
-    ("/collections/{collectionId}/items/{featureId}", "getFeature", "One feature",
-     ("collectionId", "featureId", "fItems"), (GEOJSON, "featureGeoJSON")),
-    ("/campuses", "getCampuses", "Every campus (id, name, bbox, org node, local CRS)", ("f",),
-     (JSON, "campuses")),
-)
-
-
-def _components(collection_ids: Sequence[str]) -> dict[str, Any]:
-    link = {
-        "type": "object",
-        "required": ["href"],
-        "properties": {
-            "href": {"type": "string"},
-            "rel": {"type": "string"},
-            "type": {"type": "string"},
-            "title": {"type": "string"},
-        },
-    }
-    links = {"type": "array", "items": _ref("link")}
-    number = {"type": "number"}
-    geometry = {
-        "type": "object",
-        "nullable": True,
-        "required": ["type"],
-        "properties": {"type": {"type": "string", "enum": [
-            "Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon",
-            "GeometryCollection"]}},
-        "description": "RFC 7946 geometry in CRS84 lon/lat (Z in metres)",
-    }
-    cid: dict[str, Any] = {"type": "string"}
-    if collection_ids:
-        cid["enum"] = list(collection_ids)
-    return {
-        "parameters": {
-            "f": {"name": "f", "in": "query", "required": False,
-                  "description": "output format", "schema": {"type": "string", "enum": ["json"]}},
-            "fItems": {"name": "f", "in": "query", "required": False,
-                       "description": "output format",
-                       "schema": {"type": "string", "enum": ["json", "geojson"]}},
-            "collectionId": {"name": "collectionId", "in": "path", "required": True,
-                             "description": "campus.layer, e.g. hki.buildings", "schema": cid},
-            "featureId": {"name": "featureId", "in": "path", "required": True,
-                          "description": "the feature's fid", "schema": {"type": "string"}},
-            "bbox": {
-                "name": "bbox", "in": "query", "required": False, "style": "form",
-                "explode": False,
-                "description": "minx,miny,maxx,maxy in CRS84 lon/lat degrees; features whose "
-                "geometry intersects the box",
-                "schema": {"type": "array", "minItems": 4, "maxItems": 4, "items": number},
-            },
-            "limit": {
-                "name": "limit", "in": "query", "required": False, "style": "form",
-                "explode": False, "description": "features per page",
-                "schema": {"type": "integer", "minimum": 1, "maximum": LIMIT_MAX,
-                           "default": LIMIT_DEFAULT},
-            },
-            "offset": {
-                "name": "offset", "in": "query", "required": False, "style": "form",
-                "explode": False, "description": "features to skip (fid order)",
-                "schema": {"type": "integer", "minimum": 0, "maximum": OFFSET_MAX,
-                           "default": 0},
-            },
-        },
-        "schemas": {
-            "any": {"type": "object"},
-            "link": link,
-            "landingPage": {
-                "type": "object", "required": ["links"],
-                "properties": {"title": {"type": "string"}, "description": {"type": "string"},
-                               "links": links},
-            },
-            "confClasses": {
-                "type": "object", "required": ["conformsTo"],
-                "properties": {"conformsTo": {"type": "array", "items": {"type": "string"}}},
-            },
-            "collection": {
-                "type": "object", "required": ["id", "links"],
-                "properties": {
-                    "id": {"type": "string"}, "title": {"type": "string"},
-                    "description": {"type": "string"}, "links": links,
-                    "extent": {"type": "object", "properties": {
-                        "spatial": {"type": "object", "properties": {
-                            "bbox": {"type": "array", "items": {
-                                "type": "array", "minItems": 4, "maxItems": 4, "items": number}},
-                            "crs": {"type": "string"}}},
-                        "temporal": {"type": "object", "nullable": True}}},
-                    "itemType": {"type": "string"},
-                    "crs": {"type": "array", "items": {"type": "string"}},
-                },
-            },
-            "collections": {
-                "type": "object", "required": ["links", "collections"],
-                "properties": {"links": links,
-                               "collections": {"type": "array", "items": _ref("collection")}},
-            },
-            "featureGeoJSON": {
-                "type": "object", "required": ["type", "geometry", "properties"],
-                "properties": {
-                    "type": {"type": "string", "enum": ["Feature"]},
-                    "id": {"type": "string"},
-                    "geometry": geometry,
-                    "properties": {"type": "object", "nullable": True},
-                    "links": links,
-                },
-            },
-            "featureCollectionGeoJSON": {
-                "type": "object", "required": ["type", "features"],
-                "properties": {
-                    "type": {"type": "string", "enum": ["FeatureCollection"]},
-                    "features": {"type": "array", "items": _ref("featureGeoJSON")},
-                    "links": links,
-                    "timeStamp": {"type": "string", "format": "date-time"},
-                    "numberMatched": {"type": "integer", "minimum": 0},
-                    "numberReturned": {"type": "integer", "minimum": 0},
-                },
-            },
-            "campuses": {
-                "type": "array",
-                "items": {"type": "object", "required": ["id", "name"], "properties": {
-                    "id": {"type": "string"}, "name": {"type": "string"},
-                    "bbox": {"type": "array", "nullable": True, "items": number},
-                    "org_node": {"type": "string", "nullable": True},
-                    "local_crs": {"type": "string", "nullable": True}}},
-            },
-            "problem": {
-                "type": "object",
-                "properties": {"type": {"type": "string"}, "title": {"type": "string"},
-                               "status": {"type": "integer"}, "detail": {"type": "string"}},
-            },
-        },
-    }
-
-
-def openapi(base: str, store: Store | None, params: Params) -> OGCResponse:
-    """``/api``: an OpenAPI 3.0 document of these endpoints, built from :data:`_OPERATIONS`.
-
-    With a store, the ``collectionId`` parameter lists the current collection ids.
-    """
-    _check_params(params, ("f",))
-    _check_format(params)
-    ids = [f"{i.id}.{layer}" for i, layer in _layer_collections(store)] if store else []
-    paths: dict[str, Any] = {}
-    for path, op_id, summary, param_names, (media, schema) in _OPERATIONS:
-        responses: dict[str, Any] = {"200": _resp(summary, media, schema)}
-        if param_names:
-            responses["400"] = _PROBLEM
-        if "collectionId" in param_names:
-            responses["404"] = _PROBLEM
-        responses["500"] = _PROBLEM
-        paths[path] = {"get": {
-            "operationId": op_id,
-            "summary": summary,
-            "tags": ["Capabilities" if path in ("/", "/conformance", "/api") else "Data"],
-            "parameters": [_param_ref(p) for p in param_names],
-            "responses": responses,
-        }}
-    doc = {
-        "openapi": "3.0.3",
-        "info": {
-            "title": "xiaoan 校安 OGC API - Features",
-            "version": "1.0.0",
-            "description": "Campus safety layers as OGC API - Features Part 1 (core, GeoJSON). "
-            "Errors are application/problem+json (RFC 7807).",
-            "license": {"name": "Apache-2.0"},
-        },
-        "servers": [{"url": base or "/"}],
-        "tags": [{"name": "Capabilities"}, {"name": "Data"}],
-        "paths": paths,
-        "components": _components(ids),
-    }
-    return OGCResponse(doc, OPENAPI)

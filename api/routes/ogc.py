@@ -44,7 +44,12 @@ def conformance() -> Response:
 
 @bp.get("/api")
 def openapi() -> Response:
-    return _send(core.openapi(_base(), current_service().store, _params()))
+    from api.openapi import document
+
+    core.check_params(_params(), ("f",))
+    core.check_format(_params())
+    doc = document(current_app, _base(), core.collection_ids(current_service().store))
+    return _send(core.OGCResponse(doc, core.OPENAPI))
 
 
 @bp.get("/collections")

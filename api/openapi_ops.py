@@ -1,0 +1,375 @@
+"""What each route takes and answers, for :mod:`api.openapi` of the REST routes under
+``/api/v1``: one :class:`Op` per ``"METHOD blueprint.endpoint"``. Add a route → add its line
+here (``tests/test_openapi.py``
+names any route without one); the OGC, account and web-page routes are in
+:mod:`api.openapi_site`. Responses are described by the members a client relies on
+(more may follow).
+"""
+
+from __future__ import annotations
+
+from api.openapi_bodies import (
+    ANY_OBJ,
+    ASSESSMENT,
+    BBOX_TEXT,
+    BOOL,
+    CAMERA_MODEL,
+    CAMPUS,
+    DEPTH,
+    E409,
+    EVENTS_BODY,
+    FC,
+    FIXES_BODY,
+    GEOJSON,
+    HAZARD_BODY,
+    HAZARD_TRANSITION,
+    INCIDENT_ACTION,
+    INCIDENT_TRANSITION,
+    JSON,
+    LAT,
+    LINESTRING,
+    LON,
+    NUM,
+    OFFSET,
+    POINTS,
+    POLYGON,
+    RISK_BODY,
+    STR,
+    TIME,
+    VEC2,
+    VEC3,
+    Op,
+    obj,
+    ok,
+    q,
+    ref,
+)
+
+__all__ = ["REST_OPERATIONS"]
+
+REST_OPERATIONS: dict[str, Op] = {
+    # events, incidents and the live feed (api/routes/events.py)
+    "POST events.post_events": Op(
+        "Post one event or a batch {events: [...]} (at most 1,000); idempotent on event_id",
+        {
+            202: (
+                JSON,
+                {"oneOf": [ref("accepted"), {"type": "array", "items": ref("accepted")}]},
+                "Accepted and durable: the incident each event joined",
+            )
+        },
+        body=EVENTS_BODY,
+        errors=E409,
+    ),
+    "GET events.list_incidents": Op(
+        "Incidents, filtered and paged",
+        ok(
+            obj(
+                {
+                    "type": {"type": "string", "enum": ["FeatureCollection"]},
+                    "features": {"type": "array", "items": ref("feature")},
+                    "incidents": {"type": "array", "items": ref("incident")},
+                    "numberReturned": {"type": "integer"},
+                },
+                ("features", "incidents"),
+            )
+        ),
+        (
+            BBOX_TEXT,
+            q(
+                "status",
+                {"type": "string", "enum": ["open", "acknowledged", "dispatched", "resolved"]},
+                "incident status",
+            ),
+            q("kind", STR, "event kind"),
+            q("since", TIME, "opened at or after"),
+            q("until", TIME, "opened before"),
+            q("campus", CAMPUS, "campus id"),
+            q("limit", {"type": "integer", "minimum": 1, "maximum": 10000}, "at most"),
+            OFFSET,
+        ),
+    ),
+    "GET events.get_incident": Op("One incident with its events and audit", ok(ref("incident"))),
+    "POST events.transition": Op(
+        "Move an incident to a new status",
+        ok(ref("incident")),
+        body=INCIDENT_TRANSITION,
+        errors=E409,
+    ),
+    "POST events.action": Op(
+        "ack / dispatch / resolve an incident, or start its plan",
+        ok(ref("incident")),
+        body=INCIDENT_ACTION,
+        body_required=False,
+        errors=E409,
+    ),
+    "GET events.stream": Op(
+        "The live feed of events and incidents",
+        ok(None, "The stream (text/event-stream)", media="text/event-stream"),
+        (
+            q("campus", CAMPUS, "only this campus"),
+            q("last_event_id", {"type": "integer", "minimum": 0}, "resume after this id"),
+        ),
+    ),
+    # risk (api/routes/risk.py)
+    "GET risk.grade_route": Op(
+        "Grade a risk: method=lec&l=&e=&c= or method=ls&likelihood=&severity=",
+        ok(ref("grade")),
+        tuple(
+            q(k, s, d)
+            for k, s, d in (
+                ("method", {"type": "string", "enum": ["lec", "ls"]}, "grading method"),
+                ("l", NUM, "LEC likelihood"),
+                ("e", NUM, "LEC exposure"),
+                ("c", NUM, "LEC consequence"),
+                ("L", NUM, "LEC likelihood"),
+                ("E", NUM, "LEC exposure"),
+                ("C", NUM, "LEC consequence"),
+                ("likelihood", NUM, "LS likelihood 1-5"),
+                ("severity", STR, "LS severity 1-5, or dimension=value,..."),
+                ("bands", STR, "custom bands (JSON)"),
+            )
+        ),
+        store=False,
+    ),
+    "POST risk.grade_route": Op(
+        "Grade a risk (the same as a JSON body)", ok(ref("grade")), body=ASSESSMENT, store=False
+    ),
+    "GET risk.list_route": Op(
+        "The risk control list",
+        ok(ANY_OBJ, "JSON, or CSV with format=csv", JSON + "|text/csv"),
+        (
+            q("format", {"type": "string", "enum": ["json", "csv"]}, "format"),
+            q("lang", {"type": "string", "enum": ["en", "zh"]}, "CSV header language"),
+        ),
+    ),
+    "GET risk.map_route": Op(
+        "The four-colour risk map",
+        ok(FC, media=GEOJSON),
+        (
+            q("alarm", STR, "an alarmed unit (repeatable)"),
+            q("all_floors", BOOL, "every floor"),
+            q("points", BOOL, "include risk points"),
+            q("live", BOOL, "raise units with open alarms"),
+        ),
+    ),
+    "GET risk.map_png_route": Op(
+        "The four-colour risk map as a picture",
+        ok(None, media="image/png"),
+        (
+            q("alarm", STR, "an alarmed unit"),
+            q("width", {"type": "integer", "minimum": 500, "maximum": 4000}, "pixels"),
+            q("live", BOOL, "raise units with open alarms"),
+        ),
+    ),
+    "GET risk.level_route": Op(
+        "The risk level at a point",
+        ok(ref("level")),
+        (
+            q("lon", LON, "longitude", True),
+            q("lat", LAT, "latitude", True),
+            q("building", STR, "building id"),
+            q("floor", {"type": "integer", "minimum": -10, "maximum": 200}, "floor"),
+            q("alarm", STR, "an alarmed unit"),
+            q("live", BOOL, "raise units with open alarms"),
+        ),
+    ),
+    "POST risk.put_risk_route": Op(
+        "Create or replace a risk point or area",
+        ok(ANY_OBJ, "Stored", status=201),
+        (q("assessor", STR, "who assessed"),),
+        body=RISK_BODY,
+    ),
+    "GET risk.assessments_route": Op(
+        "A risk's assessment history",
+        ok(obj({"layer": STR, "fid": STR, "assessments": {"type": "array"}})),
+    ),
+    "POST risk.assessments_route": Op(
+        "Grade a risk and store the assessment",
+        ok(ANY_OBJ, "Stored", status=201),
+        body=obj(
+            {
+                **ASSESSMENT["properties"],
+                "assessor": STR,
+                "measures": {"type": "array", "items": STR},
+            },
+            ("method",),
+        ),
+    ),
+    "POST risk.report_route": Op(
+        "Report a hidden hazard", ok(ref("hazard"), status=201), body=HAZARD_BODY
+    ),
+    "GET risk.ledger_route": Op(
+        "The hidden-hazard ledger",
+        ok(
+            obj(
+                {
+                    "hazards": {"type": "array", "items": ref("hazard")},
+                    "count": {"type": "integer"},
+                }
+            )
+        ),
+        (
+            q("campus", CAMPUS, "campus id (repeatable)"),
+            BBOX_TEXT,
+            q("polygon", STR, "GeoJSON or WKT polygon"),
+            q("category", STR, "category"),
+            q("status", STR, "state"),
+            q("since", TIME, "reported at or after"),
+            q("until", TIME, "reported before"),
+            q("overdue", BOOL, "only overdue ones"),
+            q("limit", {"type": "integer", "minimum": 0, "maximum": 10000}, "at most"),
+            OFFSET,
+        ),
+    ),
+    "POST risk.overdue_route": Op(
+        "Raise warnings for overdue hazards now",
+        ok(obj({"warnings": {"type": "array"}})),
+        (q("campus", CAMPUS, "campus id (repeatable)"),),
+        writes=True,
+    ),
+    "GET risk.hazard_route": Op("One hidden hazard", ok(ref("hazard"))),
+    "GET risk.audit_route": Op(
+        "A hazard's audit trail", ok(obj({"hazard_id": STR, "audit": {"type": "array"}}))
+    ),
+    "POST risk.transition_route": Op(
+        "Move a hazard along its rectification workflow",
+        ok(ref("hazard")),
+        body=HAZARD_TRANSITION,
+        errors=E409,
+    ),
+    "GET risk.stats_route": Op(
+        "Hazard statistics rolled up the organisation tree",
+        ok(ANY_OBJ),
+        (q("node", STR, "org node"), q("since", TIME, "from"), q("until", TIME, "to")),
+    ),
+    # cameras (api/routes/cameras.py)
+    "POST cameras.locate": Op(
+        "Pixel → ground point",
+        ok(obj({"x": NUM, "y": NUM, "z": NUM, "distance_m": NUM})),
+        body=obj({**CAMERA_MODEL, "pixel": VEC2, "plane_z": NUM}, ("pixel",), closed=True),
+        store=False,
+    ),
+    "POST cameras.project": Op(
+        "World point → pixel",
+        ok(ANY_OBJ),
+        body=obj({**CAMERA_MODEL, "point": VEC3}, ("point",), closed=True),
+        store=False,
+    ),
+    "POST cameras.aim": Op(
+        "PTZ pan/tilt/zoom centring a world point",
+        ok(ANY_OBJ),
+        body=obj({**CAMERA_MODEL, "point": VEC3, "field_width_m": NUM}, ("point",), closed=True),
+        store=False,
+    ),
+    "POST cameras.homography": Op(
+        "Fit a pixel ⇄ ground homography",
+        ok(ANY_OBJ),
+        body=obj(
+            {"pixels": POINTS, "ground": POINTS, "ransac_threshold_px": NUM},
+            ("pixels", "ground"),
+            closed=True,
+        ),
+        store=False,
+    ),
+    "GET cameras.coverage": Op("Camera coverage of a campus", ok(ANY_OBJ)),
+    "GET cameras.seeing": Op(
+        "The cameras that see a point",
+        ok(ANY_OBJ),
+        (
+            q("lon", LON, "longitude", True),
+            q("lat", LAT, "latitude", True),
+            q("z", NUM, "height, m"),
+            q("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "at most"),
+        ),
+    ),
+    "GET cameras.layer": Op("A coverage layer as GeoJSON", ok(FC, media=GEOJSON)),
+    "POST cameras.placement": Op(
+        "Suggest camera positions",
+        ok(ANY_OBJ),
+        body=obj(
+            {
+                "k": {"type": "integer", "minimum": 1, "maximum": 100},
+                "objective": STR,
+                "candidates": {"type": "array", "items": ANY_OBJ},
+                "hfov_deg": NUM,
+                "tilt_deg": NUM,
+                "range_m": NUM,
+                "mount_height_m": NUM,
+                "cell_m": {"type": "number", "minimum": 0.5},
+                "keep_existing": BOOL,
+                "spacing_m": NUM,
+            },
+            ("k",),
+            closed=True,
+        ),
+    ),
+    # pipes (api/routes/pipes.py)
+    "GET pipes.segments": Op(
+        "Valve-isolable segments", ok(ANY_OBJ), (q("utility", STR, "utility, default water"),)
+    ),
+    "GET pipes.topology": Op("Topology report", ok(ANY_OBJ), (q("utility", STR, "utility"),)),
+    "GET pipes.isolate": Op(
+        "Valves to close for a break",
+        {200: (JSON, ANY_OBJ, "JSON, or GeoJSON with format=geojson")},
+        (
+            q("pipe", STR, "pipe fid"),
+            q("lon", LON, "break longitude"),
+            q("lat", LAT, "break latitude"),
+            q("utility", STR, "utility"),
+            q("format", {"type": "string", "enum": ["json", "geojson"]}, "format"),
+        ),
+    ),
+    "POST pipes.excavate": Op(
+        "Pipes hit by a dig",
+        ok(ANY_OBJ),
+        (q("format", {"type": "string", "enum": ["json", "geojson"]}, "format"),),
+        body=obj({"dig": POLYGON, "depth": DEPTH, "section": LINESTRING}, ("dig",)),
+    ),
+    "POST pipes.section": Op(
+        "Cross-section along a line",
+        ok(ANY_OBJ, "JSON, or PNG with format=png", JSON + "|image/png"),
+        (q("format", {"type": "string", "enum": ["json", "png"]}, "format"),),
+        body=obj({"section": LINESTRING, "dig": POLYGON, "depth": DEPTH}, ("section",)),
+    ),
+    # buses (api/routes/bus.py)
+    "POST buses.post_fixes": Op(
+        "Post a GPS fix or a batch {fixes: [...]} (at most 5,000)", ok(ANY_OBJ), body=FIXES_BODY
+    ),
+    "GET buses.list_buses": Op(
+        "Live buses of a campus",
+        ok(obj({"campus": STR, "buses": {"type": "array"}, "routes": {"type": "array"}})),
+    ),
+    "GET buses.get_bus": Op(
+        "One bus",
+        ok(ANY_OBJ),
+        (q("next", {"type": "integer", "minimum": 0, "maximum": 50}, "next stops to list"),),
+    ),
+    "GET buses.get_track": Op(
+        "A bus's fixes", ok(FC, media=GEOJSON), (q("since", TIME, "from"), q("until", TIME, "to"))
+    ),
+    "PUT buses.put_network": Op(
+        "Replace the road network buses are matched to", ok(ANY_OBJ), body=FC
+    ),
+    "PUT buses.put_route": Op(
+        "Create or replace a bus route",
+        ok(ANY_OBJ),
+        body=obj(
+            {
+                "type": {"type": "string", "enum": ["Feature"]},
+                "geometry": LINESTRING,
+                "properties": ANY_OBJ,
+            },
+            ("type", "geometry"),
+        ),
+    ),
+    # patrol (api/routes/patrol.py)
+    "POST patrol.post_checkins": Op(
+        "Guard check-ins (tags, QR, a GPS walk)", ok(ANY_OBJ), body=ANY_OBJ
+    ),
+    "GET patrol.report": Op(
+        "The day's patrol report",
+        ok(ANY_OBJ),
+        (q("date", {"type": "string", "format": "date"}, "local date"),),
+    ),
+}
