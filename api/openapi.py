@@ -71,10 +71,14 @@ def operations(app: Flask) -> Iterator[tuple[str, str, str, list[str]]]:
             )
 
 
-def _path_param(var: str, endpoint: str, collection_ids: Sequence[str]) -> dict[str, Any]:
+def _path_param(
+    var: str, endpoint: str, collection_ids: Sequence[str], campus_ids: Sequence[str]
+) -> dict[str, Any]:
     name = RENAMED.get(f"{endpoint} {var}", RENAMED.get(var, var))
     if var == "campus_id":
         schema: dict[str, Any] = {"type": "string", "pattern": CAMPUS_ID_PATTERN.pattern[:-2] + "$"}
+        if campus_ids:
+            schema = {"type": "string", "enum": list(campus_ids)}
         desc = "campus id"
     elif var == "collection_id":
         schema = {"type": "string", "pattern": r"^[a-z0-9][a-z0-9_-]{0,63}\.[a-z_]+$"}
@@ -113,8 +117,8 @@ def _responses(op: Op, public: bool, has_path: bool) -> dict[str, Any]:
         codes |= {413, 415}
     if not public:
         codes |= {401, 403}
-    if op.store:
-        codes.add(503)
+    if op.store:  # a campus, node, incident ... named anywhere may not exist
+        codes |= {404, 503}
     for code in sorted(codes):
         out[str(code)] = {
             "description": _STATUS_TEXT.get(code, "error"),
@@ -130,6 +134,7 @@ def _operation(
     endpoint: str,
     variables: list[str],
     collection_ids: Sequence[str],
+    campus_ids: Sequence[str],
 ) -> dict[str, Any] | None:
     from api.policy import PUBLIC, action_for
 
@@ -137,7 +142,7 @@ def _operation(
     if op is None:
         return None
     public = action_for(endpoint, method.upper()) == PUBLIC
-    params = [_path_param(v, endpoint, collection_ids) for v in variables]
+    params = [_path_param(v, endpoint, collection_ids, campus_ids) for v in variables]
     params += [dict(p) for p in op.query]
     doc: dict[str, Any] = {
         "operationId": f"{endpoint.replace('.', '_')}_{method}",
@@ -163,14 +168,17 @@ def _operation(
     return doc
 
 
-def document(app: Flask, base: str, collection_ids: Sequence[str] = ()) -> dict[str, Any]:
+def document(
+    app: Flask, base: str, collection_ids: Sequence[str] = (), campus_ids: Sequence[str] = ()
+) -> dict[str, Any]:
     """The OpenAPI 3.0 document of every described route of ``app``.
 
-    ``collection_ids`` (``campus.layer``) become the enum of the OGC ``collectionId``.
+    ``collection_ids`` (``campus.layer``) become the enum of the OGC ``collectionId``,
+    ``campus_ids`` that of every ``campus_id`` path parameter (the campuses there are now).
     """
     paths: dict[str, Any] = {}
     for path, method, endpoint, variables in operations(app):
-        op = _operation(app, path, method, endpoint, variables, collection_ids)
+        op = _operation(app, path, method, endpoint, variables, collection_ids, campus_ids)
         if op is not None:
             paths.setdefault(path, {})[method] = op
     return {

@@ -52,13 +52,13 @@ SITE_OPERATIONS: dict[str, Op] = {
             )
         ),
         body=LOGIN,
-        errors=frozenset({429}),
+        errors=frozenset({401, 429}),
     ),
     "POST auth.session": Op(
         "Sign the web pages in (session and CSRF cookies)",
         ok(ANY_OBJ),
         body=LOGIN,
-        errors=frozenset({429}),
+        errors=frozenset({401, 429}),
     ),
     "POST auth.logout": Op("Sign out (clear the cookies)", ok(ANY_OBJ), writes=True, store=False),
     "GET auth.whoami": Op("Who the request is signed in as", ok(ANY_OBJ), store=False),
@@ -79,7 +79,10 @@ SITE_OPERATIONS: dict[str, Op] = {
         "Web map: bus dispatch", ok(None, media=HTML), (q("campus", CAMPUS, "campus"),)
     ),
     "GET webmap.scene": Op("A campus's 3D scene for the web map", ok(ANY_OBJ)),
-    "GET webmap.risk_floors": Op("Risk levels per floor for the web map", ok(ANY_OBJ)),
+    "GET webmap.risk_floors": Op(
+        "Risk levels per floor for the web map",
+        ok({"type": "array", "items": ANY_OBJ}),
+    ),
     "GET webmap.static": Op("A static file of the web map", ok(None, media="*/*"), store=False),
     "GET webmap.deck_js": Op("deck.gl", ok(None, media="text/javascript"), store=False),
 }

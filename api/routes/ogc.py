@@ -48,7 +48,9 @@ def openapi() -> Response:
 
     core.check_params(_params(), ("f",))
     core.check_format(_params())
-    doc = document(current_app, _base(), core.collection_ids(current_service().store))
+    store = current_service().store
+    campuses = sorted(c.id for c in store.list_campuses())
+    doc = document(current_app, _base(), core.collection_ids(store), campuses)
     return _send(core.OGCResponse(doc, core.OPENAPI))
 
 
