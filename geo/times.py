@@ -43,17 +43,20 @@ def parse_time(value: Any, field: str, row: int | None = None) -> dt.datetime:
         except ValueError:
             raise ValidationError(
                 f"{value!r} is not an ISO 8601 time (e.g. 2026-11-20T08:15:00Z)",
-                field=field, row=row,
+                field=field,
+                row=row,
             ) from None
     else:
         raise ValidationError(
             f"expected an ISO 8601 time such as 2026-11-20T08:15:00Z, got {value!r}",
-            field=field, row=row,
+            field=field,
+            row=row,
         )
     if t.tzinfo is None or t.utcoffset() is None:
         raise ValidationError(
             f"{value!r} has no time zone; add 'Z' for UTC or an offset such as +08:00",
-            field=field, row=row,
+            field=field,
+            row=row,
         )
     return t.astimezone(dt.UTC)
 
@@ -76,19 +79,24 @@ def parse_seconds(value: Any, field: str, row: int | None = None) -> float:
     return v
 
 
-def check_not_future(t: dt.datetime | float, field: str, row: int | None = None, *,
-                     now: dt.datetime | None = None,
-                     max_skew_s: float = MAX_FUTURE_SKEW_S) -> None:
+def check_not_future(
+    t: dt.datetime | float,
+    field: str,
+    row: int | None = None,
+    *,
+    now: dt.datetime | None = None,
+    max_skew_s: float = MAX_FUTURE_SKEW_S,
+) -> None:
     """Refuse (ValidationError naming ``field``) a time more than ``max_skew_s`` seconds
     after ``now`` (default: the current time). ``t`` is an aware datetime or POSIX
     seconds."""
     now = now or dt.datetime.now(dt.UTC)
     ahead = (t if isinstance(t, float | int) else t.timestamp()) - now.timestamp()
     if ahead > max_skew_s:
-        when = iso(dt.datetime.fromtimestamp(t, dt.UTC)) if isinstance(t, float | int) \
-            else iso(t)
+        when = iso(dt.datetime.fromtimestamp(t, dt.UTC)) if isinstance(t, float | int) else iso(t)
         raise ValidationError(
             f"{when} is {ahead:.0f} s in the future; at most {max_skew_s:.0f} s of clock "
             "skew is allowed — check the device clock",
-            field=field, row=row,
+            field=field,
+            row=row,
         )

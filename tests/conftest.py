@@ -80,3 +80,25 @@ def store(request, tmp_path):
         s = open_store(url)
     yield s
     s.close()
+
+
+@pytest.fixture(params=["gpkg", pytest.param("postgis", marks=pytest.mark.postgis)])
+def shared_store(request, tmp_path):
+    """(CLI store arguments, the open store): one store, holding the square test campus,
+    that several `xiaoan` processes share."""
+    from events_fixtures import load_into
+
+    from layers.store import open_store
+
+    if request.param == "gpkg":
+        data = tmp_path / "data"
+        data.mkdir()
+        s = open_store(str(data / "xiaoan.gpkg"))
+        args = ["--data", str(data)]
+    else:
+        url = request.getfixturevalue("pg_schema_url")
+        s = open_store(url)
+        args = ["--database-url", url]
+    load_into(s)
+    yield args, s
+    s.close()

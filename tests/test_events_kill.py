@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 from events_fixtures import now_iso, wait_until_serving
-from test_events_two_writers import _free_port, _spawn, shared_store  # noqa: F401
+from test_events_two_writers import _free_port, _spawn
 
 pytestmark = [pytest.mark.slow]
 
@@ -19,8 +19,7 @@ ROUNDS = 5
 DEVICES = ("D-SMOKE-201", "D-GAS-GYM", "D-BTN-YARD")
 
 
-def test_serve_killed_while_events_are_posted_loses_no_acknowledged_event(shared_store,
-                                                                          tmp_path):
+def test_serve_killed_while_events_are_posted_loses_no_acknowledged_event(shared_store, tmp_path):
     store_args, store = shared_store
     extra = ["--data", str(tmp_path / "serve")] if "--data" not in store_args else []
     acked: list[str] = []
@@ -28,23 +27,30 @@ def test_serve_killed_while_events_are_posted_loses_no_acknowledged_event(shared
     for rnd in range(ROUNDS):
         port = _free_port()
         base = f"http://127.0.0.1:{port}"
-        serve = _spawn(["serve", "--port", str(port), *store_args, *extra,
-                        "--overdue-every", "0"])
+        serve = _spawn(["serve", "--port", str(port), *store_args, *extra, "--overdue-every", "0"])
         try:
             wait_until_serving(base, serve)
             stop = threading.Event()
 
-            def post(worker: int, rnd: int = rnd, base: str = base,
-                     stop: threading.Event = stop) -> None:
+            def post(
+                worker: int, rnd: int = rnd, base: str = base, stop: threading.Event = stop
+            ) -> None:
                 s = requests.Session()
                 i = 0
                 while not stop.is_set():
                     eid = f"kill-{rnd}-{worker}-{i:05d}"
                     i += 1
                     try:
-                        r = s.post(f"{base}/api/v1/events", timeout=10, json={
-                            "event_id": eid, "kind": "smoke", "occurred_at": now_iso(),
-                            "device_id": DEVICES[i % len(DEVICES)]})
+                        r = s.post(
+                            f"{base}/api/v1/events",
+                            timeout=10,
+                            json={
+                                "event_id": eid,
+                                "kind": "smoke",
+                                "occurred_at": now_iso(),
+                                "device_id": DEVICES[i % len(DEVICES)],
+                            },
+                        )
                     except requests.RequestException:
                         continue  # the server is gone: this id was not acknowledged
                     if r.status_code == 202:
@@ -73,9 +79,16 @@ def test_serve_killed_while_events_are_posted_loses_no_acknowledged_event(shared
     serve = _spawn(["serve", "--port", str(port), *store_args, *extra, "--overdue-every", "0"])
     try:
         wait_until_serving(f"http://127.0.0.1:{port}", serve)
-        r = requests.post(f"http://127.0.0.1:{port}/api/v1/events", timeout=30, json={
-            "event_id": "kill-final", "kind": "smoke", "occurred_at": now_iso(),
-            "device_id": DEVICES[0]})
+        r = requests.post(
+            f"http://127.0.0.1:{port}/api/v1/events",
+            timeout=30,
+            json={
+                "event_id": "kill-final",
+                "kind": "smoke",
+                "occurred_at": now_iso(),
+                "device_id": DEVICES[0],
+            },
+        )
         assert r.status_code == 202
     finally:
         serve.send_signal(signal.SIGTERM)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from events_fixtures import load_into, now_iso, wait_until_serving
+from events_fixtures import now_iso, wait_until_serving
 from test_events_mqtt import PERSISTENT, Mosquitto, Publisher
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
@@ -40,8 +40,14 @@ def _free_port() -> int:
 def _spawn(args: list[str], ready: str | None = None) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     env.pop("XIAOAN_DATABASE_URL", None)
-    proc = subprocess.Popen([sys.executable, "-m", "api", *args], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "api", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     proc.log = []  # type: ignore[attr-defined]
     seen = threading.Event()
 
@@ -77,25 +83,6 @@ def _poll(cond, timeout: float, what: str):
     pytest.fail(f"timed out waiting for {what}")
 
 
-@pytest.fixture(params=["gpkg", pytest.param("postgis", marks=pytest.mark.postgis)])
-def shared_store(request, tmp_path):
-    """(store args for the CLI, an open store) on one store both processes use."""
-    from layers.store import open_store
-
-    if request.param == "gpkg":
-        data = tmp_path / "data"
-        data.mkdir()
-        s = open_store(str(data / "xiaoan.gpkg"))
-        args = ["--data", str(data)]
-    else:
-        url = request.getfixturevalue("pg_schema_url")
-        s = open_store(url)
-        args = ["--database-url", url]
-    load_into(s)
-    yield args, s
-    s.close()
-
-
 def test_coordinator_ack_and_dispatch_survive_a_separate_mqtt_process(shared_store, tmp_path):
     store_args, store = shared_store
     broker = Mosquitto(tmp_path / "broker", PERSISTENT)
@@ -105,11 +92,24 @@ def test_coordinator_ack_and_dispatch_survive_a_separate_mqtt_process(shared_sto
     procs: list[subprocess.Popen] = []
     pub = None
     try:
-        procs.append(_spawn(["ingest", "mqtt", "--broker", broker.url, *store_args,
-                             "--journal", str(tmp_path / "mqtt.journal")], ready="subscribed"))
-        serve = _spawn(["serve", "--port", str(port), *store_args, "--overdue-every", "0"]
-                       + (["--data", str(tmp_path / "serve")] if "--data" not in store_args
-                          else []))
+        procs.append(
+            _spawn(
+                [
+                    "ingest",
+                    "mqtt",
+                    "--broker",
+                    broker.url,
+                    *store_args,
+                    "--journal",
+                    str(tmp_path / "mqtt.journal"),
+                ],
+                ready="subscribed",
+            )
+        )
+        serve = _spawn(
+            ["serve", "--port", str(port), *store_args, "--overdue-every", "0"]
+            + (["--data", str(tmp_path / "serve")] if "--data" not in store_args else [])
+        )
         procs.append(serve)
         wait_until_serving(base, serve)
         pub = Publisher(broker.url)
@@ -127,15 +127,23 @@ def test_coordinator_ack_and_dispatch_survive_a_separate_mqtt_process(shared_sto
 
         # the detector reports over MQTT, then over HTTP: one incident
         iid = mqtt_event("two-1")["incident_id"]
-        r = requests.post(f"{base}/api/v1/events", json={
-            "event_id": "two-2", "kind": "smoke", "occurred_at": now_iso(),
-            "device_id": DEVICE}, timeout=30)
+        r = requests.post(
+            f"{base}/api/v1/events",
+            json={
+                "event_id": "two-2",
+                "kind": "smoke",
+                "occurred_at": now_iso(),
+                "device_id": DEVICE,
+            },
+            timeout=30,
+        )
         assert r.status_code == 202, r.text
         assert r.json()["incident_id"] == iid, "the HTTP event joins the MQTT process's incident"
         # the coordinator acknowledges and dispatches over REST ...
         for action in ("ack", "dispatch"):
-            r = requests.post(f"{base}/api/v1/incidents/{iid}/{action}",
-                              json={"by": "coordinator Li"}, timeout=30)
+            r = requests.post(
+                f"{base}/api/v1/incidents/{iid}/{action}", json={"by": "coordinator Li"}, timeout=30
+            )
             assert r.status_code == 200, r.text
         # ... while the MQTT process, holding the incident at its rev 1, adds events to it
         for n in range(3, 7):
@@ -145,9 +153,11 @@ def test_coordinator_ack_and_dispatch_survive_a_separate_mqtt_process(shared_sto
         assert inc["event_count"] == 6
         assert sorted(inc["events"]) == [f"two-{n}" for n in range(1, 7)]
         steps = [(a["action"], a["to"], a.get("by")) for a in inc["audit"]]
-        assert steps == [("opened", "open", None),
-                         ("transition", "acknowledged", "coordinator Li"),
-                         ("transition", "dispatched", "coordinator Li")], steps
+        assert steps == [
+            ("opened", "open", None),
+            ("transition", "acknowledged", "coordinator Li"),
+            ("transition", "dispatched", "coordinator Li"),
+        ], steps
         assert [r.id for r in store.query_records("incident")] == [iid]
         # the live answer agrees with the store
         got = requests.get(f"{base}/api/v1/incidents/{iid}", timeout=30).json()
@@ -171,16 +181,29 @@ def test_serve_consumes_mqtt_in_the_same_process(shared_store, tmp_path):
     serve = None
     pub = None
     try:
-        serve = _spawn(["serve", "--port", str(port), *store_args, "--overdue-every", "0",
-                        "--mqtt", broker.url, "--mqtt-topic", "xiaoan/sq/+/event"]
-                       + (["--data", str(tmp_path / "serve")] if "--data" not in store_args
-                          else []))
+        serve = _spawn(
+            [
+                "serve",
+                "--port",
+                str(port),
+                *store_args,
+                "--overdue-every",
+                "0",
+                "--mqtt",
+                broker.url,
+                "--mqtt-topic",
+                "xiaoan/sq/+/event",
+            ]
+            + (["--data", str(tmp_path / "serve")] if "--data" not in store_args else [])
+        )
         wait_until_serving(base, serve)
         pub = Publisher(broker.url)
 
         def mqtt_event(eid: str) -> dict:
-            pub.publish(f"xiaoan/sq/{DEVICE}/event",
-                        {"event_id": eid, "kind": "smoke", "occurred_at": now_iso()})
+            pub.publish(
+                f"xiaoan/sq/{DEVICE}/event",
+                {"event_id": eid, "kind": "smoke", "occurred_at": now_iso()},
+            )
 
             def stored():
                 try:
@@ -191,12 +214,20 @@ def test_serve_consumes_mqtt_in_the_same_process(shared_store, tmp_path):
             return _poll(stored, 60, f"MQTT event {eid} in the store")
 
         iid = mqtt_event("one-1")["incident_id"]
-        r = requests.post(f"{base}/api/v1/events", json={
-            "event_id": "one-2", "kind": "smoke", "occurred_at": now_iso(),
-            "device_id": DEVICE}, timeout=30)
+        r = requests.post(
+            f"{base}/api/v1/events",
+            json={
+                "event_id": "one-2",
+                "kind": "smoke",
+                "occurred_at": now_iso(),
+                "device_id": DEVICE,
+            },
+            timeout=30,
+        )
         assert r.status_code == 202 and r.json()["incident_id"] == iid, r.text
-        r = requests.post(f"{base}/api/v1/incidents/{iid}/ack", json={"by": "duty officer"},
-                          timeout=30)
+        r = requests.post(
+            f"{base}/api/v1/incidents/{iid}/ack", json={"by": "duty officer"}, timeout=30
+        )
         assert r.status_code == 200, r.text
         assert mqtt_event("one-3")["incident_id"] == iid
         inc = store.get_record("incident", iid).data
@@ -210,12 +241,16 @@ def test_serve_consumes_mqtt_in_the_same_process(shared_store, tmp_path):
         broker.kill(signal.SIGKILL)
 
 
-@pytest.mark.parametrize(("argv", "field"), [
-    (["--mqtt", "http://127.0.0.1:1883"], "mqtt"),
-    (["--mqtt", "mqtt://127.0.0.1:1883", "--mqtt-topic", "xiaoan/#"], "mqtt_topic"),
-])
-def test_serve_refuses_a_bad_broker_or_topic_before_opening_the_store(argv, field, tmp_path,
-                                                                      capsys):
+@pytest.mark.parametrize(
+    ("argv", "field"),
+    [
+        (["--mqtt", "http://127.0.0.1:1883"], "mqtt"),
+        (["--mqtt", "mqtt://127.0.0.1:1883", "--mqtt-topic", "xiaoan/#"], "mqtt_topic"),
+    ],
+)
+def test_serve_refuses_a_bad_broker_or_topic_before_opening_the_store(
+    argv, field, tmp_path, capsys
+):
     from api.cli import main
 
     rc = main(["serve", "--data", str(tmp_path / "d"), *argv])

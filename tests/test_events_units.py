@@ -283,3 +283,24 @@ def test_correlation_window_is_in_time_as_well_as_space():
     assert a.incident_id == b.incident_id == c.incident_id != d.incident_id
     assert eng.get(a.incident_id)["event_count"] == 3
     assert eng.ingest(at(1, 0)).duplicate
+
+
+def test_unknown_kinds_are_refused_naming_kind_and_the_vocabulary_is_configurable():
+    from ingest.live.events import KNOWN_KINDS, kinds_from_config
+
+    with pytest.raises(ValidationError) as e:
+        validate_event(ev(device_id="d", kind="kind-00042"))
+    assert e.value.field == "kind"
+    assert "alarm" in e.value.message and "smoke" in e.value.message
+    with pytest.raises(ValidationError) as e:
+        validate_batch({"events": [ev(device_id="d"), ev(device_id="d", event_id="b", kind="selfie")]})
+    assert [(x.row, x.field) for x in e.value.errors] == [(2, "kind")]
+    kinds = kinds_from_config(" smoke, lift_stuck ,smoke")
+    assert kinds == ("smoke", "lift_stuck")
+    assert validate_event(ev(device_id="d", kind="lift_stuck"), kinds=kinds).kind == "lift_stuck"
+    with pytest.raises(ValidationError):
+        validate_event(ev(device_id="d", kind="alarm"), kinds=kinds)
+    assert kinds_from_config(None) == kinds_from_config("") == KNOWN_KINDS
+    with pytest.raises(ValidationError) as e:
+        kinds_from_config("smoke,Bad Kind")
+    assert e.value.field == "event_kinds"

@@ -49,21 +49,38 @@ def check_overdue(
     """
     t = dt.datetime.now(dt.UTC) if now is None else parse_time(now, "now")
     if write is None:
+
         def write(recs: list[Record]) -> list[bool]:
             return store.put_records(recs, if_absent=True)
+
     warnings: list[Record] = []
     for d in overdue_hazards(store, t, campus_ids):
         dl = parse_time(d["deadline"], "deadline")
         loc = d.get("location") or {}
         eid = f"hazard-overdue-{d['id']}-{dl.strftime('%Y%m%dT%H%M%SZ')}"
-        ev = event_record(event_doc(
-            "hazard_overdue", eid, d["campus"], dl, severity="medium", source="hazards",
-            lon=loc.get("lon"), lat=loc.get("lat"), received_at=t,
-            hazard_id=d["id"], status=d["status"], category=d.get("category"),
-            assignee=d.get("assignee"), deadline=d["deadline"],
-            overdue_hours=round((t - dl).total_seconds() / 3600.0, 2),
-            building=loc.get("building"), floor=loc.get("floor"), room=loc.get("room")),
-            time=t)
+        ev = event_record(
+            event_doc(
+                "hazard_overdue",
+                eid,
+                d["campus"],
+                dl,
+                severity="medium",
+                source="hazards",
+                lon=loc.get("lon"),
+                lat=loc.get("lat"),
+                received_at=t,
+                hazard_id=d["id"],
+                status=d["status"],
+                category=d.get("category"),
+                assignee=d.get("assignee"),
+                deadline=d["deadline"],
+                overdue_hours=round((t - dl).total_seconds() / 3600.0, 2),
+                building=loc.get("building"),
+                floor=loc.get("floor"),
+                room=loc.get("room"),
+            ),
+            time=t,
+        )
         if write([ev])[0]:
             note_overdue(store, d["id"], eid, t)
             warnings.append(ev)
@@ -97,10 +114,15 @@ class OverdueWatch:
     """
 
     def __init__(self, store: Store, every_s: float, write: Write | None = None) -> None:
-        if (isinstance(every_s, bool) or not isinstance(every_s, (int, float))
-                or not math.isfinite(every_s) or every_s <= 0):
-            raise ValidationError(f"expected a number of seconds > 0, got {every_s!r}",
-                                  field="every_s")
+        if (
+            isinstance(every_s, bool)
+            or not isinstance(every_s, (int, float))
+            or not math.isfinite(every_s)
+            or every_s <= 0
+        ):
+            raise ValidationError(
+                f"expected a number of seconds > 0, got {every_s!r}", field="every_s"
+            )
         self.store = store
         self.write = write
         self.every_s = float(every_s)
@@ -119,8 +141,9 @@ class OverdueWatch:
     def start(self) -> OverdueWatch:
         """Start the thread (once); returns the watch."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="xiaoan-overdue-watch",
-                                            daemon=True)
+            self._thread = threading.Thread(
+                target=self._loop, name="xiaoan-overdue-watch", daemon=True
+            )
             self._thread.start()
         return self
 
@@ -142,15 +165,23 @@ class OverdueWatch:
             except Exception as e:  # noqa: BLE001 - one campus must not stop the others
                 self.failures += 1
                 self.last_error = f"campus {cid}: {type(e).__name__}: {e}"
-                log.warning("overdue check of campus %s failed, retrying in %g s: %s: %s",
-                            cid, self.every_s, type(e).__name__, e)
+                log.warning(
+                    "overdue check of campus %s failed, retrying in %g s: %s: %s",
+                    cid,
+                    self.every_s,
+                    type(e).__name__,
+                    e,
+                )
         self.raised += len(new)
         if new:
-            log.info("overdue check: %d new overdue warning(s) over %d campus(es): %s",
-                     len(new), len(campuses), ", ".join(r.data["hazard_id"] for r in new))
+            log.info(
+                "overdue check: %d new overdue warning(s) over %d campus(es): %s",
+                len(new),
+                len(campuses),
+                ", ".join(r.data["hazard_id"] for r in new),
+            )
         else:
-            log.debug("overdue check: no new overdue warning over %d campus(es)",
-                      len(campuses))
+            log.debug("overdue check: no new overdue warning over %d campus(es)", len(campuses))
         return new
 
     def _loop(self) -> None:
@@ -161,8 +192,12 @@ class OverdueWatch:
             except Exception as e:  # noqa: BLE001 - the store may be down: try again later
                 self.failures += 1
                 self.last_error = f"{type(e).__name__}: {e}"
-                log.warning("overdue check failed, retrying in %g s: %s: %s", self.every_s,
-                            type(e).__name__, e)
+                log.warning(
+                    "overdue check failed, retrying in %g s: %s: %s",
+                    self.every_s,
+                    type(e).__name__,
+                    e,
+                )
             self.runs += 1
             if self._stop.wait(self.every_s):
                 break

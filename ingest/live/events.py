@@ -14,7 +14,11 @@ Location forms (exactly one):
 - ``building`` + ``floor`` (optional ``room``);
 - ``camera_id`` + ``pixel`` ``[u, v]`` (geolocated through the camera model).
 
-``campus`` is optional: it is found from the location when not given.
+``campus`` is optional: it is found from the location when not given. ``kind`` must be
+one of the configured vocabulary (:data:`KNOWN_KINDS` unless ``XIAOAN_EVENT_KINDS`` says
+otherwise, see :func:`kinds_from_config`); any other kind is refused naming ``kind`` and
+listing the allowed ones — each kind correlates into its own incidents, so an open set
+would let one sender open any number of them.
 
 :func:`validate_event` turns one object into an :class:`Event` or raises a
 :class:`~geo.errors.ValidationError` naming the field (and the 1-based row in a batch);
@@ -26,7 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +42,7 @@ from geo.times import iso as _iso
 __all__ = [
     "Event",
     "KNOWN_KINDS",
+    "kinds_from_config",
     "SEVERITIES",
     "MAX_BATCH",
     "MAX_FUTURE_SKEW_S",
@@ -136,6 +141,21 @@ class Event:
         return d
 
 
+def kinds_from_config(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    """The event kinds vocabulary from configuration: a comma-separated text (e.g. the
+    ``XIAOAN_EVENT_KINDS`` environment variable) or a list; None or empty → the default
+    :data:`KNOWN_KINDS`. A kind that is not a lowercase word is a ValidationError."""
+    if value is None:
+        return KNOWN_KINDS
+    items = value.split(",") if isinstance(value, str) else list(value)
+    kinds = tuple(dict.fromkeys(str(k).strip() for k in items if str(k).strip()))
+    for k in kinds:
+        if not _KIND_RE.match(k):
+            raise ValidationError(f"event kind {k!r} must be a lowercase word (a-z, 0-9, _)",
+                                  field="event_kinds")
+    return kinds or KNOWN_KINDS
+
+
 def _number(ev: Mapping[str, Any], name: str, row: int | None, lo: float, hi: float) -> float:
     v = ev[name]
     if isinstance(v, bool) or not isinstance(v, (int, float)):
@@ -192,6 +212,7 @@ def validate_event(
     now: dt.datetime | None = None,
     row: int | None = None,
     max_skew_s: float = MAX_FUTURE_SKEW_S,
+    kinds: Sequence[str] = KNOWN_KINDS,
 ) -> Event:
     """Check one event object; the :class:`Event`, or a ValidationError naming the field.
 
@@ -205,6 +226,8 @@ def validate_event(
         1-based position in a batch, reported in errors.
     max_skew_s
         Seconds ``occurred_at`` may lie in the future.
+    kinds
+        The kinds accepted (the configured vocabulary).
     """
     now = now or dt.datetime.now(dt.UTC)
     if not isinstance(ev, Mapping):
@@ -220,8 +243,10 @@ def validate_event(
         if ev.get(req) is None:
             raise ValidationError("is required", field=req, row=row)
     event_id = _text(ev, "event_id", row)
-    kind = _text(ev, "kind", row, _KIND_RE,
-                 "a lowercase kind such as " + ", ".join(KNOWN_KINDS[:7]))
+    kind = ev["kind"]
+    if kind not in kinds:
+        raise ValidationError(f"unknown event kind {kind!r}; use one of: {', '.join(kinds)}",
+                              field="kind", row=row)
     occurred = parse_time(ev["occurred_at"], "occurred_at", row)
     check_not_future(occurred, "occurred_at", row, now=now, max_skew_s=max_skew_s)
     severity = ev.get("severity")
@@ -303,7 +328,7 @@ def validate_event(
 
 def validate_batch(
     body: Any, *, now: dt.datetime | None = None, max_batch: int = MAX_BATCH,
-    max_skew_s: float = MAX_FUTURE_SKEW_S,
+    max_skew_s: float = MAX_FUTURE_SKEW_S, kinds: Sequence[str] = KNOWN_KINDS,
 ) -> tuple[list[Event], bool]:
     """Validate a request body: one event object, or ``{"events": [...]}``.
 
@@ -331,7 +356,7 @@ def validate_batch(
         out: list[Event] = []
         for i, item in enumerate(items, start=1):
             try:
-                e = validate_event(item, now=now, row=i, max_skew_s=max_skew_s)
+                e = validate_event(item, now=now, row=i, max_skew_s=max_skew_s, kinds=kinds)
             except ValidationError as err:
                 errors.extend(err.errors or [RowError(i, "event", err.message)])
                 continue
@@ -342,4 +367,4 @@ def validate_batch(
     if not isinstance(body, Mapping):
         raise ValidationError("the body must be an event object or {\"events\": [...]}",
                               field="body")
-    return [validate_event(body, now=now, max_skew_s=max_skew_s)], False
+    return [validate_event(body, now=now, max_skew_s=max_skew_s, kinds=kinds)], False

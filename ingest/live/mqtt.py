@@ -247,7 +247,7 @@ class MqttIngest:
     def _handle(self, client: Any, msg: Any, conn: int) -> None:
         try:
             doc = event_from_message(msg.topic, msg.payload)
-            ev = validate_event(doc)
+            ev = validate_event(doc, kinds=self.pipeline.kinds)
             answer = self.pipeline.accept([ev], batch=False)[0]
         except ValidationError as e:
             self.stats["rejected"] += 1

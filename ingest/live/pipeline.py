@@ -19,15 +19,16 @@ import datetime as dt
 import gc
 import logging
 import math
+import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from geo.errors import NotFound, RowError, Unavailable, ValidationError
 from ingest.live.enrich import Enricher
-from ingest.live.events import MAX_BATCH, Event, validate_batch
+from ingest.live.events import MAX_BATCH, Event, kinds_from_config, validate_batch
 from ingest.live.incidents import STATUSES, Accepted, IncidentEngine
 from ingest.live.journal import DurableWriter, Journal, WriteBatch
 from ingest.live.records import event_record
@@ -64,6 +65,9 @@ class EventPipeline:
         The local journal file used while the store is unavailable.
     enricher
         A ready enricher (default: built from ``campuses``).
+    kinds
+        The event kinds accepted (default: ``$XIAOAN_EVENT_KINDS``, else
+        :data:`~ingest.live.events.KNOWN_KINDS`).
     freeze_gc
         Move everything built so far out of the cyclic GC's scans (``gc.freeze``): for
         long-running servers, where full collections would pause single events.
@@ -81,8 +85,11 @@ class EventPipeline:
         max_batch: int = MAX_BATCH,
         restore: bool = True,
         freeze_gc: bool = False,
+        kinds: Sequence[str] | None = None,
     ) -> None:
         self.store = store
+        self.kinds = tuple(kinds) if kinds else kinds_from_config(
+            os.environ.get("XIAOAN_EVENT_KINDS"))
         if enricher is None:
             if campuses is None:
                 campuses = [store.load_campus(c.id) for c in store.list_campuses()]
@@ -159,7 +166,7 @@ class EventPipeline:
     def accept_body(self, body: Any) -> tuple[list[dict[str, Any]], bool]:
         """Validate and accept a decoded request body (one event or ``{"events": [...]}``).
         Returns the answers (one per event) and whether it was a batch."""
-        events, is_batch = validate_batch(body, max_batch=self.max_batch)
+        events, is_batch = validate_batch(body, max_batch=self.max_batch, kinds=self.kinds)
         return self.accept(events, batch=is_batch), is_batch
 
     def accept(self, events: list[Event], *, batch: bool = True) -> list[dict[str, Any]]:
