@@ -395,6 +395,7 @@ class _Server:
         env = dict(os.environ)
         env.pop("XIAOAN_DATABASE_URL", None)
         env["PYTHONPATH"] = str(ROOT)
+        env["XIAOAN_AUTH"] = "off"  # ingest without accounts; `python -m bench auth` compares
         cmd = [sys.executable, "-m", "api", "serve", "--port", str(self.port),
                "--data", str(self.tmp)]
         if self.url:

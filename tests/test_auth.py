@@ -178,7 +178,7 @@ def test_session_cookie_is_httponly_samesite_and_writes_need_the_csrf_token(city
     problem(c.post(url, json={}, headers={"X-CSRF-Token": "guess"}), 403)
     r = c.post(url, json={}, headers={"X-CSRF-Token": csrf})
     assert r.status_code == 200 and r.get_json()["status"] == "acknowledged"
-    c.post("/auth/logout")
+    assert c.post("/auth/logout", json={}).status_code == 200
     problem(c.get("/api/v1/incidents"), 401)
 
 

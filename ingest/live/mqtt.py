@@ -135,7 +135,11 @@ def event_from_message(topic: str, payload: bytes) -> dict[str, Any]:
         raise ValidationError(f"the payload is not JSON ({e})", field="body") from None
     if not isinstance(doc, dict):
         raise ValidationError("the payload must be a JSON object", field="body")
-    doc.setdefault("campus", parts[1])
+    if doc.get("campus", parts[1]) != parts[1]:  # the broker's ACL is per topic (campus)
+        raise ValidationError(f"the payload names campus {doc['campus']!r} but the topic is "
+                              f"campus {parts[1]!r}'s; publish on xiaoan/<campus>/<device>/event "
+                              "of the event's own campus", field="campus")
+    doc["campus"] = parts[1]
     if not any(k in doc for k in _LOCATION_KEYS):
         doc["device_id"] = parts[2]
     return doc
