@@ -83,12 +83,15 @@ class Record:
 @dataclass
 class LayerWrite:
     """One layer's part of :meth:`Store.write_layers`: validated rows to write with
-    ``mode``, after deleting the campus's rows ``delete_fids`` of that layer."""
+    ``mode``, after deleting the campus's rows ``delete_fids`` of that layer.
+    ``validated``: the rows are :func:`layers.schema.validate_layer`'s output for this
+    campus already (the importer's), so the store does not validate them again."""
 
     layer: str
     gdf: gpd.GeoDataFrame
     mode: Literal["append", "replace", "upsert"] = "upsert"
     delete_fids: Sequence[str] = ()
+    validated: bool = False
 
 
 class Store(abc.ABC):

@@ -351,7 +351,7 @@ class GeoPackageStore(Store):
         prepared = []
         for w in writes:
             check_mode(w.mode)
-            clean, _ = validate_layer(w.layer, w.gdf, campus_id)
+            clean = w.gdf if w.validated else validate_layer(w.layer, w.gdf, campus_id)[0]
             rows, geoms = layer_rows(w.layer, clean)
             prepared.append((w, rows, _blobs(geoms)))
         if campus is not None:

@@ -353,7 +353,7 @@ class PostGISStore(Store):
         prepared = []
         for w in writes:
             check_mode(w.mode)
-            clean, _ = validate_layer(w.layer, w.gdf, campus_id)
+            clean = w.gdf if w.validated else validate_layer(w.layer, w.gdf, campus_id)[0]
             rows, geoms = layer_rows(w.layer, clean)
             for row, g in zip(rows, geoms, strict=True):
                 row["geom_wkb"] = _ewkb(g)

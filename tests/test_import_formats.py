@@ -153,3 +153,27 @@ def test_legacy_geojson_crs_member_is_honoured(tmp_path):
     assert res.source_crs == "EPSG:3067"
     x, y = res.gdf.geometry.iloc[0].coords[0]
     assert 24.9 < x < 25.0 and 60.1 < y < 60.2
+
+
+# --- CityGML ---------------------------------------------------------------------------------
+
+
+def test_citygml_berlin_lod2_building_footprint_and_height_from_the_file(store):
+    import re
+
+    from shapely.geometry import Polygon
+
+    path = shared_data("buildings3d", "Berlin_Moabit_1Bldg_v2.gml")
+    s = import_layer(store, "buildings", path, "berlin")
+    assert (s["format"], s["crs"], s["rows_written"]) == ("CityGML", "EPSG:25833", 1)
+    text = path.read_text()
+    measured = float(re.search(r"<bldg:measuredHeight[^>]*>([\d.]+)<", text).group(1))
+    ground = text[text.index("<bldg:GroundSurface"):text.index("</bldg:GroundSurface>")]
+    xyz = [float(v) for v in re.search(r"<gml:posList[^>]*>([^<]+)<", ground).group(1).split()]
+    footprint = Polygon(list(zip(xyz[0::3], xyz[1::3], strict=True)))
+    b = store.read_layer("berlin", "buildings")
+    row = b.iloc[0]
+    assert row["fid"] == "BLDG_0003000b001e15b2" and row["height_m"] == pytest.approx(measured)
+    assert row["props"]["ground_z"] == pytest.approx(min(xyz[2::3]))
+    got = b.to_crs("EPSG:25833").geometry.iloc[0]
+    assert got.symmetric_difference(footprint).area < 0.001 * footprint.area

@@ -9,7 +9,9 @@
   EPANET has no depth:
   give one with ``--map depth_m=1.2`` (else every pipe is refused, naming ``depth_m``);
 - every node (junction, reservoir, tank) becomes a ``pipe_nodes`` row of its kind, fid =
-  node id, with its elevation in ``props``;
+  node id, with its elevation in ``props``; a link drawn as a point (both nodes at the
+  same coordinates, as ky4's pumps are) becomes a ``pipe_nodes`` row of kind ``pump`` (or
+  ``valve``) there, naming its nodes in ``props``;
 - shut-off valves (``valves``: a WNTR valve layer CSV ``link,node[,status]``, optional)
   become ``pipe_nodes`` rows of kind ``valve`` (fid ``valve-<id>``) on that link, a
   tenth of its length from that node, with ``pipe`` = the link, so that valve segments
@@ -32,15 +34,10 @@ from geo.errors import CRSError
 from ingest.files.epanet import read_inp, read_valve_csv
 from ingest.files.readers import Progress, ReadResult, finish, frame, resolve_crs
 
-__all__ = ["read_epanet_layers", "is_inp_path"]
+__all__ = ["read_epanet_layers"]
 
 _US_UNITS = ("CFS", "GPM", "MGD", "IMGD", "AFD")
 _SI_UNITS = ("LPS", "LPM", "MLD", "CMH", "CMD")
-
-
-def is_inp_path(path: str | Path) -> bool:
-    """Whether ``path`` names an EPANET input file."""
-    return Path(path).suffix.lower() == ".inp"
 
 
 def _diameter_scale(text: str) -> tuple[float, str]:
@@ -120,11 +117,24 @@ def read_epanet_layers(
             }
         )
         node_geoms.append(shapely.Point(x, y) if x == x and y == y else None)
+    # a link drawn as a point (a pump whose two nodes share coordinates) is no line: it
+    # becomes a node of its kind there; snapping joins its two nodes, as the pump does
+    points = [k for k, g in enumerate(link_geoms) if g is not None and g.length == 0]
+    for k in points:
+        r = links[k]
+        nodes.append({"fid": r["fid"], "kind": "pump" if r["link_kind"] == "pump" else "valve",
+                      "utility": "water", "from_node": r["from_node"], "to_node": r["to_node"],
+                      "link_kind": r["link_kind"]})
+        node_geoms.append(shapely.Point(link_geoms[k].coords[0]))
+    drop = set(points)
+    all_geoms = list(link_geoms)
+    links = [r for k, r in enumerate(links) if k not in drop]
+    link_geoms = [g for k, g in enumerate(link_geoms) if k not in drop]
     if valves is not None:
         v = read_valve_csv(valves, net)
         for k in range(len(v.link)):
             li, ni = int(v.link[k]), int(v.node[k])
-            line = link_geoms[li]
+            line = all_geoms[li]
             if line is None:
                 continue
             at_start = net.link_ends[li][0] == ni

@@ -435,7 +435,7 @@ def import_layer(
             notes += part.notes
         if len(part_clean) or delete_fids:
             writes.append(LayerWrite(name, nulls_as_none(part_clean), mode,  # type: ignore[arg-type]
-                                     delete_fids))
+                                     delete_fids, validated=True))
     created = False
     written = 0
     if writes:

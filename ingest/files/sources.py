@@ -45,11 +45,14 @@ def detect_format(path: Source) -> str:
     name = p.name.lower()
     if is_krtd_path(p):
         return "krtd"
-    from ingest.files.epanet_layers import is_inp_path
     from ingest.files.gtfs_layers import is_gtfs_path
 
-    if is_inp_path(p):
+    if name.endswith(".inp"):
         return "epanet"
+    from ingest.files.citygml import is_citygml_path
+
+    if is_citygml_path(p):
+        return "citygml"
     if is_gtfs_path(p):
         return "gtfs"
     if is_osm_path(p):
@@ -117,6 +120,13 @@ def read_source(
 
         return read_epanet_layers(path, crs=crs, coord_sys=coord_sys, valves=valves,
                                   progress=progress)
+    if fmt == "citygml":
+        from ingest.files.citygml import read_citygml
+
+        if layer != "buildings":
+            raise ValidationError(f"CityGML files provide the buildings layer, not {layer!r}",
+                                  field="layer")
+        return read_citygml(path, crs=crs, progress=progress)
     if fmt == "gtfs":
         from ingest.files.gtfs_layers import read_gtfs_layers
 
