@@ -5,12 +5,16 @@ the ``config`` mapping passed in, which wins. Nothing is built at import time.
 
 Settings: ``DATABASE_URL`` (``postgresql+psycopg://...``; default: the embedded
 GeoPackage in ``DATA_DIR``), ``DATA_DIR`` (default ``./xiaoan-data``),
-``MAX_CONTENT_LENGTH`` (bytes, default 16 MiB).
+``MAX_CONTENT_LENGTH`` (bytes, default 16 MiB), ``CHANGE_POLL_S`` (how often the live
+runtime reads the store's change feed, default 1 s).
+
+The app holds one live runtime (:class:`api.service.Service`: the store, the
+:class:`~ingest.live.hub.CampusHub` and the event pipeline); ``app.extensions["xiaoan"]
+.close()`` stops it (``xiaoan serve`` does on exit).
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -19,27 +23,20 @@ from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
 from api.params import check_path, guard_request, problem
+from api.routes import auth, bus, cameras, events, health, ogc, patrol, pipes, risk
 from api.service import Service
 from geo.errors import XiaoanError
-from layers.registry import CampusRegistry
+from ingest.live.hub import CampusHub
 from layers.store import Store, open_store, redact_url
+from webmap import views
 
 __all__ = ["create_app", "problem"]
 
 log = logging.getLogger(__name__)
 
-# Blueprints, each a module with a ``bp``; one line per capability.
-BLUEPRINTS: list[str] = [
-    "api.routes.ogc",
-    "api.routes.events",
-    "api.routes.risk",
-    "api.routes.cameras",
-    "api.routes.bus",
-    "api.routes.pipes",
-    "api.routes.patrol",
-    "webmap.views",
-    "api.routes.auth",
-]
+# Blueprints, one per capability.
+BLUEPRINTS = (ogc.bp, health.bp, events.bp, risk.bp, cameras.bp, bus.bp, pipes.bp, patrol.bp,
+              views.bp, auth.bp)
 
 
 def create_app(config: Mapping[str, Any] | None = None, store: Store | None = None) -> Flask:
@@ -53,7 +50,8 @@ def create_app(config: Mapping[str, Any] | None = None, store: Store | None = No
         An already-open store to use instead of opening one from the config.
     """
     app = Flask(__name__, static_folder=None)
-    app.config.update(DATA_DIR="xiaoan-data", DATABASE_URL=None, MAX_CONTENT_LENGTH=16 << 20)
+    app.config.update(DATA_DIR="xiaoan-data", DATABASE_URL=None, MAX_CONTENT_LENGTH=16 << 20,
+                      CHANGE_POLL_S=1.0)
     app.config.from_prefixed_env("XIAOAN")
     if config:
         app.config.update(config)
@@ -62,13 +60,15 @@ def create_app(config: Mapping[str, Any] | None = None, store: Store | None = No
     if store is None:
         store = open_store(app.config["DATABASE_URL"], app.config["DATA_DIR"])
     log.info("xiaoan store: %s", redact_url(store.url))
-    app.extensions["xiaoan"] = Service(store=store, campuses=CampusRegistry(store))
+    hub = CampusHub(store, poll_s=float(app.config["CHANGE_POLL_S"]))
+    hub.start()
+    app.extensions["xiaoan"] = Service(store=store, hub=hub)
 
     from api.auth import install as install_auth
 
     install_auth(app)  # identity, policy table and scope on every request (api/auth.py)
-    for name in BLUEPRINTS:
-        app.register_blueprint(importlib.import_module(name).bp)
+    for bp in BLUEPRINTS:
+        app.register_blueprint(bp)
     app.url_value_preprocessor(check_path)  # every id in a path is valid before a route runs
     app.before_request(guard_request)  # JSON-only writes, size, control characters
 

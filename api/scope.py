@@ -129,7 +129,7 @@ def _record_campus(kind: str, rid: str) -> str | None:
     from api.service import current_service
 
     try:
-        p = current_service().extras.get("events") if kind == "incident" else None
+        p = current_service().events if kind == "incident" else None
         if p is not None:  # the live engine may hold an incident not yet written
             return p.get_incident(rid).get("campus")
         rec = _store().get_record(kind, rid)

@@ -114,6 +114,20 @@ class Campus(Mapping[str, gpd.GeoDataFrame]):
         self._layers[layer] = gdf.set_index("fid", drop=False) if "fid" in gdf else gdf
         self._local.pop(layer, None)
 
+    def with_layers(self, layers: Mapping[str, gpd.GeoDataFrame],
+                    info: CampusInfo | None = None) -> Campus:
+        """A new campus with ``layers`` replaced (and ``info``, if given); the other layers
+        and their local copies are shared, not copied. This campus is left as it was, so
+        readers holding it keep a consistent view."""
+        out = Campus.__new__(Campus)
+        out.info = info if info is not None else self.info
+        out.crs = out.info.resolved_local_crs()
+        out._layers = dict(self._layers)
+        out._local = dict(self._local) if out.crs == self.crs else {}
+        for name, gdf in layers.items():
+            out.set_layer(name, gdf)
+        return out
+
     def local(self, layer: str) -> gpd.GeoDataFrame:
         """The layer in the campus's local metric CRS (cached until the layer changes)."""
         gdf = self._local.get(layer)

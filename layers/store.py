@@ -15,6 +15,12 @@ JSON documents keyed by ``(kind, id)`` with an optional point and time for queri
 ``write_records(new, replace)`` is how idempotent ingest is done: events are inserted only
 if absent, and the incident they update is replaced, in the same transaction.
 
+*The change feed*: every ``put_campus``, ``delete_campus``, ``write_layer`` and
+``delete_features`` also replaces, in the same transaction, one record of kind
+:data:`CHANGE_KIND` per (campus, layer), which moves it to the end of the ``seq`` feed.
+:meth:`Store.changes` reads the feed after a seq, so a running service sees the writes
+another process made (see :mod:`ingest.live.hub`).
+
 Use :func:`open_store` to get a store from a URL.
 """
 
@@ -31,7 +37,8 @@ import geopandas as gpd
 from geo.errors import Conflict
 from layers.campus import Campus, CampusInfo
 
-__all__ = ["Store", "Record", "LayerWrite", "StaleRevision", "Rev", "open_store", "redact_url"]
+__all__ = ["CHANGE_KIND", "LayerChange", "LayerWrite", "Record", "Rev", "StaleRevision", "Store",
+           "change_record", "open_store", "redact_url"]
 
 BBox = tuple[float, float, float, float]
 #: A record's revision as compare-and-set sees it: ``(data["rev"], data["rev_by"])``
@@ -92,6 +99,27 @@ class LayerWrite:
     mode: Literal["append", "replace", "upsert"] = "upsert"
     delete_fids: Sequence[str] = ()
     validated: bool = False
+
+
+#: The record kind of the change feed: one record per (campus, layer), replaced on each write.
+CHANGE_KIND = "layer_change"
+
+
+@dataclass(frozen=True)
+class LayerChange:
+    """One entry of the change feed: ``layer`` of ``campus_id`` was written at ``seq``;
+    ``layer`` None means the campus record itself (created, changed or deleted)."""
+
+    seq: int
+    campus_id: str
+    layer: str | None
+
+
+def change_record(campus_id: str, layer: str | None) -> Record:
+    """The change-feed record a store writes with each write of ``layer`` (None: the
+    campus record). It carries no ``campus_id`` so that deleting the campus keeps it."""
+    return Record(CHANGE_KIND, f"{layer or '*'}@{campus_id}",
+                  {"campus": campus_id, "layer": layer})
 
 
 class Store(abc.ABC):
@@ -230,6 +258,25 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def delete_records(self, kind: str, ids: Sequence[str]) -> int: ...
+
+    # change feed ------------------------------------------------------------------------
+    def changes(self, after_seq: int = 0, limit: int = 1000) -> list[LayerChange]:
+        """The layers written after ``after_seq`` (oldest first, at most ``limit``): the
+        latest write of each (campus, layer), so a reader that polls sees every layer that
+        changed since its last poll. Writes commit in ``seq`` order (see the stores)."""
+        return [LayerChange(int(r.seq or 0), str(r.data["campus"]), r.data.get("layer"))
+                for r in self.query_records(CHANGE_KIND, after_seq=after_seq, limit=limit)]
+
+    def change_head(self) -> int:
+        """The seq of the latest change (0 when there is none): a reader starting now
+        reads :meth:`changes` after it."""
+        head, page = 0, 1000
+        while True:
+            got = self.changes(head, page)
+            if got:
+                head = got[-1].seq
+            if len(got) < page:
+                return head
 
     # lifecycle --------------------------------------------------------------------------
     def ping(self) -> None:  # noqa: B027 - optional hook

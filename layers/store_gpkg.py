@@ -47,7 +47,7 @@ import shapely
 from geo.errors import Conflict, NotFound, ValidationError
 from layers.campus import CampusInfo
 from layers.schema import LAYER_NAMES, schema_for, validate_campus_id, validate_layer
-from layers.store import BBox, LayerWrite, Record, Rev, StaleRevision, Store, rev_of
+from layers.store import BBox, LayerWrite, Record, Rev, StaleRevision, Store, change_record, rev_of
 from layers.store_rows import (
     campus_not_found,
     check_bbox,
@@ -289,6 +289,7 @@ class GeoPackageStore(Store):
         validate_campus_id(info.id, "id")
         with self._tx() as c:
             self._put_campus(c, info)
+            self._note_change(c, info.id, None)
 
     @staticmethod
     def _put_campus(c: sqlite3.Connection, info: CampusInfo) -> None:
@@ -337,6 +338,7 @@ class GeoPackageStore(Store):
                 self._update_extent(c, layer)
             c.execute(f"DELETE FROM {RECORD_TABLE} WHERE campus_id = ?", (campus_id,))
             c.execute(f"DELETE FROM {CAMPUS_TABLE} WHERE id = ?", (campus_id,))
+            self._note_change(c, campus_id, None)
 
     @staticmethod
     def _require_campus(c: sqlite3.Connection, campus_id: str) -> None:
@@ -363,6 +365,10 @@ class GeoPackageStore(Store):
                 self._require_campus(c, campus_id)
                 for w, rows, blobs in prepared:
                     self._write_one(c, campus_id, w, rows, blobs)
+                if campus is not None:
+                    self._note_change(c, campus.id, None)
+                for layer in dict.fromkeys(w.layer for w in writes):
+                    self._note_change(c, campus_id, layer)
         except sqlite3.IntegrityError as e:
             raise Conflict(f"a feature id is already taken ({e}); nothing was "
                            "written. Use mode 'upsert' to replace existing features.") from e
@@ -514,7 +520,15 @@ class GeoPackageStore(Store):
                                f"({','.join('?' * len(chunk))})", (campus_id, *chunk)).rowcount
             if n:
                 self._update_extent(c, layer)
+                self._note_change(c, campus_id, layer)
         return n
+
+    def _note_change(self, c: sqlite3.Connection, campus_id: str, layer: str | None) -> None:
+        """Move the (campus, layer) change record to the end of the feed, in the write's
+        transaction (SQLite runs one writer at a time: seqs commit in order)."""
+        rec = change_record(campus_id, layer)
+        c.execute(f"DELETE FROM {RECORD_TABLE} WHERE kind = ? AND id = ?", (rec.kind, rec.id))
+        self._insert_records(c, check_records([rec]), dt.datetime.now(dt.UTC), "")
 
     # records ----------------------------------------------------------------------------
     def write_records(self, new: Sequence[Record], replace: Sequence[Record] = ()) -> list[bool]:

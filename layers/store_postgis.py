@@ -37,6 +37,7 @@ from layers.store import (
     Rev,
     StaleRevision,
     Store,
+    change_record,
     redact_url,
     rev_of,
 )
@@ -64,6 +65,7 @@ log.addHandler(logging.NullHandler())
 _WKB = sa.LargeBinary
 _T = TypeVar("_T")
 _RECORDS_LOCK = 0x7869616F7265  # advisory lock key serialising record writes
+_CHANGES_LOCK = 0x786961636867  # ... and change-feed writes (see Store.changes)
 
 # Records are written as one JSON array (one parameter and one statement however many
 # rows; the documents go in as they are, with no escaping into SQL arrays), unpacked in
@@ -288,6 +290,7 @@ class PostGISStore(Store):
         validate_campus_id(info.id, "id")
         with self._begin() as c:
             self._put_campus(c, info)
+            self._note_change(c, info.id, None)
 
     @staticmethod
     def _put_campus(c: sa.Connection, info: CampusInfo) -> None:
@@ -337,6 +340,7 @@ class PostGISStore(Store):
             n = c.execute(sa.delete(campuses).where(campuses.c.id == campus_id)).rowcount
             if not n:
                 raise NotFound(f"no campus {campus_id!r}", field="campus")
+            self._note_change(c, campus_id, None)
 
     @staticmethod
     def _require_campus(c: sa.Connection, campus_id: str, lock: bool = False) -> None:
@@ -367,6 +371,11 @@ class PostGISStore(Store):
                 self._require_campus(c, campus_id, lock=True)
                 for w, rows in prepared:
                     self._write_one(c, campus_id, w, rows)
+                # last, all together: the feed's lock is held only from here to the commit
+                if campus is not None:
+                    self._note_change(c, campus.id, None)
+                for layer in dict.fromkeys(w.layer for w in writes):
+                    self._note_change(c, campus_id, layer)
         except sa.exc.IntegrityError as e:  # a concurrent append took an fid first
             raise Conflict(f"a feature id is already taken ({e.orig}); nothing was "
                            "written. Use mode 'upsert' to replace existing features.") from e
@@ -487,8 +496,20 @@ class PostGISStore(Store):
             self._require_campus(c, campus_id)
             if not ids:
                 return 0
-            return int(c.execute(sa.delete(t).where(
+            n = int(c.execute(sa.delete(t).where(
                 t.c.campus_id == campus_id, _any(t.c.fid, ids))).rowcount)
+            if n:
+                self._note_change(c, campus_id, layer)
+            return n
+
+    def _note_change(self, c: sa.Connection, campus_id: str, layer: str | None) -> None:
+        """Move the (campus, layer) change record to the end of the feed, last in the
+        write's transaction. One change writer at a time (an advisory lock held to the
+        commit), so change seqs become visible in order and a poller skips none; the lock
+        is taken after the write's own work, so writes of different layers overlap."""
+        c.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHANGES_LOCK})
+        self._insert_records(c, _REPLACE, check_records([change_record(campus_id, layer)]),
+                             dt.datetime.now(dt.UTC))
 
     # records ----------------------------------------------------------------------------
     def write_records(self, new: Sequence[Record], replace: Sequence[Record] = ()) -> list[bool]:

@@ -124,6 +124,4 @@ def seed_incidents(client: Any) -> dict[str, str]:
 
 
 def close_app(app: Any) -> None:
-    p = app.extensions["xiaoan"].extras.get("events")
-    if p is not None:
-        p.close()
+    app.extensions["xiaoan"].close()

@@ -90,9 +90,7 @@ def city_server(tmp_path_factory):
         incidents[campus] = r.json()["incident_id"]
     yield {"base": base, "incidents": incidents}
     srv.shutdown()
-    p = app.extensions["xiaoan"].extras.get("events")
-    if p is not None:
-        p.close()
+    app.extensions["xiaoan"].close()
     store.close()
 
 

@@ -242,7 +242,7 @@ def test_stream_carries_only_the_scope_per_connection(city):
         },
     )
     assert r.status_code == 202
-    p = c.application.extensions["xiaoan"].extras["events"]
+    p = c.application.extensions["xiaoan"].events
     p.writer.flush()
     for ident in ("coordinator-y", "bureau-x"):
         resp = c.get(

@@ -22,9 +22,7 @@ def app(store, tmp_path):
     load_into(store)
     app = create_app({"DATA_DIR": str(tmp_path), "TESTING": True}, store=store)
     yield app
-    p = app.extensions["xiaoan"].extras.get("events")
-    if p is not None:
-        p.close()
+    app.extensions["xiaoan"].close()
 
 
 @pytest.fixture
@@ -39,7 +37,7 @@ def post(client, body, raw=None):
 
 
 def counts(store, client) -> tuple[int, int]:
-    p = client.application.extensions["xiaoan"].extras.get("events")
+    p = client.application.extensions["xiaoan"].events
     if p is not None:
         p.writer.flush()
     return len(store.query_records("event")), len(store.query_records("incident"))

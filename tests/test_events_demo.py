@@ -24,9 +24,7 @@ def demo(tmp_path_factory):
     build_demo(store, campus_id="hki")
     app = create_app({"DATA_DIR": str(d), "TESTING": True}, store=store)
     yield app, store
-    p = app.extensions["xiaoan"].extras.get("events")
-    if p is not None:
-        p.close()
+    app.extensions["xiaoan"].close()
     store.close()
 
 

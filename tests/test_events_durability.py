@@ -118,7 +118,7 @@ def test_events_accepted_while_the_database_is_down_are_all_stored(cluster, tmp_
         "event_id": "dur-warm", "kind": "smoke", "occurred_at": now_iso(),
         "device_id": "D-SMOKE-201"}).status_code == 202
     accepted.append("dur-warm")
-    p = app.extensions["xiaoan"].extras["events"]
+    p = app.extensions["xiaoan"].events
     threads = [threading.Thread(target=post_forever, args=(w,)) for w in range(3)]
     for t in threads:
         t.start()
@@ -198,7 +198,7 @@ def test_a_bus_arrival_made_while_the_database_is_down_is_stored_once(cluster, t
         assert again.status_code == 200 and again.get_json()["status"] == "duplicate"
     finally:
         cluster.start()
-    p = app.extensions["xiaoan"].extras["events"]
+    p = app.extensions["xiaoan"].events
     deadline = time.monotonic() + 60
     while p.writer.journal.pending() and time.monotonic() < deadline:
         time.sleep(0.2)

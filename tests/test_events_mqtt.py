@@ -272,9 +272,7 @@ def test_mqtt_event_appears_on_the_sse_stream(broker, subscriber, data_dir):
         assert data["properties"]["device_id"] == "D-BTN-EAST"  # taken from the topic
         assert len(data["geometry"]["coordinates"]) == 3
     finally:
-        p = app.extensions["xiaoan"].extras.get("events")
-        if p is not None:
-            p.close()
+        app.extensions["xiaoan"].close()
         store.close()
 
 

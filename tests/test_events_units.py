@@ -293,7 +293,8 @@ def test_unknown_kinds_are_refused_naming_kind_and_the_vocabulary_is_configurabl
     assert e.value.field == "kind"
     assert "alarm" in e.value.message and "smoke" in e.value.message
     with pytest.raises(ValidationError) as e:
-        validate_batch({"events": [ev(device_id="d"), ev(device_id="d", event_id="b", kind="selfie")]})
+        validate_batch({"events": [ev(device_id="d"),
+                                   ev(device_id="d", event_id="b", kind="selfie")]})
     assert [(x.row, x.field) for x in e.value.errors] == [(2, "kind")]
     kinds = kinds_from_config(" smoke, lift_stuck ,smoke")
     assert kinds == ("smoke", "lift_stuck")

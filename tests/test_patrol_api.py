@@ -43,9 +43,7 @@ def client(store, tmp_path):
     app = create_app({"DATA_DIR": str(tmp_path), "TESTING": True}, store=store)
     with app.test_client() as c:
         yield c
-    p = app.extensions["xiaoan"].extras.get("events")
-    if p is not None:
-        p.close()
+    app.extensions["xiaoan"].close()
 
 
 def post(client, body):
@@ -67,7 +65,7 @@ def test_a_skipped_checkpoint_raises_one_patrol_missed_event(client, store):
     again = post(client, {"checkins": [{"tag": "QR-1", "at": t0.isoformat()}]}).get_json()
     assert again["new"] == 0
     assert [e["event_id"] for e in again["events"]] == [e["event_id"] for e in doc["events"]]
-    p = client.application.extensions["xiaoan"].extras["events"]
+    p = client.application.extensions["xiaoan"].events
     p.writer.flush()
     recs = [r for r in store.query_records("event") if r.data.get("kind") == "patrol.missed"]
     assert len(recs) == 1

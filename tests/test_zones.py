@@ -48,9 +48,7 @@ def make_client(store, tmp_path):
 
     yield make
     for app in apps:
-        p = app.extensions["xiaoan"].extras.get("events")
-        if p is not None:
-            p.close()
+        app.extensions["xiaoan"].close()
 
 
 def _pixel_of(x, y):
@@ -80,7 +78,7 @@ def _detections(client, t0, seconds, step=5, track="T-7"):
 
 
 def _stored(client, store, kind):
-    client.application.extensions["xiaoan"].extras["events"].writer.flush()
+    client.application.extensions["xiaoan"].events.writer.flush()
     return [r for r in store.query_records("event") if r.data.get("kind") == kind]
 
 

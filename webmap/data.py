@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ingest.live.hub import EVERYTHING, Derivation
 from layers.campus import Campus
 
-__all__ = ["scene_data", "risk_floors"]
+__all__ = ["scene_data", "risk_floors", "SCENE", "RISK_FLOORS"]
 
 
 def scene_data(campus: Campus) -> dict[str, Any]:
@@ -51,3 +52,10 @@ def risk_floors(campus: Campus) -> list[dict[str, Any]]:
     from scenes.risk import floor_slabs
 
     return floor_slabs(campus)
+
+
+#: The web map's records of a campus, cached on the campus hub until any layer changes.
+SCENE: Derivation[dict[str, Any]] = Derivation("webmap_scene", EVERYTHING,
+                                              lambda campus, store: scene_data(campus))
+RISK_FLOORS: Derivation[Any] = Derivation("webmap_risk_floors", EVERYTHING,
+                                          lambda campus, store: risk_floors(campus))

@@ -13,7 +13,6 @@ SSE stream, hazards, pipes, buses).
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any
 
 from flask import Blueprint, Response, render_template, request, send_file
@@ -27,7 +26,6 @@ bp = Blueprint("webmap", __name__, url_prefix="/map", template_folder="templates
 
 PAGES: dict[str, str] = {"planner": "Planner", "coordinator": "Coordinator",
                          "crew": "Pipe crew", "dispatch": "Bus dispatch"}
-_lock = threading.Lock()
 
 
 def _json(obj: Any, status: int = 200) -> Response:
@@ -39,7 +37,7 @@ def _campus_id() -> str:
     cid = request.args.get("campus")
     if cid:
         return cid
-    ids = current_service().campuses.ids()
+    ids = current_service().hub.ids()
     return ids[0] if ids else ""
 
 
@@ -75,29 +73,15 @@ def deck_js() -> Response:
     return resp
 
 
-def _cached(campus_id: str, key: str, build: Any) -> Any:
-    """Per-campus cache, dropped when the registry reloads the campus."""
-    svc = current_service()
-    campus = svc.campuses.get(campus_id)
-    cache: dict[tuple[str, str], tuple[Any, Any]] = svc.extras.setdefault("webmap", {})
-    hit = cache.get((campus_id, key))
-    if hit is not None and hit[0] is campus:
-        return hit[1]
-    with _lock:
-        value = build(campus)
-        cache[(campus_id, key)] = (campus, value)
-    return value
-
-
 @bp.get("/data/<campus_id>/scene")
 def scene(campus_id: str) -> Response:
-    from webmap.data import scene_data
+    from webmap.data import SCENE
 
-    return _json(_cached(campus_id, "scene", scene_data))
+    return _json(current_service().hub.derived(campus_id, SCENE))
 
 
 @bp.get("/data/<campus_id>/risk-floors")
 def risk_floors(campus_id: str) -> Response:
-    from webmap.data import risk_floors as build
+    from webmap.data import RISK_FLOORS
 
-    return _json(_cached(campus_id, "risk-floors", build))
+    return _json(current_service().hub.derived(campus_id, RISK_FLOORS))

@@ -275,8 +275,8 @@ def serve_app(app, host: str, port: int, label: str,  # app: Flask
     """Bind ``host:port`` (a clear error if it is taken), print the URL, then serve.
 
     With ``overdue_every_min`` > 0, an :class:`~ingest.live.deadlines.OverdueWatch` checks the
-    hazards of every campus at that interval while the server runs (kept in the service's
-    ``extras["overdue"]``) and is stopped with the server.
+    hazards of every campus at that interval while the server runs (``Service.overdue``)
+    and is stopped with the server.
     """
     from geo.errors import ValidationError, XiaoanError
 
@@ -306,26 +306,22 @@ def serve_app(app, host: str, port: int, label: str,  # app: Flask
     shown = f"[{host}]" if ":" in host else host
     print(f"{label} on http://{shown}:{port}/  (web map: http://{shown}:{port}/map/)",
           flush=True)
-    watch = None
+    from api.routes.events import pipeline
+
+    svc = app.extensions["xiaoan"]
+    # the campus indexes build in the background (GET /health/ready: 503 until done)
+    svc.start(lambda: pipeline(app), freeze_gc=waitress is not None)
     if overdue_every_min > 0:
-        from api.routes.events import pipeline
         from ingest.live.deadlines import OverdueWatch
 
-        svc = app.extensions["xiaoan"]
-        with app.app_context():
-            write = pipeline().write_events  # warnings go through the events' journal
-        watch = svc.extras["overdue"] = OverdueWatch(svc.store, overdue_every_min * 60.0,
-                                                     write=write)
-        watch.start()
-    svc = app.extensions["xiaoan"]
+        write = pipeline(app).write_events  # warnings go through the events' journal
+        svc.overdue = OverdueWatch(svc.store, overdue_every_min * 60.0, write=write)
+        svc.overdue.start()
     sub = None
     if mqtt is not None:
-        from api.routes.events import pipeline
         from ingest.live.mqtt import MqttIngest
 
-        with app.app_context():
-            events = pipeline()
-        sub = MqttIngest(events, mqtt["broker"], topic=mqtt["topic"],
+        sub = MqttIngest(pipeline(app), mqtt["broker"], topic=mqtt["topic"],
                          client_id=mqtt["client_id"])
         sub.start()  # paho's thread; connects (and reconnects) by itself
         print(f"xiaoan serving: consuming {sub.topic} from {sub.broker.host}:"
@@ -350,8 +346,4 @@ def serve_app(app, host: str, port: int, label: str,  # app: Flask
         svc.stopping.set()
         if sub is not None:
             sub.stop()  # unacknowledged messages stay with the broker
-        if watch is not None:
-            watch.stop()
-        events = svc.extras.get("events")
-        if events is not None:
-            events.close()  # finish queued writes (to the store or the journal)
+        svc.close()  # stops the background work, finishes queued event writes

@@ -18,13 +18,13 @@
 Routes also come from the campus's ``bus_routes``/``bus_stops`` layers. Off-route and stop
 arrival events are stored as records of kind ``event`` (``data.kind`` ``bus_off_route`` /
 ``bus_arrival``) through the events' journaled writer (so a database that is down loses
-none) and so appear on the live feed. Engines live in
-``current_service().extras["buses"]``, one per campus.
+none) and so appear on the live feed. Engines live on the campus hub
+(:func:`ingest.live.buses.bus_engine`), one per campus: a change to the campus's bus
+routes or stops layers builds a new one; other layers leave the live buses alone.
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from flask import Blueprint, Response, request
@@ -33,27 +33,18 @@ from api.params import check_args, json_body, json_response
 from api.routes.events import pipeline as events_pipeline
 from api.service import current_service
 from geo.errors import PayloadTooLarge, ValidationError
-from ingest.live.buses import MAX_BATCH, BusEngine, parse_time
+from ingest.live.buses import MAX_BATCH, BusEngine, bus_engine, parse_time
 
 __all__ = ["bp", "engine"]
 
 bp = Blueprint("buses", __name__, url_prefix="/api/v1/buses")
-_lock = threading.Lock()
 
 
 def engine(campus_id: str) -> BusEngine:
-    """The campus's bus engine, built from its layers on first use."""
-    svc = current_service()
-    engines: dict[str, BusEngine] = svc.extras.setdefault("buses", {})
-    eng = engines.get(campus_id)
-    if eng is None:
-        campus = svc.campuses.get(campus_id)  # NotFound for an unknown campus
-        with _lock:
-            eng = engines.get(campus_id)
-            if eng is None:
-                eng = engines[campus_id] = BusEngine.from_campus(
-                    campus, write=events_pipeline().write_events)
-    return eng
+    """The campus's bus engine: built from its layers on first use and kept on the hub
+    while its ``bus_routes`` and ``bus_stops`` stay as they are (404 for an unknown
+    campus)."""
+    return current_service().hub.derived(campus_id, bus_engine(events_pipeline().write_events))
 
 
 @bp.post("/<campus_id>/fixes")

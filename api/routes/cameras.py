@@ -126,7 +126,7 @@ def homography() -> Response:
 
 
 def _campus(campus_id: str) -> Any:
-    return current_service().campuses.get(campus_id)
+    return current_service().hub.campus(campus_id)
 
 
 @bp.get("/api/v1/cameras/<campus_id>/coverage")

@@ -11,7 +11,7 @@
   resume with ``Last-Event-ID``; each message is a GeoJSON Feature at its 3D position
   (``event: incident`` for incident markers, ``event: event`` for events).
 
-The pipeline lives in ``current_service().extras["events"]``.
+The pipeline lives in ``current_service().events``; an unknown ``campus`` is a 404.
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request, stream_with_context
+from flask import Blueprint, Flask, Response, current_app, request, stream_with_context
 
 from api.auth import actor
 from api.params import check_args, int_arg, json_body, json_response, offset_arg
 from api.scope import scoped_store
-from api.service import current_service
+from api.service import Service, current_service
 from geo.errors import ValidationError
 from ingest.live.events import MAX_BATCH, parse_time
 from ingest.live.incidents import ACTIONS, STATUSES, marker
@@ -44,19 +44,21 @@ KEEPALIVE_S = 15.0
 PAGE = 500
 
 
-def pipeline() -> EventPipeline:
-    """The service's event pipeline, built on first use."""
-    svc = current_service()
-    p = svc.extras.get("events")
+def pipeline(app: Flask | None = None) -> EventPipeline:
+    """The service's event pipeline (``Service.events``), built on first use (or at start
+    by ``xiaoan serve``) over the service's campus hub."""
+    app = app if app is not None else current_app._get_current_object()  # type: ignore[attr-defined]
+    svc: Service = app.extensions["xiaoan"]
+    p = svc.events
     if p is None:
         with _init_lock:
-            p = svc.extras.get("events")
+            p = svc.events
             if p is None:
-                data_dir = Path(current_app.config.get("DATA_DIR") or "xiaoan-data")
-                journal = current_app.config.get("EVENTS_JOURNAL") or data_dir / "events.journal"
-                p = svc.extras["events"] = EventPipeline(
-                    svc.store, journal_path=journal,
-                    freeze_gc=bool(current_app.config.get("EVENTS_GC_FREEZE")))
+                data_dir = Path(app.config.get("DATA_DIR") or "xiaoan-data")
+                journal = app.config.get("EVENTS_JOURNAL") or data_dir / "events.journal"
+                p = svc.events = EventPipeline(
+                    svc.store, hub=svc.hub, journal_path=journal,
+                    freeze_gc=bool(app.config.get("EVENTS_GC_FREEZE")))
     return p
 
 
@@ -108,6 +110,8 @@ def list_incidents() -> Response:
     since = parse_time(request.args["since"], "since") if "since" in request.args else None
     until = parse_time(request.args["until"], "until") if "until" in request.args else None
     campus = request.args.get("campus")
+    if campus is not None:
+        current_service().hub.require(campus)
     limit = int_arg("limit", 100, 1, 10000)
     offset = offset_arg()
     p = pipeline()
@@ -226,6 +230,7 @@ def stream() -> Response:
         from layers.schema import validate_campus_id
 
         validate_campus_id(campus)
+        current_service().hub.require(campus)
     p = pipeline()
     raw = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
     if raw is not None:

@@ -32,7 +32,7 @@ def post_checkins(campus_id: str) -> Response:
 
     check_args(set())
     svc = current_service()
-    campus = svc.campuses.get(campus_id)
+    campus = svc.hub.campus(campus_id)
     cis = checkins_from_body(campus, json_body())
     new = store_checkins(svc.store, campus, cis)
     events = patrol_events(svc.store, campus, dt.datetime.now(dt.UTC))
@@ -53,7 +53,7 @@ def report(campus_id: str) -> Response:
 
     check_args({"date"})
     svc = current_service()
-    campus = svc.campuses.get(campus_id)
+    campus = svc.hub.campus(campus_id)
     now = dt.datetime.now(dt.UTC)
     if "date" in request.args:
         try:

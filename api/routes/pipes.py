@@ -28,7 +28,7 @@ bp = Blueprint("pipes", __name__, url_prefix="/api/v1/pipes")
 
 
 def _campus(campus_id: str) -> Any:
-    return current_service().campuses.get(campus_id)
+    return current_service().hub.campus(campus_id)
 
 
 def _format(p: dict[str, str], choices: tuple[str, ...]) -> str:

@@ -57,15 +57,14 @@ def _alarms() -> list[Any]:
     """Alarms from the query plus, unless ``live=false``, the live pipeline's open units."""
     alarms: list[Any] = list(request.args.getlist("alarm"))
     if bool_arg("live", True):
-        p = current_service().extras.get("events")
-        engine = getattr(p, "engine", None)
-        if engine is not None:
-            alarms.extend(sorted(engine.open_units))
+        p = current_service().events
+        if p is not None:
+            alarms.extend(sorted(p.engine.open_units))
     return alarms
 
 
 def _campus(campus_id: str) -> Any:
-    return current_service().campuses.get(campus_id)
+    return current_service().hub.campus(campus_id)
 
 
 # --- grading ---------------------------------------------------------------------------------
@@ -180,10 +179,10 @@ def put_risk_route(campus_id: str, layer: str) -> Response:
 
     check_args({"assessor"})
     svc = current_service()
-    svc.store.get_campus(campus_id)
+    svc.hub.require(campus_id)
     row = put_risk(svc.store, campus_id, _risk_layer(layer), json_body(),
                    assessor=request.args.get("assessor"))
-    svc.campuses.invalidate(campus_id)
+    svc.hub.notify(campus_id, [layer])
     return json_response(row, 201)
 
 
@@ -208,7 +207,7 @@ def assessments_route(campus_id: str, layer: str, fid: str) -> Response:
     measures = doc.pop("measures", None)
     out = assess(svc.store, campus_id, layer, fid, method, doc, assessor=assessor,
                  measures=measures)
-    svc.campuses.invalidate(campus_id)
+    svc.hub.notify(campus_id, [layer])
     return json_response(out, 201)
 
 
@@ -227,7 +226,7 @@ def report_route() -> Response:
     svc = current_service()
     if actor(None) is not None:  # the reporter is who is logged in
         doc["reporter"] = actor(None)
-    data = report_hazard(svc.store, campus_id, doc, campus=svc.campuses.get(campus_id))
+    data = report_hazard(svc.store, campus_id, doc, campus=svc.hub.campus(campus_id))
     return json_response(data, 201)
 
 

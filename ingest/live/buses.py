@@ -25,6 +25,7 @@ import numpy as np
 
 from geo.errors import RowError, ValidationError
 from geo.times import check_not_future, parse_seconds
+from ingest.live.hub import Derivation
 from ingest.live.records import event_doc, event_record
 from layers.store import Record
 
@@ -33,6 +34,8 @@ __all__ = [
     "parse_time",
     "validate_fix",
     "BusEngine",
+    "BUS_ENGINE_LAYERS",
+    "bus_engine",
     "load_avl_csv",
     "replay_avl",
     "TripReplay",
@@ -808,3 +811,16 @@ def _route_lonlat(r: PlannedRoute, eng: BusEngine) -> np.ndarray:
 
 def _plain(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v
+
+
+#: The name and layers of a campus's bus engine on the hub (see :mod:`ingest.live.hub`):
+#: the live bus state lives as long as the campus's ``bus_routes`` and ``bus_stops`` layers
+#: stay as they were; any other layer may change under it.
+BUS_ENGINE_LAYERS = frozenset({"bus_routes", "bus_stops"})
+
+
+def bus_engine(write: Callable[[list[Record]], Any] | None = None) -> Derivation[BusEngine]:
+    """The hub derivation of a campus's :class:`BusEngine` whose events go to ``write``
+    (the event pipeline's journaled writer)."""
+    return Derivation("bus_engine", BUS_ENGINE_LAYERS,
+                      lambda campus, store: BusEngine.from_campus(campus, write=write))

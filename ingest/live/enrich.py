@@ -32,15 +32,17 @@ from shapely.geometry import LineString, Point
 from shapely.strtree import STRtree
 
 from geo.crs import transformer
-from geo.errors import ValidationError
+from geo.errors import NotFound, ValidationError
 from geo.indoor import floor_at_z, floor_level_z
 from ingest.live.events import Event
+from ingest.live.hub import CAMPUS, CampusHub, Derivation
 from layers.campus import Campus
 from layers.devices import Device, DeviceRegistry, devices_of
 
 __all__ = [
     "Enricher",
     "CampusIndex",
+    "CAMPUS_INDEX",
     "CameraRanker",
     "RiskLevel",
     "RISK_ORDER",
@@ -479,6 +481,15 @@ class CampusIndex:
         return people
 
 
+#: A campus's :class:`CampusIndex`, cached on the hub's campus entry; rebuilt when one of
+#: the layers it reads (or the campus record: boundary, contacts) changes.
+CAMPUS_INDEX: Derivation[CampusIndex] = Derivation(
+    "campus_index",
+    frozenset({CAMPUS, "buildings", "rooms", "zones", "jurisdictions", "cameras",
+               "risk_points", "risk_areas", "devices"}),
+    lambda campus, store: CampusIndex(campus))
+
+
 @dataclass
 class _Spot:
     x: float
@@ -490,13 +501,19 @@ class _Spot:
 
 
 class Enricher:
-    """Geolocates and enriches events over a set of campuses. Thread-safe for reads;
-    :meth:`refresh` swaps a campus's index atomically.
+    """Geolocates and enriches events over a set of campuses. Thread-safe for reads.
+
+    The campus indexes come from a :class:`~ingest.live.hub.CampusHub` (``hub``): each is
+    built on first use (an event for a campus not indexed yet builds that campus only) and
+    dropped when a layer it reads changes. Without a hub, ``campuses`` are indexed once
+    (tests, benchmarks) and :meth:`refresh` swaps one atomically.
 
     Parameters
     ----------
     campuses
-        The campuses to serve.
+        The campuses to serve, when there is no hub.
+    hub
+        The runtime's campuses (see :data:`CAMPUS_INDEX`).
     cameras, risk
         Override the camera ranker / risk level providers (see the protocols above).
     camera_limit
@@ -507,6 +524,7 @@ class Enricher:
         self,
         campuses: Iterable[Campus] = (),
         *,
+        hub: CampusHub | None = None,
         cameras: CameraRanker | None = None,
         risk: RiskLevel | None = None,
         pixel_to_ground: Callable[[Campus, str, float, float], tuple[float, float, float]]
@@ -514,7 +532,9 @@ class Enricher:
         camera_limit: int = 5,
     ) -> None:
         self._lock = threading.RLock()
+        self._hub = hub
         self._idx: dict[str, CampusIndex] = {}
+        self._all = hub is None  # every campus of the hub installed
         self._static: dict[tuple[str, str], dict[str, Any]] = {}
         self._risk_cache: dict[tuple[Any, frozenset[str]], dict[str, Any]] = {}
         self._samples: dict[tuple[str, int], np.ndarray] = {}
@@ -529,64 +549,123 @@ class Enricher:
         self._b_owner: dict[str, list[str]] = {}
         self._c_owner: dict[str, list[str]] = {}
         for c in campuses:
-            self.refresh(c, _rebuild=False)
-        self._rebuild_city()
+            self._install(CampusIndex(c))
+        self._rebuild_boundaries()
+        if hub is not None:
+            hub.subscribe(self._on_change)
 
     # --- campuses ------------------------------------------------------------------------
-    def refresh(self, campus: Campus, _rebuild: bool = True) -> None:
-        """(Re)index one campus: after its layers changed."""
-        idx = CampusIndex(campus)
-        with self._lock:
-            self._idx[campus.id] = idx
-            self.devices.add_campus(campus)
-            self._static = {k: v for k, v in self._static.items() if k[0] != campus.id}
-            self._risk_cache.clear()
-            self._samples = {k: v for k, v in self._samples.items() if k[0] != campus.id}
-            self._sample_cams = {k: v for k, v in self._sample_cams.items()
-                                 if k[0] != campus.id}
-            if _rebuild:
-                self._rebuild_city()
+    def refresh(self, campus: Campus) -> None:
+        """(Re)index one campus after its layers changed (without a hub)."""
+        self._install(CampusIndex(campus))
+        self._rebuild_boundaries()
 
     def remove(self, campus_id: str) -> None:
-        with self._lock:
-            self._idx.pop(campus_id, None)
-            self.devices.remove_campus(campus_id)
-            self._static = {k: v for k, v in self._static.items() if k[0] != campus_id}
-            self._risk_cache.clear()
-            self._rebuild_city()
+        self._uninstall(campus_id)
+        self._rebuild_boundaries()
 
-    def _rebuild_city(self) -> None:
-        ids = [cid for cid, ix in self._idx.items() if ix.boundary_ll is not None]
-        self._bids = ids
-        self._btree = STRtree([self._idx[c].boundary_ll for c in ids]) if ids else None
-        self._b_owner = {}
-        self._c_owner = {}
-        for cid, ix in self._idx.items():
-            for fid in ix.b_index:
-                self._b_owner.setdefault(fid, []).append(cid)
-            for fid in ix.c_index:
-                self._c_owner.setdefault(fid, []).append(cid)
+    def _install(self, idx: CampusIndex) -> None:
+        with self._lock:
+            self._drop_caches(idx.id)
+            self._idx[idx.id] = idx
+            self.devices.add_campus(idx.campus)
+            for fid in idx.b_index:
+                self._b_owner.setdefault(fid, []).append(idx.id)
+            for fid in idx.c_index:
+                self._c_owner.setdefault(fid, []).append(idx.id)
+
+    def _uninstall(self, campus_id: str) -> None:
+        with self._lock:
+            ix = self._idx.pop(campus_id, None)
+            self._drop_caches(campus_id)
+            if ix is None:
+                return
+            self._all = self._hub is None
+            self.devices.remove_campus(campus_id)
+            for owners, fids in ((self._b_owner, ix.b_index), (self._c_owner, ix.c_index)):
+                for fid in fids:
+                    rest = [c for c in owners.get(fid, ()) if c != campus_id]
+                    if rest:
+                        owners[fid] = rest
+                    else:
+                        owners.pop(fid, None)
+
+    def _drop_caches(self, campus_id: str) -> None:
+        self._static = {k: v for k, v in self._static.items() if k[0] != campus_id}
+        self._risk_cache = {}
+        self._samples = {k: v for k, v in self._samples.items() if k[0] != campus_id}
+        self._sample_cams = {k: v for k, v in self._sample_cams.items() if k[0] != campus_id}
+
+    def _on_change(self, campus_id: str, layers: frozenset[str] | None) -> None:
+        """The hub's listener: forget what a change made stale (rebuilt on next use)."""
+        if CAMPUS_INDEX.reads(layers):
+            self._uninstall(campus_id)
+        if layers is None:
+            with self._lock:
+                self._all = False
+                self._rebuild_boundaries()
+
+    def _rebuild_boundaries(self) -> None:
+        if self._hub is not None:
+            bounds = [(c.id, c.boundary) for c in self._hub.infos()]
+        else:
+            bounds = [(cid, ix.boundary_ll) for cid, ix in self._idx.items()]
+        bounds = [(cid, b) for cid, b in bounds if b is not None]
+        self._bids = [cid for cid, _ in bounds]
+        self._btree = STRtree([b for _, b in bounds]) if bounds else None
+
+    def _ix(self, campus_id: str) -> CampusIndex:
+        """The campus's index: installed, or built through the hub now."""
+        ix = self._idx.get(campus_id)
+        if ix is not None:
+            return ix
+        if self._hub is None:
+            raise KeyError(campus_id)
+        ix = self._hub.derived(campus_id, CAMPUS_INDEX)
+        with self._lock:
+            if self._idx.get(campus_id) is not ix:
+                self._uninstall(campus_id)
+                self._install(ix)
+        return ix
+
+    def _ensure_all(self) -> None:
+        """Install every campus (a lookup by device, building or camera id alone needs
+        them all to find the owner and to see an ambiguous id)."""
+        if self._all or self._hub is None:
+            return
+        for cid in self._hub.ids():
+            try:
+                self._ix(cid)
+            except NotFound:  # deleted meanwhile
+                continue
+        self._all = True
 
     def campus_ids(self) -> list[str]:
-        return sorted(self._idx)
+        return self._hub.ids() if self._hub is not None else sorted(self._idx)
+
+    def knows(self, campus_id: str) -> bool:
+        """Whether ``campus_id`` is one of the campuses served."""
+        return campus_id in (self._hub.ids() if self._hub is not None else self._idx)
 
     def index(self, campus_id: str) -> CampusIndex:
-        ix = self._idx.get(campus_id)
-        if ix is None:
+        try:
+            return self._ix(campus_id)
+        except (KeyError, NotFound):
             raise ValidationError(f"unknown campus {campus_id!r}; known: "
-                                  f"{', '.join(sorted(self._idx)) or 'none'}", field="campus")
-        return ix
+                                  f"{', '.join(self.campus_ids()) or 'none'}",
+                                  field="campus") from None
 
     def campus_at(self, lon: float, lat: float) -> CampusIndex:
         """The campus whose boundary (padded by a margin) holds lon/lat."""
-        if self._btree is not None:
+        tree, bids = self._btree, self._bids
+        if tree is not None:
             p = Point(lon, lat)
-            hits = self._btree.query(p, predicate="intersects")
+            hits = tree.query(p, predicate="intersects")
             if len(hits):
-                return self._idx[self._bids[int(hits[0])]]
+                return self.index(bids[int(hits[0])])
             # near a boundary: the margin is in metres, so test the nearest few locally
-            for i in self._btree.query(p.buffer(0.001)):
-                ix = self._idx[self._bids[int(i)]]
+            for i in tree.query(p.buffer(0.001)):
+                ix = self.index(bids[int(i)])
                 if ix.contains(*ix.to_local(lon, lat)):
                     return ix
         raise ValidationError(
@@ -601,13 +680,22 @@ class Enricher:
                 raise ValidationError(f"unknown {what} {fid!r} in campus {campus!r}",
                                       field=field)
             return ix
+        self._ensure_all()
         found = owners.get(fid, [])
         if not found:
             raise ValidationError(f"unknown {what} {fid!r}", field=field)
         if len(found) > 1:
             raise ValidationError(f"{what} {fid!r} exists in campuses {', '.join(found)}; "
                                   "name the campus", field=field)
-        return self._idx[found[0]]
+        return self.index(found[0])
+
+    def device(self, device_id: str, campus_id: str | None) -> Device:
+        """The device (its campus indexed), or a ValidationError naming ``device_id``."""
+        if campus_id is not None:
+            self.index(campus_id)
+        else:
+            self._ensure_all()
+        return self.devices.get(device_id, campus_id)
 
     # --- geolocation -------------------------------------------------------------------------
     def _spot_from_xy(self, ix: CampusIndex, x: float, y: float, z: float | None,
@@ -631,8 +719,8 @@ class Enricher:
         Raises a ValidationError naming the field for anything that cannot be placed."""
         if ev.form == "device":
             assert ev.device_id is not None
-            dev = self.devices.get(ev.device_id, ev.campus)
-            ix = self._idx[dev.campus_id]
+            dev = self.device(ev.device_id, ev.campus)
+            ix = self.index(dev.campus_id)
             return ix, self._device_spot(ix, dev), dev
         if ev.form == "lonlat":
             assert ev.lon is not None and ev.lat is not None
@@ -815,19 +903,19 @@ class Enricher:
             if hit is None:
                 if len(self._risk_cache) > 500_000:
                     self._risk_cache.clear()
-                hit = self._risk_cache[ck] = self._risk_for(self._idx[ctx["campus"]], ctx,
+                hit = self._risk_cache[ck] = self._risk_for(self.index(ctx["campus"]), ctx,
                                                             open_units)
             return dict(hit)
-        return self._risk_for(self._idx[ctx["campus"]], ctx, open_units)
+        return self._risk_for(self.index(ctx["campus"]), ctx, open_units)
 
     def context(self, ev: Event) -> dict[str, Any]:
         """The incident context without the risk level (see :meth:`risk`)."""
         if ev.form == "device":
             assert ev.device_id is not None
-            dev = self.devices.get(ev.device_id, ev.campus)
+            dev = self.device(ev.device_id, ev.campus)
             key = (dev.campus_id, dev.id)
             ctx = self._static.get(key)
-            ix = self._idx[dev.campus_id]
+            ix = self.index(dev.campus_id)
             if ctx is None:
                 ctx = self._static_context(ix, self._device_spot(ix, dev), dev, "device")
                 ctx["_key"] = key
@@ -840,9 +928,8 @@ class Enricher:
     def warm(self, campus_id: str | None = None) -> int:
         """Precompute the static context of every device (of one campus, or all)."""
         n = 0
-        for cid, ix in list(self._idx.items()):
-            if campus_id is not None and cid != campus_id:
-                continue
+        for cid in [campus_id] if campus_id is not None else self.campus_ids():
+            ix = self.index(cid)
             for dev in ix.devices.values():
                 key = (cid, dev.id)
                 if key not in self._static:

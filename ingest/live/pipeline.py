@@ -29,6 +29,7 @@ from typing import Any
 from geo.errors import NotFound, RowError, Unavailable, ValidationError
 from ingest.live.enrich import Enricher
 from ingest.live.events import MAX_BATCH, Event, kinds_from_config, validate_batch
+from ingest.live.hub import CampusHub
 from ingest.live.incidents import STATUSES, Accepted, IncidentEngine
 from ingest.live.journal import DurableWriter, Journal, WriteBatch
 from ingest.live.records import event_record
@@ -63,8 +64,11 @@ class EventPipeline:
         Campuses to serve (default: every campus in the store).
     journal_path
         The local journal file used while the store is unavailable.
+    hub
+        The runtime's campuses (default: a hub of its own over ``store``, polling the
+        store's change feed until :meth:`close`). The enricher gets its indexes from it.
     enricher
-        A ready enricher (default: built from ``campuses``).
+        A ready enricher (default: built from ``campuses``, else from the hub).
     kinds
         The event kinds accepted (default: ``$XIAOAN_EVENT_KINDS``, else
         :data:`~ingest.live.events.KNOWN_KINDS`).
@@ -78,6 +82,7 @@ class EventPipeline:
         store: Store,
         campuses: Iterable[Campus] | None = None,
         *,
+        hub: CampusHub | None = None,
         journal_path: str | Path = "xiaoan-data/events.journal",
         enricher: Enricher | None = None,
         radius_m: float = 50.0,
@@ -90,10 +95,13 @@ class EventPipeline:
         self.store = store
         self.kinds = tuple(kinds) if kinds else kinds_from_config(
             os.environ.get("XIAOAN_EVENT_KINDS"))
+        self._own_hub: CampusHub | None = None
+        if enricher is None and campuses is None and hub is None:
+            hub = self._own_hub = CampusHub(store)
+            hub.start()
+        self.hub = hub
         if enricher is None:
-            if campuses is None:
-                campuses = [store.load_campus(c.id) for c in store.list_campuses()]
-            enricher = Enricher(campuses)
+            enricher = Enricher(campuses or (), hub=hub if campuses is None else None)
         self.enricher = enricher
         if freeze_gc:
             # the campus indexes live as long as the process: keep them out of the cyclic
@@ -105,8 +113,6 @@ class EventPipeline:
         self._feed_seq = 0
         self._last_sync = -math.inf
         self.max_batch = max_batch
-        self._reload_lock = threading.Lock()
-        self._last_reload = -math.inf
         self.changed = threading.Condition()
         self.version = 0
         self.writer = DurableWriter(store, Journal(journal_path), on_commit=self._notify)
@@ -119,21 +125,15 @@ class EventPipeline:
             self._restore()
 
     # --- lifecycle -------------------------------------------------------------------------
-    def reload_campuses(self, min_interval_s: float = 2.0) -> bool:
-        """Reload every campus from the store (at most every ``min_interval_s``); whether
-        a reload happened."""
-        now = time.monotonic()
-        with self._reload_lock:
-            if now - self._last_reload < min_interval_s:
-                return False
-            self._last_reload = now
-            try:
-                infos = self.store.list_campuses()
-            except Exception:  # noqa: BLE001 - store down: keep what we have
-                return False
-            for info in infos:
-                self.enricher.refresh(self.store.load_campus(info.id))
-            return True
+    def reload_campuses(self) -> bool:
+        """Read the store's change feed now (a device, building or campus an event names
+        may have been written a moment ago); whether anything changed."""
+        if self.hub is None:
+            return False
+        try:
+            return self.hub.sync() > 0
+        except Exception:  # noqa: BLE001 - store down: keep what we have
+            return False
 
     def _restore(self) -> None:
         """Reload the incidents that are not resolved, so correlation and the lifecycle
@@ -142,13 +142,15 @@ class EventPipeline:
             for status in STATUSES[:-1]:
                 recs = self.store.query_records("incident", where={"status": status})
                 self.engine.load(r.data for r in recs
-                                 if r.data.get("campus") in self.enricher._idx)
+                                 if self.enricher.knows(r.data.get("campus")))
                 self._feed_seq = max([self._feed_seq, *(r.seq or 0 for r in recs)])
         except Exception as e:  # noqa: BLE001 - a store that is down now is not fatal
             log.warning("could not restore open incidents: %s", e)
 
     def close(self) -> None:
         self.writer.close()
+        if self._own_hub is not None:
+            self._own_hub.close()
 
     def _notify(self) -> None:
         with self.changed:
@@ -303,7 +305,7 @@ class EventPipeline:
         return n
 
     def _take(self, d: dict[str, Any]) -> bool:
-        if d.get("rev_by") == self.engine.writer_id or d.get("campus") not in self.enricher._idx:
+        if d.get("rev_by") == self.engine.writer_id or not self.enricher.knows(d.get("campus")):
             return False
         with self._order:
             mine = self.engine.incidents.get(d["id"])
