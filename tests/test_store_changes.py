@@ -97,11 +97,12 @@ def test_concurrent_writers_leave_no_gap_a_poller_skips(store: Store):
     def poller() -> None:
         after = head
         while True:
+            finished = done.is_set()  # before the read: every write committed before it
             got = store.changes(after)
             for c in got:
                 seen[(c.campus_id, c.layer)] = c.seq
                 after = c.seq
-            if done.is_set() and not got:
+            if finished and not got:
                 return
 
     p = threading.Thread(target=poller)
