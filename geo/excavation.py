@@ -39,6 +39,7 @@ __all__ = [
     "Clearance",
     "DigSpec",
     "make_dig",
+    "parse_depth",
     "excavate",
     "cross_section",
     "render_cross_section",
@@ -46,6 +47,25 @@ __all__ = [
 ]
 
 MAX_DIG_DEPTH_M = 50.0
+
+
+def parse_depth(text: Any) -> float | list[float]:
+    """A dig depth as given (m below ground): ``"2.0"`` or ``2`` → 2.0, ``"1.5,2,2.5"`` or
+    a list → [1.5, 2.0, 2.5] (one per polygon vertex); errors name ``depth``."""
+    if text is None:
+        raise ValidationError("give the dig depth in m below ground", field="depth")
+    if isinstance(text, (int, float)):
+        return float(text)
+    if isinstance(text, list):
+        vals = text
+    else:
+        vals = [v for v in str(text).replace(";", ",").split(",") if v.strip()]
+    try:
+        out = [float(v) for v in vals]
+    except (TypeError, ValueError):
+        raise ValidationError(f"the depth must be a number of metres, got {text!r}",
+                              field="depth") from None
+    return out[0] if len(out) == 1 else out
 
 
 @dataclass(frozen=True)

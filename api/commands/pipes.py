@@ -311,26 +311,6 @@ def _read_dig(path: str) -> tuple[Any, Any]:
     return poly, depth
 
 
-def parse_depth(text: Any) -> Any:
-    """``"2.0"`` → 2.0, ``"1.5,2,2.5"`` → [1.5, 2.0, 2.5]; errors name ``depth``."""
-    from geo.errors import ValidationError
-
-    if text is None:
-        raise ValidationError("give the dig depth in m below ground (--depth)", field="depth")
-    if isinstance(text, (int, float)):
-        return float(text)
-    if isinstance(text, list):
-        vals = text
-    else:
-        vals = [v for v in str(text).replace(";", ",").split(",") if v.strip()]
-    try:
-        out = [float(v) for v in vals]
-    except (TypeError, ValueError):
-        raise ValidationError(f"the depth must be a number of metres, got {text!r}",
-                              field="depth") from None
-    return out[0] if len(out) == 1 else out
-
-
 def parse_line(text: str, field: str = "section") -> Any:
     """``"lon,lat;lon,lat[;...]"`` → LineString."""
     import math
@@ -355,6 +335,7 @@ def parse_line(text: str, field: str = "section") -> Any:
 
 
 def run_excavate(args: argparse.Namespace) -> int:
+    from geo.excavation import parse_depth
     from layers.pipes import excavate_campus
 
     poly, fdepth = _read_dig(args.dig)
@@ -383,6 +364,7 @@ def run_workorder(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from geo.errors import ValidationError
+    from geo.excavation import parse_depth
     from scenes.workorder import work_order
     from scenes.workorder_pdf import render_work_order_pdf
 

@@ -75,7 +75,7 @@ def _geom(doc: Any, field: str, kind: str) -> Any:
 
 
 def _depth(doc: dict[str, Any], dig: Any) -> Any:
-    from api.commands.pipes import parse_depth
+    from geo.excavation import parse_depth
 
     d = doc.get("depth")
     if d is None and isinstance(dig, dict) and dig.get("type") == "Feature":
