@@ -16,7 +16,7 @@ import pytest
 from events_fixtures import ll, load_into, now_iso
 
 from api.app import create_app
-from ingest.live.buses import BUS_ENGINE
+from ingest.live.buses import bus_engine
 from layers.store import open_store
 
 #: Changes by another process are seen within 2 s (the hub polls every second); the tests
@@ -137,14 +137,15 @@ def test_the_bus_engine_lives_through_other_layers_and_not_through_its_own(app, 
         json={"bus": "bus-7", "lon": lon, "lat": lat, "t": now_iso(-5), "route": "R1"},
     )
     assert r.status_code == 200, r.get_json()
-    engine = hub.derived("sq", BUS_ENGINE)
+    engine = hub.cached("sq", bus_engine())
+    assert engine is not None
 
     other = open_store(store.url)
     try:
         zones = other.read_layer("sq", "zones")
         other.write_layer("sq", "zones", zones.iloc[:1], mode="replace")
         until(lambda: len(hub.campus("sq")["zones"]) == 1, "the zones change")
-        assert hub.derived("sq", BUS_ENGINE) is engine
+        assert hub.cached("sq", bus_engine()) is engine
         buses = client.get("/api/v1/buses/sq").get_json()
         assert [x["bus"] for x in buses["buses"]] == ["bus-7"]
 
@@ -161,7 +162,7 @@ def test_the_bus_engine_lives_through_other_layers_and_not_through_its_own(app, 
     finally:
         other.close()
     until(lambda: "R9" in client.get("/api/v1/buses/sq").get_json()["routes"], "the new bus route")
-    assert hub.derived("sq", BUS_ENGINE) is not engine
+    assert hub.cached("sq", bus_engine()) is not engine
 
 
 @pytest.mark.parametrize("path", ["/api/v1/stream?campus=nope", "/api/v1/incidents?campus=nope"])

@@ -645,7 +645,7 @@ class Enricher:
 
     def knows(self, campus_id: str) -> bool:
         """Whether ``campus_id`` is one of the campuses served."""
-        return campus_id in (self._hub.ids() if self._hub is not None else self._idx)
+        return self._hub.known(campus_id) if self._hub is not None else campus_id in self._idx
 
     def index(self, campus_id: str) -> CampusIndex:
         try:

@@ -114,12 +114,20 @@ class CampusHub:
         self._progress = (0, 0)
 
     # --- campuses ------------------------------------------------------------------------
-    def infos(self) -> list[CampusInfo]:
-        """Every campus of the store (id order), from memory once read."""
+    def _info_map(self) -> dict[str, CampusInfo]:
         with self._lock:
             if self._infos is None:
                 self._infos = {c.id: c for c in self.store.list_campuses()}
-            return [self._infos[k] for k in sorted(self._infos)]
+            return self._infos
+
+    def infos(self) -> list[CampusInfo]:
+        """Every campus of the store (id order), from memory once read."""
+        infos = self._info_map()
+        return [infos[k] for k in sorted(infos)]
+
+    def known(self, campus_id: str) -> bool:
+        """Whether the store holds ``campus_id`` (as last read; nothing is read again)."""
+        return campus_id in self._info_map()
 
     def ids(self) -> list[str]:
         return [c.id for c in self.infos()]
@@ -127,9 +135,9 @@ class CampusHub:
     def require(self, campus_id: str) -> CampusInfo:
         """The campus record, or :class:`~geo.errors.NotFound` (404) naming the id."""
         for attempt in (1, 2):
-            for c in self.infos():
-                if c.id == campus_id:
-                    return c
+            info = self._info_map().get(campus_id)
+            if info is not None:
+                return info
             if attempt == 1 and not self._read_feed_quietly():
                 break  # nothing changed since: it does not exist
         raise NotFound(f"no campus {campus_id!r}; GET /campuses lists them", field="campus")
