@@ -11,7 +11,7 @@ from api.app import create_app
 from api.openapi import OPERATIONS, operations
 
 HOW_TO_ADD = (
-    "add an Op(...) keyed \"METHOD blueprint.endpoint\" to REST_OPERATIONS in "
+    'add an Op(...) keyed "METHOD blueprint.endpoint" to REST_OPERATIONS in '
     "api/openapi_ops.py (routes under /api/v1) or SITE_OPERATIONS in api/openapi_site.py "
     "(OGC, accounts, health, web pages): its summary, query parameters (q(...)), JSON body "
     "schema and success responses; path parameters, 4xx/5xx problem documents and security "
@@ -37,20 +37,33 @@ def test_the_document_is_valid_openapi_3_0(doc):
 
 
 def test_every_route_of_the_url_map_is_documented(app, doc):
-    missing = [f"{m.upper()} {p} (endpoint {e!r})" for p, m, e, _ in operations(app)
-               if m not in doc["paths"].get(p, {})]
-    assert not missing, (f"{len(missing)} route(s) missing from /api: " + "; ".join(missing)
-                         + ". To document one, " + HOW_TO_ADD + ".")
+    missing = [
+        f"{m.upper()} {p} (endpoint {e!r})"
+        for p, m, e, _ in operations(app)
+        if m not in doc["paths"].get(p, {})
+    ]
+    assert not missing, (
+        f"{len(missing)} route(s) missing from /api: "
+        + "; ".join(missing)
+        + ". To document one, "
+        + HOW_TO_ADD
+        + "."
+    )
 
 
 def test_nothing_is_documented_that_the_server_does_not_route(app, doc):
     routed = {(p, m) for p, m, _, _ in operations(app)}
-    extra = [f"{m.upper()} {p}" for p, ops in doc["paths"].items() for m in ops
-             if (p, m) not in routed]
+    extra = [
+        f"{m.upper()} {p}" for p, ops in doc["paths"].items() for m in ops if (p, m) not in routed
+    ]
     assert not extra, f"documented but not routed: {extra}"
     endpoints = {f"{m.upper()} {e}" for _, m, e, _ in operations(app)}
-    stale = sorted(k for k in OPERATIONS if k not in endpoints and not k.split()[1].startswith(
-        ("health.", "stream.", "org.", "webmap.city")))
+    stale = sorted(
+        k
+        for k in OPERATIONS
+        if k not in endpoints
+        and not k.split()[1].startswith(("health.", "stream.", "org.", "webmap.city"))
+    )
     assert not stale, f"operations described for routes that no longer exist: {stale}"
 
 
