@@ -15,6 +15,7 @@ import requests
 from auth_world import PASSWORD, cheap_argon2
 from events_fixtures import campus_layers, now_iso
 
+from tests.cpu_burner import cpu_burner  # noqa: F401  (a fixture)
 from tests.test_webmap_browser import (  # noqa: F401  (fixtures)
     _busy_machine,
     _errors,
@@ -119,6 +120,7 @@ def test_coordinator_logs_in_and_sees_only_their_school(city_server, driver):  #
     )
     shown = driver.execute_script("return window.xiaoan.incidents.map(f => f.properties.campus)")
     assert set(shown) == {"hki"}
+    assert _errors(driver) == []
     # the session cookie is not readable by the page's scripts
     assert "xiaoan_session" not in driver.execute_script("return document.cookie")
     # from the page: the list without a campus holds only this school's; the other school's
@@ -131,6 +133,8 @@ def test_coordinator_logs_in_and_sees_only_their_school(city_server, driver):  #
     assert status == 403
     status, _ = driver.execute_async_script(_FETCH, f"/api/v1/incidents/{inc['sq2']}/ack", "POST")
     assert status == 404
+    refused = _errors(driver)  # the browser logs each refused fetch above, and only those
+    assert len(refused) == 3 and all("status of 40" in e for e in refused), refused
     # the page's own write carries the CSRF token (webmap/static/csrf.js) and is audited
     # under the logged-in user
     li = driver.find_element("css selector", f'#incidents li[data-incident="{inc["hki"]}"]')
