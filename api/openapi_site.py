@@ -65,6 +65,27 @@ SITE_OPERATIONS: dict[str, Op] = {
     "GET auth.login_page": Op(
         "The login page", ok(None, media=HTML), (q("next", STR, "go to"),), store=False
     ),
+    # health (api/routes/health.py)
+    "GET health.live": Op(
+        "The process answers",
+        ok(obj({"status": {"type": "string", "enum": ["live"]}}, ("status",))),
+        store=False,
+    ),
+    "GET health.ready": Op(
+        "Every campus is loaded and indexed (503 while starting)",
+        ok(
+            obj(
+                {
+                    "status": {"type": "string", "enum": ["ready"]},
+                    "indexed": {"type": "integer"},
+                    "campuses": {"type": "integer"},
+                },
+                ("status", "indexed", "campuses"),
+            )
+        ),
+        errors=frozenset({503}),
+        store=False,
+    ),
     # the web map (webmap/views.py)
     "GET webmap.planner": Op(
         "Web map: planner", ok(None, media=HTML), (q("campus", CAMPUS, "campus"),)
