@@ -69,3 +69,15 @@ def test_wmata_gtfs_imports_routes_and_stops_the_bus_engine_runs(store):
     assert s2["updated"] == 6 and s2["also"]["bus_stops"]["updated"] == stops
     offs = [p.get("offset_s") for p in campus["bus_stops"]["props"]]
     assert all(o is not None and o >= 0 for o in offs) and np.nanmax(offs) > 600
+
+
+def test_pipes_import_finds_the_qwat_valves_layer_by_name(tmp_path, capsys):
+    from api.cli import main
+
+    qwat = shared_data("water", "qwat_sige_sample.gpkg")
+    assert main(["pipes", "import", "--campus", "qwat", "--file", str(qwat), "--pipes-layer",
+                 "pipes", "--utility", "water", "--default-depth", "1.2",
+                 "--default-diameter", "0.1", "--skip-invalid", "--data",
+                 str(tmp_path / "d")]) == 0
+    out = capsys.readouterr().out
+    assert "2312 valve(s) (layer 'valves')" in out

@@ -494,6 +494,7 @@ def run_import(args: argparse.Namespace) -> int:
         store.close()
     s = imp.summary
     return _emit(args, {"campus": args.campus, "campus_created": created, **s},
-                 f"imported {s['pipes']} pipe(s) and {s['valves']} valve(s) into "
-                 f"{args.campus}; depth defaulted on {s['depth_defaulted']}, diameter on "
+                 f"imported {s['pipes']} pipe(s) and {s['valves']} valve(s)"
+                 + (f" (layer {s['valves_layer']!r})" if s.get("valves_layer") else "")
+                 + f" into {args.campus}; depth defaulted on {s['depth_defaulted']}, diameter on "
                  f"{s['diameter_defaulted']}; skipped {len(s['skipped'])}")

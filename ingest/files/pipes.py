@@ -66,7 +66,10 @@ def _read(path: Path, layer: str | None, crs: Any,
             raise ValidationError(msg, field=flag) from e
     if r.errors:
         raise ValidationError(errors=r.errors)
-    return r.gdf, r.rows
+    from ingest.files.identity import assign_ids
+
+    gdf, _, _, _ = assign_ids(r.gdf, r.rows)  # ids from the source, as `xiaoan import` does
+    return gdf, r.rows
 
 
 def _pick(cols: list[str], explicit: str | None, names: tuple[str, ...], what: str) -> str | None:
@@ -224,6 +227,8 @@ def read_pipes(
         out["props"] = [{**(p if isinstance(p, dict) else {}), **x}
                         for p, x in zip(out["props"], props_extra, strict=True)]
     pipes, skipped = validate_layer("pipes", out, campus_id, skip_invalid=skip_invalid)
+    if valves_layer is None and valves_path is None:
+        valves_layer = _valves_layer_by_name(path)  # found by name: said in the summary
     nodes, vskipped = _valves(campus_id, path, valves_layer, valves_path, crs, utils,
                               skip_invalid)
     kept = [p if isinstance(p, dict) else {} for p in pipes["props"]]
@@ -232,9 +237,23 @@ def read_pipes(
                "diameter_defaulted": sum(1 for p in kept if p.get("diameter_defaulted")),
                "depth_field": dcol, "diameter_field": mcol,
                "diameter_unit": "mm" if mm else "m",
+               "valves_layer": valves_layer,
                "skipped": [e.to_dict() for e in skipped],
                "skipped_valves": [e.to_dict() for e in vskipped]}
     return PipeImport(pipes, nodes, summary)
+
+
+def _valves_layer_by_name(path: Path) -> str | None:
+    """The layer of a multi-layer file named ``valves`` (or ``valve``), if it has one."""
+    if path.suffix.lower() in (".geojson", ".json"):
+        return None
+    import pyogrio
+
+    try:
+        names = [str(x[0]) for x in pyogrio.list_layers(path)]
+    except Exception:  # noqa: BLE001 - unreadable files are reported when the pipes are read
+        return None
+    return next((n for n in names if n.lower() in ("valves", "valve")), None)
 
 
 def _valves(campus_id: str, path: Path, valves_layer: str | None,
