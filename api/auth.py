@@ -82,6 +82,8 @@ class AuthState:
         self.max_fails = int(cfg.get("LOGIN_MAX_FAILS") or 5)
         self.window = float(cfg.get("LOGIN_WINDOW_S") or 300)
         self._jwks: Any = None
+        #: tokens whose signature and claims were checked, until they expire
+        self.tokens: dict[str, dict[str, Any]] = {}
         self._cache: dict[tuple[str, str], tuple[float, Any]] = {}
         self._fails: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self._lock = threading.Lock()
@@ -181,6 +183,19 @@ def _account(username: str) -> Account:
 
 def _from_token(token: str) -> tuple[Account, dict[str, Any]]:
     st = state()
+    hit = st.tokens.get(token)
+    if hit is not None and hit["exp"] > time.time():  # verified before: skip the parsing
+        if hit["iss"] == ISSUER:
+            return _account(hit["sub"]), hit
+        return hit["_account"], hit
+    acc, claims = _verify_token(st, token)
+    if len(st.tokens) > 10000:
+        st.tokens.clear()
+    st.tokens[token] = claims if claims["iss"] == ISSUER else {**claims, "_account": acc}
+    return acc, claims
+
+
+def _verify_token(st: AuthState, token: str) -> tuple[Account, dict[str, Any]]:
     try:
         alg = jwt.get_unverified_header(token).get("alg")
     except jwt.PyJWTError:
