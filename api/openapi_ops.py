@@ -365,11 +365,51 @@ REST_OPERATIONS: dict[str, Op] = {
     ),
     # patrol (api/routes/patrol.py)
     "POST patrol.post_checkins": Op(
-        "Guard check-ins (tags, QR, a GPS walk)", ok(ANY_OBJ), body=ANY_OBJ
+        "Guard check-ins: tag reads, QR scans, or a GPS walk matched to checkpoints; "
+        "raises patrol.missed / patrol.late at once",
+        ok(obj({"campus": CAMPUS, "checkins": {"type": "array", "items": ANY_OBJ},
+                "new": {"type": "integer"}, "events": {"type": "array", "items": ANY_OBJ}},
+               ("campus", "checkins", "new", "events"))),
+        body=obj(
+            {
+                "checkins": {"type": "array", "maxItems": 5000, "items": obj(
+                    {"tag": STR, "checkpoint": STR, "at": TIME, "guard": STR,
+                     "how": {"type": "string", "enum": ["tag", "qr", "gps"]}}, ("at",))},
+                "fixes": {"type": "array", "maxItems": 5000,
+                          "items": obj({"lon": LON, "lat": LAT, "t": TIME},
+                                       ("lon", "lat", "t"))},
+                "guard": STR,
+                "dwell_s": {"type": "number", "minimum": 0},
+            },
+            closed=True,
+        ),
+        writes=True,
     ),
     "GET patrol.report": Op(
-        "The day's patrol report",
+        "The day's patrol report: rounds done vs required, missed and late checkpoints",
+        ok(obj({"campus": CAMPUS, "date": STR, "time_zone": STR, "routes": {
+            "type": "array", "items": ANY_OBJ}, "key_areas": {"type": "array",
+                                                             "items": ANY_OBJ}})),
+        (q("date", {"type": "string", "format": "date"}, "local date (default: today)"),),
+    ),
+    # emergency-plan deliveries and CAP (api/routes/alerts.py)
+    "GET alerts.deliveries": Op(
+        "What the incident's plan sent: speakers, people tier by tier, webhooks, with status",
+        ok(obj({"incident": STR, "deliveries": {"type": "array", "items": obj({
+            "id": STR, "channel": STR, "to": STR, "tier": {"type": "string", "nullable": True},
+            "status": {"type": "string",
+                       "enum": ["queued", "sent", "failed", "acknowledged"]}})}})),
+    ),
+    "POST alerts.ack_delivery": Op(
+        "A person confirms a sent delivery",
         ok(ANY_OBJ),
-        (q("date", {"type": "string", "format": "date"}, "local date"),),
+        body=ANY_OBJ,
+        body_required=False,
+        errors=E409,
+        writes=True,
+    ),
+    "GET alerts.cap": Op(
+        "The incident as an OASIS CAP 1.2 alert",
+        ok(None, "CAP 1.2 XML", media="application/cap+xml"),
     ),
 }

@@ -190,6 +190,9 @@ ENDPOINT_ACTIONS: dict[str | tuple[str, str], str] = {
     "pipes.section": "pipe.read",
     "patrol.post_checkins": "patrol.checkin",
     "patrol.report": "patrol.read",
+    "alerts.deliveries": "incident.read",
+    "alerts.ack_delivery": "incident.read",
+    "alerts.cap": "incident.read",
 }
 
 

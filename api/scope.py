@@ -167,6 +167,7 @@ def check_request(ident: Account, action: str) -> None:
     for key, kind, what in (
         ("incident_id", "incident", "incident"),
         ("hazard_id", "hazard", "hazard"),
+        ("delivery_id", "delivery", "delivery"),
     ):
         if key in va:
             c = _record_campus(kind, va[key])

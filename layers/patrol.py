@@ -151,6 +151,9 @@ def checkins_from_body(campus: Campus, body: Any) -> list[CheckIn]:
         if not isinstance(r, dict):
             raise ValidationError("expected an object", field=fld)
         key = r.get("checkpoint") or r.get("tag")
+        if not isinstance(key, str):
+            raise ValidationError("give the checkpoint id or the tag read, as text",
+                                  field=f"{fld}.tag")
         cp = key if key in cps else by_tag.get(key)
         if cp is None:
             raise ValidationError(f"{key!r} is not a checkpoint or tag of {campus.id}; known: "

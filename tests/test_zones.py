@@ -113,7 +113,7 @@ def test_a_fence_alarm_names_its_segment_and_aims_the_ptz(make_client, store):
     client = make_client()
     lon, lat = ll(150, 203)  # 3 m outside the north fence
     r = client.post("/api/v1/events", data=json.dumps({
-        "event_id": "fence-1", "kind": "fence_alarm",
+        "event_id": "fence-1", "kind": "fence",
         "occurred_at": dt.datetime.now(dt.UTC).isoformat(), "lon": lon, "lat": lat}),
         content_type="application/json")
     assert r.status_code == 202, r.get_json()

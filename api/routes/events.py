@@ -33,6 +33,7 @@ from api.service import Service, current_service
 from geo.errors import ValidationError
 from ingest.live.events import MAX_BATCH, parse_time
 from ingest.live.incidents import ACTIONS, STATUSES, marker
+from ingest.live.notify import notifier_from_config
 from ingest.live.pipeline import EventPipeline
 
 __all__ = ["bp", "pipeline", "event_feature"]
@@ -58,7 +59,8 @@ def pipeline(app: Flask | None = None) -> EventPipeline:
                 journal = app.config.get("EVENTS_JOURNAL") or data_dir / "events.journal"
                 p = svc.events = EventPipeline(
                     svc.store, hub=svc.hub, journal_path=journal,
-                    freeze_gc=bool(app.config.get("EVENTS_GC_FREEZE")))
+                    freeze_gc=bool(app.config.get("EVENTS_GC_FREEZE")),
+                    notifier=notifier_from_config(svc.store, app.config))
     return p
 
 

@@ -67,6 +67,9 @@ KNOWN_KINDS = (
     "fence",
     "door",
     "video_analytics",
+    "person",  # a person detected (camera analytics; see ingest.live.zones)
+    "loitering",
+    "tag_read",  # an RFID/NFC tag read by a reader
     "fall",
     "crowd",
     "temperature",

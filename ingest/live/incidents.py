@@ -46,6 +46,7 @@ from geo.errors import Conflict, NotFound, ValidationError
 from geo.indoor import floor_level_z
 from ingest.live.enrich import Enricher
 from ingest.live.events import SEVERITIES, Event
+from layers.broadcast import broadcast_plan
 from layers.store import Rev, rev_of
 
 __all__ = [
@@ -469,7 +470,8 @@ class IncidentEngine:
             messages = self._messages(ix.props, inc, evac)
             at = _iso(now or dt.datetime.now(dt.UTC))
             inc["plan"] = {"started_at": at, "started_by": by, "radius_m": r,
-                           "evacuate": evac, "messages": messages}
+                           "evacuate": evac, "messages": messages,
+                           "broadcast": broadcast_plan(ix.campus, inc, evac, x, y)}
             self._bump(inc, at)
             inc["audit"].append({"at": at, "action": "plan_started", "by": by,
                                  "radius_m": r})

@@ -32,6 +32,7 @@ from ingest.live.events import MAX_BATCH, Event, kinds_from_config, validate_bat
 from ingest.live.hub import CampusHub
 from ingest.live.incidents import STATUSES, Accepted, IncidentEngine
 from ingest.live.journal import DurableWriter, Journal, WriteBatch
+from ingest.live.notify import Notifier
 from ingest.live.records import event_record
 from ingest.live.zones import ZoneAlerts
 from layers.campus import Campus
@@ -75,6 +76,8 @@ class EventPipeline:
     freeze_gc
         Move everything built so far out of the cyclic GC's scans (``gc.freeze``): for
         long-running servers, where full collections would pause single events.
+    notifier
+        Sends the deliveries of emergency plans (default: every channel logged).
     """
 
     def __init__(
@@ -91,6 +94,7 @@ class EventPipeline:
         restore: bool = True,
         freeze_gc: bool = False,
         kinds: Sequence[str] | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self.store = store
         self.kinds = tuple(kinds) if kinds else kinds_from_config(
@@ -100,6 +104,7 @@ class EventPipeline:
             hub = self._own_hub = CampusHub(store)
             hub.start()
         self.hub = hub
+        self.notifier = notifier or Notifier(store)
         if enricher is None:
             enricher = Enricher(campuses or (), hub=hub if campuses is None else None)
         self.enricher = enricher
@@ -148,6 +153,7 @@ class EventPipeline:
             log.warning("could not restore open incidents: %s", e)
 
     def close(self) -> None:
+        self.notifier.close()
         self.writer.close()
         if self._own_hub is not None:
             self._own_hub.close()
@@ -378,8 +384,11 @@ class EventPipeline:
 
     def start_plan(self, incident_id: str, radius_m: float | None = None,
                    by: str | None = None) -> dict[str, Any]:
-        return self._change(incident_id, lambda: self.engine.start_plan(
+        """Start the incident's emergency plan (evacuation, speakers, people tier by tier)
+        and queue its deliveries; the answer carries them under ``deliveries``."""
+        inc = self._change(incident_id, lambda: self.engine.start_plan(
             incident_id, radius_m=radius_m, by=by))
+        return {**inc, "deliveries": self.notifier.dispatch(inc)}
 
     def _change(self, incident_id: str, change: Callable[[], dict[str, Any]]
                 ) -> dict[str, Any]:

@@ -40,9 +40,8 @@ __all__ = ["ZoneAlerts", "TRIGGER_KINDS", "FENCE_ALARM_KINDS", "ALERT_ZONE_KINDS
 
 log = logging.getLogger(__name__)
 
-TRIGGER_KINDS = frozenset({"person", "intrusion", "detection", "loitering", "motion",
-                           "tag_read"})
-FENCE_ALARM_KINDS = frozenset({"fence", "fence_alarm", "perimeter_alarm", "intrusion"})
+TRIGGER_KINDS = frozenset({"person", "intrusion", "video_analytics", "loitering", "tag_read"})
+FENCE_ALARM_KINDS = frozenset({"fence"})
 ALERT_ZONE_KINDS = frozenset({"danger", "restricted", "perimeter", "fence"})
 VISIT_GAP_S = 30.0
 FENCE_MAX_M = 50.0
