@@ -183,6 +183,8 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(e.to_problem(), ensure_ascii=False))
         if any(x.row is not None and x.field != "file" for x in e.errors):
             rows = {x.row for x in e.errors}
+            if e.extra.get("hint"):  # the reading that fits, for the whole file
+                print(f"error: {e.extra['hint']}", file=sys.stderr)
             print(f"error: {len(rows)} invalid row(s); nothing was stored "
                   "(fix them, or pass --skip-invalid to store the rest):", file=sys.stderr)
             for x in e.errors:
