@@ -73,8 +73,9 @@ def tiles_for(tr: Any) -> Path:
     conf = d / "valhalla.json"
     conf.write_text(json.dumps(_config(tiles)))
     t = time.time()
+    # cwd: the builder writes its reports (duplicateways.txt) where it runs
     r = subprocess.run(["valhalla_build_tiles", "-c", str(conf), str(pbf)],
-                       capture_output=True, text=True, timeout=3600)
+                       capture_output=True, text=True, timeout=3600, cwd=d)
     if r.returncode != 0:
         raise RuntimeError(f"valhalla_build_tiles failed on {tr.name}: {r.stderr[-2000:]}")
     done.write_text(json.dumps({"seconds": round(time.time() - t, 1)}))
