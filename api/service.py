@@ -21,6 +21,7 @@ from layers.store import Store
 
 if TYPE_CHECKING:
     from ingest.live.deadlines import OverdueWatch
+    from ingest.live.patrol import PatrolWatch
     from ingest.live.pipeline import EventPipeline
 
 __all__ = ["Service", "current_service"]
@@ -36,6 +37,8 @@ class Service:
     events: EventPipeline | None = None
     #: The hazard deadline check of ``xiaoan serve --overdue-every``.
     overdue: OverdueWatch | None = None
+    #: The guard patrol evaluation of ``xiaoan serve --patrol-every``.
+    patrol: PatrolWatch | None = None
     #: Set when the server is shutting down: long-lived responses (SSE streams) end.
     stopping: threading.Event = field(default_factory=threading.Event)
 
@@ -78,6 +81,8 @@ class Service:
         self.stopping.set()
         if self.overdue is not None:
             self.overdue.stop()
+        if self.patrol is not None:
+            self.patrol.stop()
         if self.events is not None:
             self.events.close()  # finish queued writes (to the store or the journal)
         self.hub.close()

@@ -200,3 +200,19 @@ def test_gps_dwell_too_short_is_not_a_checkin():
     assert cis == []
     cis = gps_checkins(t, [(0, 0), (1, 0), (50, 0)], ["A"], [(0, 0)], 5.0, dwell_s=1)
     assert [(c.checkpoint, c.at) for c in cis] == [("A", t[0])]
+
+
+def test_the_watch_raises_a_slot_nobody_walked_once_and_only_while_it_is_recent(store):
+    from ingest.live.patrol import PatrolWatch, patrol_events
+
+    campus, _, _ = _campus(store, _footway())
+    now = dt.datetime(2026, 12, 3, 12, 15, tzinfo=UTC)  # 14:15 in Helsinki
+    evs = patrol_events(store, campus, now)
+    # the 10:00-12:00 and 12:00-14:00 local slots went unwalked; only the second miss is
+    # recent enough (within the hour) to raise as a live alert
+    assert [(e.kind, e.payload["slot"], e.device_id) for e in evs] == [
+        ("patrol.missed", 2, "cp1")]
+    assert evs[0].event_id == patrol_events(store, campus, now)[0].event_id
+    got: list = []
+    watch = PatrolWatch(store, lambda: [campus], got.extend, every_s=3600)
+    assert watch.run_once(now) == 1 and [e.event_id for e in got] == [evs[0].event_id]

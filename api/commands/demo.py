@@ -13,6 +13,7 @@ import time
 
 from api.commands.serve import (
     add_overdue_arg,
+    add_patrol_arg,
     add_store_args,
     check_host,
     data_dir_from_args,
@@ -31,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--build-only", action="store_true", help="build (if needed), do not serve")
     p.add_argument("--rebuild", action="store_true", help="rebuild even if already built")
     add_overdue_arg(p)
+    add_patrol_arg(p)
     add_store_args(p, creates=True)
     p.set_defaults(func=run)
 
@@ -66,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
     app = create_app({"DATA_DIR": data_dir_from_args(args)}, store=store)
     serve_app(app, args.host, args.port, "xiaoan demo serving",
-              overdue_every_min=args.overdue_every)
+              overdue_every_min=args.overdue_every, patrol_every_min=args.patrol_every)
     return 0
 
 

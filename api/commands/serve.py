@@ -209,6 +209,14 @@ def minutes_arg(text: str) -> float:
     return v
 
 
+def add_patrol_arg(p: argparse.ArgumentParser) -> None:
+    """``--patrol-every MINUTES`` of the verbs that serve (``serve``, ``demo``)."""
+    p.add_argument("--patrol-every", type=minutes_arg, default=1.0, metavar="MINUTES",
+                   help="while serving, evaluate every campus's guard patrols every MINUTES "
+                        "and raise patrol.missed / patrol.late events (a slot with no round, "
+                        "an unfinished round past its grace); 0 disables (default 1)")
+
+
 def add_overdue_arg(p: argparse.ArgumentParser) -> None:
     """``--overdue-every MINUTES`` of the verbs that serve (``serve``, ``demo``)."""
     p.add_argument("--overdue-every", type=minutes_arg, default=10.0, metavar="MINUTES",
@@ -225,6 +233,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=port_arg, default=8000,
                    help="port to listen on (default 8000)")
     add_overdue_arg(p)
+    add_patrol_arg(p)
     p.add_argument("--mqtt", default=None, metavar="URL",
                    help="also consume events from this MQTT broker (mqtt://[user:pass@]host:"
                         "port, mqtts:// for TLS) in the same process, through the same "
@@ -266,12 +275,14 @@ def run(args: argparse.Namespace) -> int:
     # --data said)
     app = create_app({"DATA_DIR": data_dir_from_args(args)}, store=store)
     serve_app(app, args.host, args.port, "xiaoan serving",
-              overdue_every_min=args.overdue_every, mqtt=mqtt)
+              overdue_every_min=args.overdue_every, mqtt=mqtt,
+              patrol_every_min=args.patrol_every)
     return 0
 
 
 def serve_app(app, host: str, port: int, label: str,  # app: Flask
-              overdue_every_min: float = 0.0, mqtt: dict[str, str] | None = None) -> None:
+              overdue_every_min: float = 0.0, mqtt: dict[str, str] | None = None,
+              patrol_every_min: float = 0.0) -> None:
     """Bind ``host:port`` (a clear error if it is taken), print the URL, then serve.
 
     With ``overdue_every_min`` > 0, an :class:`~ingest.live.deadlines.OverdueWatch` checks the
@@ -317,6 +328,11 @@ def serve_app(app, host: str, port: int, label: str,  # app: Flask
         write = pipeline(app).write_events  # warnings go through the events' journal
         svc.overdue = OverdueWatch(svc.store, overdue_every_min * 60.0, write=write)
         svc.overdue.start()
+    if patrol_every_min > 0:
+        from ingest.live.patrol import PatrolWatch
+
+        svc.patrol = PatrolWatch(svc.store, lambda: [svc.hub.campus(c) for c in svc.hub.ids()],
+                                 pipeline(app).accept, patrol_every_min * 60.0).start()
     sub = None
     if mqtt is not None:
         from ingest.live.mqtt import MqttIngest
