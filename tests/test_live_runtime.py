@@ -9,6 +9,8 @@ campus indexes are built, while alarms are answered meanwhile.
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 
@@ -165,8 +167,11 @@ def test_the_bus_engine_lives_through_other_layers_and_not_through_its_own(app, 
     assert hub.cached("sq", bus_engine()) is not engine
 
 
-@pytest.mark.parametrize("path", ["/api/v1/stream?campus=nope", "/api/v1/incidents?campus=nope"])
-def test_an_unknown_campus_is_404_on_the_stream_and_the_incident_list(client, path):
+@pytest.mark.parametrize("path", [
+    "/api/v1/stream?campus=nope", "/api/v1/incidents?campus=nope",
+    "/api/v1/risk/hazards?campus=nope", "/api/v1/risk/campuses/nope/level?lon=25&lat=60",
+    "/api/v1/buses/nope", "/api/v1/cameras/nope/coverage", "/map/data/nope/scene"])
+def test_an_unknown_campus_is_404_on_the_stream_the_incident_list_and_the_rest(client, path):
     r = client.get(path)
     assert r.status_code == 404
     assert r.mimetype == "application/problem+json"
@@ -194,3 +199,49 @@ def test_ready_is_503_until_the_indexes_are_built_and_alarms_are_answered_meanwh
     until(lambda: client.get("/health/ready").status_code == 200, "readiness")
     doc = client.get("/health/ready").get_json()
     assert doc == {"status": "ready", "indexed": 1, "campuses": 1}
+
+
+def test_xiaoan_import_beside_a_running_serve_is_seen_by_it(shared_store, tmp_path):
+    """Two real processes on one store: ``xiaoan serve`` (ready once its indexes are built)
+    and ``xiaoan import risk_areas`` run beside it; the server's next answers use the
+    imported area: the risk level there and the next alarm inside it are red."""
+    import json
+    import subprocess
+
+    import requests
+    from test_events_two_writers import ROOT, _free_port, _spawn
+
+    store_args, _store = shared_store
+    extra = ["--data", str(tmp_path / "serve")] if "--data" not in store_args else []
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    serve = _spawn(["serve", "--port", str(port), *store_args, *extra, "--overdue-every", "0"])
+    try:
+        from events_fixtures import wait_until_serving
+
+        wait_until_serving(base, serve, path="/health/live")
+        until(lambda: requests.get(base + "/health/ready", timeout=10).status_code == 200,
+              "the server ready", timeout=120)
+        lon, lat = ll(150, 60)
+        level = f"{base}/api/v1/risk/campuses/sq/level?lon={lon}&lat={lat}&live=false"
+        assert requests.get(level, timeout=10).json()["level"] is None
+        area = tmp_path / "area.geojson"
+        area.write_text(json.dumps({"type": "FeatureCollection", "features": [{
+            "type": "Feature", "geometry": square(130, 40, 170, 80),
+            "properties": {"fid": "RA-EAST", "name": "Roof works", "category": "construction",
+                           "level": "red"}}]}))
+        done = subprocess.run(
+            [sys.executable, "-m", "api", "import", "risk_areas", str(area), "--campus", "sq",
+             *store_args], cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+            capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        until(lambda: requests.get(level, timeout=10).json()["level"] == "red",
+              "the imported risk area")
+        r = requests.post(base + "/api/v1/events", timeout=30, json={
+            "event_id": "east-1", "kind": "alarm", "occurred_at": now_iso(),
+            "device_id": "D-BTN-EAST"})
+        assert r.status_code == 202, r.text
+        assert r.json()["incident"]["risk"]["level"] == "red"
+    finally:
+        serve.terminate()
+        serve.wait(30)

@@ -63,6 +63,14 @@ def _alarms() -> list[Any]:
     return alarms
 
 
+def _campus_args() -> list[str] | None:
+    """The ``campus`` query parameters, each one a campus the store holds (else 404)."""
+    ids = request.args.getlist("campus")
+    for cid in ids:
+        current_service().hub.require(cid)
+    return ids or None
+
+
 def _campus(campus_id: str) -> Any:
     return current_service().hub.campus(campus_id)
 
@@ -254,7 +262,7 @@ def ledger_route() -> Response:
     overdue = request.args.get("overdue")
     hz = ledger(
         scoped_store(),
-        campus_ids=request.args.getlist("campus") or None, bbox=bbox, polygon=polygon or None,
+        campus_ids=_campus_args(), bbox=bbox, polygon=polygon or None,
         category=request.args.get("category"), status=request.args.get("status"),
         since=request.args.get("since"), until=request.args.get("until"),
         overdue=None if overdue is None else bool_arg("overdue", False),
@@ -270,7 +278,7 @@ def overdue_route() -> Response:
 
     check_args({"campus"})
     recs = check_overdue(scoped_store(),
-                         campus_ids=request.args.getlist("campus") or None,
+                         campus_ids=_campus_args(),
                          write=pipeline().write_events)
     return json_response({"warnings": [r.data for r in recs]})
 
