@@ -203,3 +203,20 @@ def test_osm_offers_only_its_layers(tmp_path):
     with pytest.raises(ValidationError) as ei:
         read_osm(path, "pipes")
     assert ei.value.field == "layer"
+
+
+def test_osm_cameras_without_direction_face_the_nearest_building_when_asked(store):
+    from ingest.files.importer import import_layer
+
+    pbf = shared_data("osm", "helsinki_centre.osm.pbf")
+    plain = import_layer(store, "cameras", pbf, "hki")
+    assert store.read_layer("hki", "cameras")["heading_deg"].isna().all()  # OSM has none
+    import_layer(store, "buildings", pbf, "hki")
+    s = import_layer(store, "cameras", pbf, "hki", aim="nearest-building")
+    assert s["updated"] == plain["rows_written"] == 221
+    assert any("221 of 221 camera(s) had no direction" in n for n in s["notes"])
+    cams = store.read_layer("hki", "cameras")
+    assert cams["heading_deg"].notna().all()
+    sources = {p["heading_source"] for p in cams["props"]}
+    assert sources <= {"toward the nearest building face", "away from the building it is on"}
+    assert len(sources) == 2

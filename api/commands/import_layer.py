@@ -98,6 +98,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN|VALUE",
                    help="take FIELD from COLUMN, or set it to VALUE when no column has that "
                         "name (e.g. --map height_m=HEIGHT --map kind=hydrant); repeatable")
+    p.add_argument("--aim", default="none", choices=("none", "nearest-building"),
+                   help="cameras without a direction (OSM rarely has one): leave the "
+                        "heading empty (none, default) or face the nearest building")
     p.add_argument("--valves", default=None, metavar="FILE.csv",
                    help="EPANET only: shut-off valves as a WNTR valve layer CSV "
                         "(link,node[,status]), stored as pipe_nodes of kind valve")
@@ -171,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
             source_layer=args.source_layer, skip_invalid=args.skip_invalid, mode=args.mode,
             incomplete=args.incomplete, campus_name=args.name, geo_origin=args.geo_origin,
             image_size=args.image_size, id_field=args.id_field,
-            on_duplicate=args.on_duplicate, field_map=field_map, valves=args.valves,
+            on_duplicate=args.on_duplicate, field_map=field_map, valves=args.valves, aim=args.aim,
             progress=None if args.quiet else ProgressPrinter(),
         )
     except KeyboardInterrupt:

@@ -40,11 +40,12 @@ import shapely
 from pyproj import Geod
 from shapely.affinity import translate
 from shapely.geometry import LineString, MultiLineString, Point, Polygon, box
-from shapely.ops import nearest_points, unary_union
+from shapely.ops import unary_union
 
 from geo.crs import transformer
 from geo.errors import NotFound
 from geo.risk_levels import LEVELS
+from ingest.files.aim import face_nearest_building
 from ingest.files.importer import nulls_as_none
 from ingest.files.osm import FLOOR_HEIGHT_M, read_osm
 from ingest.files.readers import frame
@@ -275,22 +276,8 @@ def build_demo(
                 r[k] = v
                 defaults.append(k)
         if r.get("heading_deg") is None:
-            j = int(b_tree.nearest(p_m))
-            bg = b_m.iloc[j]
-            if bg.contains(p_m) or bg.exterior.distance(p_m) < 1.0:
-                cx, cy = bg.centroid.x, bg.centroid.y
-                away = Point(2 * p_m.x - cx, 2 * p_m.y - cy)
-                r["heading_deg"] = _true_azimuth(loc, p_m, away)
-                props["heading_source"] = "away from the building it is on"
-            else:
-                q = nearest_points(p_m, bg.exterior if isinstance(bg, Polygon) else bg.boundary)[1]
-                # aim half a metre inside the face, not at its edge: a ray at a corner
-                # would graze it
-                inner = bg.representative_point()
-                d = max(q.distance(inner), 1e-9)
-                q = Point(q.x + 0.5 * (inner.x - q.x) / d, q.y + 0.5 * (inner.y - q.y) / d)
-                r["heading_deg"] = _true_azimuth(loc, p_m, q)
-                props["heading_source"] = "toward the nearest building face"
+            r["heading_deg"], props["heading_source"] = face_nearest_building(
+                p_m, list(b_m.values), b_tree, loc.inv)
             defaults.append("heading_deg")
         props["defaulted"] = sorted(defaults)
         r["props"] = props

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -31,6 +31,11 @@ import pandas as pd
 import shapely
 
 from geo.errors import RowError, ValidationError
+from layers.campus import CampusInfo
+from layers.store import Store
+
+if TYPE_CHECKING:
+    from ingest.files.readers import ReadResult
 
 __all__ = [
     "assign_ids",
@@ -226,3 +231,43 @@ def frame_without(gdf: pd.DataFrame, positions: list[int]) -> pd.DataFrame:
     keep = np.ones(len(gdf), dtype=bool)
     keep[positions] = False
     return gdf[keep]
+
+
+def against_store(store: Store, info: CampusInfo | None, layer: str, clean: gpd.GeoDataFrame,
+                   res: ReadResult, mode: str, on_duplicate: str
+                   ) -> tuple[gpd.GeoDataFrame, int, dict[str, Any], list[str]]:
+    """Rows already stored (same id: updates) and look-alikes (another id, same place)."""
+    look: dict[str, Any] = {"count": 0, "action": on_duplicate, "examples": []}
+    if info is None or mode == "replace" or not len(clean):
+        return clean, 0, look, []
+    b = shapely.total_bounds(np.asarray(clean.geometry.values, dtype=object))
+    bbox = tuple(float(v) for v in b) if np.isfinite(b).all() else None
+    stored = store.read_layer(info.id, layer, bbox=bbox)  # type: ignore[arg-type]
+    stored_all_fids = set(stored["fid"])
+    if len(clean) and not bbox:
+        stored_all_fids = set(store.read_layer(info.id, layer)["fid"])
+    updated = int(clean["fid"].isin(stored_all_fids).sum())
+    found = find_look_alikes(clean, stored)
+    if not len(found):
+        return clean, updated, look, []
+    row_of = dict(zip(range(len(clean)), clean_rows(clean, res), strict=True))
+    look["count"] = len(found)
+    look["examples"] = [{"row": row_of[p], "fid": clean["fid"].iloc[p], "stored_fid": s}
+                        for p, s in found.pairs[:10]]
+    if on_duplicate == "error":
+        errs = [RowError(row_of[p], "geometry", f"looks like stored feature {s!r} (same "
+                         "footprint); --on-duplicate skip keeps it, replace takes this row",
+                         clean["fid"].iloc[p]) for p, s in found.pairs]
+        raise ValidationError(
+            f"{len(errs)} row(s) look like features already stored under other ids; nothing "
+            "was stored (--on-duplicate skip or replace decides): "
+            + "; ".join(str(e) for e in errs[:10]), errors=errs, layer=layer)
+    if on_duplicate == "skip":
+        return frame_without(clean, [p for p, _ in found.pairs]), updated, look, []
+    return clean, updated, look, sorted({s for _, s in found.pairs})
+
+
+def clean_rows(clean: gpd.GeoDataFrame, res: ReadResult) -> list[int]:
+    """The source row number of each clean row (fids are unique in a valid import)."""
+    by_fid = dict(zip(res.gdf["fid"], res.rows, strict=True))
+    return [by_fid.get(f, 0) for f in clean["fid"]]

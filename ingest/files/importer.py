@@ -31,21 +31,21 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 from shapely.geometry import Polygon
 from shapely.ops import unary_union
 
-from geo.crs import parse_crs
 from geo.errors import NotFound, RowError, ValidationError
-from ingest.files.identity import (
-    FEATURE_ID,
-    ON_DUPLICATE,
-    assign_ids,
-    find_look_alikes,
-    frame_without,
-)
+from ingest.files.aim import AIMS
+from ingest.files.identity import ON_DUPLICATE, against_store
 from ingest.files.readers import Progress, ReadResult
+from ingest.files.rows import (
+    AREA_PAD_DEG,
+    apply_field_map,
+    nulls_as_none,
+    prepare_rows,
+    validate_rows,
+)
 from ingest.files.sources import (
     Source,
     check_krtd_options,
@@ -56,152 +56,15 @@ from ingest.files.sources import (
     source_name,
 )
 from layers.campus import CampusInfo
-from layers.place import check_rows as check_place
-from layers.place import expected_area
-from layers.schema import schema_for, validate_campus_id, validate_layer
+from layers.schema import schema_for, validate_campus_id
 from layers.store import LayerWrite, Store
-from layers.values import building_fields
 
 __all__ = ["import_layer", "read_source", "validate_rows", "detect_format", "AREA_PAD_DEG",
            "MODES", "apply_field_map", "prepare_rows"]
 
 log = logging.getLogger(__name__)
 
-AREA_PAD_DEG = 0.5  # ~55 km: with nothing else to go by, rows this far from the rest are wrong
 MODES = ("upsert", "replace", "append")
-
-# Column names other tools use for our fields (applied only when our field is absent).
-ALIASES: dict[str, dict[str, str]] = {
-    "cameras": {"height": "mount_height_m", "direction": "heading_deg",
-                "camera:direction": "heading_deg"},
-}
-_BUILDING_TAGS = ("height", "building:levels", "levels", "min_height")
-
-
-def apply_field_map(gdf: gpd.GeoDataFrame, field_map: dict[str, str] | None
-                    ) -> tuple[gpd.GeoDataFrame, list[str]]:
-    """``{field: column}`` copies a column into a field; ``{field: text}`` where no column
-    has that name sets the field to that constant on every row."""
-    notes: list[str] = []
-    if not field_map:
-        return gdf, notes
-    gdf = gdf.copy()
-    for target, src in field_map.items():
-        if src in gdf.columns:
-            gdf[target] = gdf[src]
-            notes.append(f"{target} = column {src!r}")
-        else:
-            gdf[target] = src
-            notes.append(f"{target} = {src!r} on every row (no column of that name)")
-    return gdf, notes
-
-
-def _building_tags(gdf: gpd.GeoDataFrame, rows: list[int], fids: list[str]
-                   ) -> tuple[gpd.GeoDataFrame, list[RowError]]:
-    """Heights and floors from OSM-style columns, with the parser the OSM reader uses."""
-    tags = [c for c in _BUILDING_TAGS if c in gdf.columns]
-    if not tags or ("height_m" in gdf.columns and "floors" in gdf.columns):
-        return gdf, []
-    gdf = gdf.copy()
-    errors: list[RowError] = []
-    derived: dict[str, list[Any]] = {"height_m": [], "floors": [], "base_z": []}
-    for i, rec in enumerate(gdf[tags].to_dict("records")):
-        if "levels" in rec and "building:levels" not in rec:
-            rec["building:levels"] = rec.pop("levels")
-        rec = {k: (None if v is None or (isinstance(v, float) and np.isnan(v)) else v)
-               for k, v in rec.items()}
-        got, problems = building_fields(rec)
-        for tag, problem in problems:
-            errors.append(RowError(rows[i], tag, problem, fids[i]))
-        derived["height_m"].append(got.get("height_m"))
-        derived["floors"].append(got.get("floors"))
-        derived["base_z"].append(got.get("base_z") if rec.get("min_height") is not None
-                                 else None)
-    for k, vals in derived.items():
-        if k not in gdf.columns and any(v is not None for v in vals):
-            gdf[k] = pd.Series(vals, index=gdf.index, dtype=object)
-    return gdf, errors
-
-
-def _apply_aliases(layer: str, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    ren = {src: dst for src, dst in ALIASES.get(layer, {}).items()
-           if src in gdf.columns and dst not in gdf.columns}
-    # one source per target field
-    used: set[str] = set()
-    final = {}
-    for src, dst in ren.items():
-        if dst not in used:
-            final[src] = dst
-            used.add(dst)
-    return gdf.rename(columns=final) if final else gdf
-
-
-def _data_bounds(gdf: gpd.GeoDataFrame) -> tuple[float, float, float, float] | None:
-    """A box around the bulk of the rows (median centre ± pad), for files of ≥ 3 rows."""
-    geoms = np.asarray(gdf.geometry.values, dtype=object)
-    ok = ~shapely.is_missing(geoms)
-    ok[ok] = ~shapely.is_empty(geoms[ok])
-    if ok.sum() < 3:
-        return None
-    b = shapely.bounds(geoms[ok])
-    cx = (b[:, 0] + b[:, 2]) / 2
-    cy = (b[:, 1] + b[:, 3]) / 2
-    fin = np.isfinite(cx) & np.isfinite(cy) & (np.abs(cx) <= 180) & (np.abs(cy) <= 90)
-    if fin.sum() < 3:
-        return None
-    mx, my = float(np.median(cx[fin])), float(np.median(cy[fin]))
-    return (mx - AREA_PAD_DEG, my - AREA_PAD_DEG, mx + AREA_PAD_DEG, my + AREA_PAD_DEG)
-
-
-def validate_rows(
-    layer: str,
-    res: ReadResult,
-    campus_id: str,
-    expected_bounds: tuple[float, float, float, float] | None,
-    *,
-    spread_check: bool = True,
-) -> tuple[gpd.GeoDataFrame, list[RowError]]:
-    """Validate every row read; (valid rows, every error with its source row number).
-
-    Errors found while reading and by :func:`layers.schema.validate_layer` are merged; a
-    row the reader rejected is never among the valid rows.
-    """
-    gdf = _apply_aliases(layer, res.gdf)
-    if expected_bounds is None and spread_check:
-        expected_bounds = _data_bounds(gdf)
-    clean, verrs = validate_layer(layer, gdf, campus_id, expected_bounds=expected_bounds,
-                                  skip_invalid=True, row_offset=1)
-    rows = res.rows
-    reader_bad = {(e.row, e.field) for e in res.errors}
-    reader_rows = {e.row for e in res.errors}
-    errors = list(res.errors)
-    bad_pos: set[int] = set()
-    for e in verrs:
-        pos = (e.row or 1) - 1
-        bad_pos.add(pos)
-        src = rows[pos] if 0 <= pos < len(rows) else e.row
-        # the reader already said what is wrong with this row's geometry
-        if (src, e.field) in reader_bad:
-            continue
-        errors.append(RowError(src, e.field, e.message, e.fid))
-    kept_src = [rows[p] for p in range(len(rows)) if p not in bad_pos]
-    keep_mask = np.array([r not in reader_rows for r in kept_src], dtype=bool)
-    if len(clean) and not keep_mask.all():
-        clean = clean[keep_mask]
-    errors.sort(key=lambda e: (e.row if e.row is not None else -1, e.field))
-    return clean, errors
-
-
-def nulls_as_none(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Missing values as None in object columns (pandas makes NaN of a None among numbers,
-    and a store that validates again must not take that NaN for a bad value)."""
-    out = gdf.copy()
-    for c in out.columns:
-        if c != out.geometry.name:
-            col = out[c].astype(object)
-            out[c] = col.where(col.notna(), None)
-    return out
-
 
 def _campus_bounds(info: CampusInfo | None) -> tuple[float, float, float, float] | None:
     if info is None or info.boundary is None or info.boundary.is_empty:
@@ -219,48 +82,6 @@ def _new_boundary(layer: str, clean: gpd.GeoDataFrame) -> tuple[Any, str]:
     if not isinstance(hull, Polygon):  # a point or a line: give it ~50 m of room
         hull = hull.buffer(0.0005)
     return hull, "the convex hull of the imported data"
-
-
-def prepare_rows(
-    layer: str,
-    res: ReadResult,
-    info: CampusInfo | None,
-    *,
-    id_field: str | None = None,
-    field_map: dict[str, str] | None = None,
-    coord_sys: str | None = None,
-) -> tuple[ReadResult, str, str | None, Any]:
-    """Ids, field mapping, building values and the place check on rows just read.
-
-    Returns the result with its frame and errors brought up to date, where the ids came
-    from, the place hint (a sentence naming the reading that fits, when most rows lie
-    elsewhere) and the expected area (None when nothing narrows it down).
-    """
-    gdf = res.gdf
-    if res.own_ids and "fid" in gdf.columns:
-        gdf = gdf.rename(columns={"fid": FEATURE_ID})
-    gdf, map_notes = apply_field_map(gdf, field_map)
-    gdf, id_source, id_errors, id_notes = assign_ids(gdf, res.rows, id_field)
-    errors = list(res.errors) + id_errors
-    if layer == "buildings":
-        gdf, tag_errors = _building_tags(gdf, res.rows, list(gdf["fid"]))
-        errors += tag_errors
-    try:
-        crs = parse_crs(res.source_crs or "EPSG:4326")
-    except ValidationError:
-        crs = parse_crs("EPSG:4326")
-    area = expected_area(info, layer, crs)
-    hint = None
-    if area is not None:
-        place_errors, hint = check_place(gdf.geometry.values, area, crs=crs,
-                                         coord_sys=coord_sys, rows=res.rows,
-                                         fids=list(gdf["fid"]),
-                                         alternatives=res.format != "KRTD")
-        errors += place_errors
-    out = ReadResult(gdf, res.rows, errors, res.rows_read, res.source_crs, res.format,
-                     [*res.notes, *map_notes, *id_notes], res.left_out, res.own_ids,
-                     res.layer)
-    return out, id_source, hint, area
 
 
 def _landed(clean: gpd.GeoDataFrame) -> list[float] | None:
@@ -291,6 +112,7 @@ def import_layer(
     on_duplicate: str = "skip",
     field_map: dict[str, str] | None = None,
     valves: str | Path | None = None,
+    aim: str = "none",
     progress: Progress | None = None,
     read: Callable[..., Any] | None = None,
 ) -> dict[str, Any]:
@@ -327,6 +149,9 @@ def import_layer(
         keep the stored ones), ``replace`` them, or ``error``.
     field_map
         ``{field: column or constant}``, see :func:`apply_field_map`.
+    aim
+        Cameras only: ``none`` (default) or ``nearest-building``, the heading given to
+        cameras without one (see :mod:`ingest.files.aim`; counted in the notes).
     valves
         EPANET only: the model's shut-off valves (WNTR valve layer CSV), see
         :mod:`ingest.files.epanet_layers`.
@@ -352,6 +177,10 @@ def import_layer(
     validate_campus_id(campus_id)
     if mode not in MODES:
         raise ValidationError(f"mode {mode!r}; use one of: {', '.join(MODES)}", field="mode")
+    if aim not in AIMS:
+        raise ValidationError(f"aim {aim!r}; use one of: {', '.join(AIMS)}", field="aim")
+    if aim != "none" and layer != "cameras":
+        raise ValidationError("--aim applies to the cameras layer only", field="aim")
     if on_duplicate not in ON_DUPLICATE:
         raise ValidationError(f"on_duplicate {on_duplicate!r}; use one of: "
                               f"{', '.join(ON_DUPLICATE)}", field="on_duplicate")
@@ -376,6 +205,9 @@ def import_layer(
                                 source_layer=source_layer, incomplete=incomplete,
                                 geo_origin=geo_origin, image_size=image_size,
                                 valves=valves, progress=progress)
+    aim_note = None
+    if aim != "none" and not isinstance(got, dict):
+        got, aim_note = _aim(store, info, got)
     # EPANET and GTFS fill two layers at once: ``layer`` first, then its companion
     results = got if isinstance(got, dict) else {layer: got}
     if layer not in results:
@@ -419,12 +251,12 @@ def import_layer(
             layer=layer,
             hint=hint,
         )
-    notes = list(res.notes)
+    notes = list(res.notes) + ([aim_note] if aim_note else [])
     writes: list[LayerWrite] = []
     others: dict[str, Any] = {}
     updated, look = 0, {}
     for name, (part, part_clean, _, _, part_errors) in parts.items():
-        part_clean, part_updated, part_look, delete_fids = _against_store(
+        part_clean, part_updated, part_look, delete_fids = against_store(
             store, info, name, part_clean, part, mode, on_duplicate)
         if name == layer:
             clean, updated, look = part_clean, part_updated, part_look
@@ -483,6 +315,22 @@ def import_layer(
     }
 
 
+def _aim(store: Store, info: CampusInfo | None, res: ReadResult) -> tuple[ReadResult, str]:
+    from ingest.files.aim import aim_cameras
+
+    missing = int(res.gdf["heading_deg"].isna().sum()) if "heading_deg" in res.gdf.columns \
+        else len(res.gdf)
+    if info is None or not store.count(info.id, "buildings"):
+        return res, (f"--aim nearest-building: no buildings on the campus to aim at; "
+                     f"{missing} camera(s) keep no heading (import the buildings first)")
+    buildings = store.read_layer(info.id, "buildings")
+    gdf, n = aim_cameras(res.gdf, buildings, info.resolved_local_crs())
+    res = ReadResult(gdf, res.rows, res.errors, res.rows_read, res.source_crs, res.format,
+                     res.notes, res.left_out, res.own_ids, res.layer)
+    return res, (f"--aim nearest-building: {n} of {len(gdf)} camera(s) had no direction "
+                 "and now face the nearest building (props.heading_source)")
+
+
 def _new_campus(layer: str, clean: gpd.GeoDataFrame, campus_id: str, campus_name: str | None
                 ) -> tuple[CampusInfo, str]:
     boundary, how = _new_boundary(layer, clean)
@@ -497,43 +345,3 @@ def _new_campus(layer: str, clean: gpd.GeoDataFrame, campus_id: str, campus_name
     if name is None and layer == "campuses":
         name = next((n for n in clean["name"] if isinstance(n, str) and n), None)
     return CampusInfo(id=campus_id, name=name or campus_id, boundary=boundary), how
-
-
-def _against_store(store: Store, info: CampusInfo | None, layer: str, clean: gpd.GeoDataFrame,
-                   res: ReadResult, mode: str, on_duplicate: str
-                   ) -> tuple[gpd.GeoDataFrame, int, dict[str, Any], list[str]]:
-    """Rows already stored (same id: updates) and look-alikes (another id, same place)."""
-    look: dict[str, Any] = {"count": 0, "action": on_duplicate, "examples": []}
-    if info is None or mode == "replace" or not len(clean):
-        return clean, 0, look, []
-    b = shapely.total_bounds(np.asarray(clean.geometry.values, dtype=object))
-    bbox = tuple(float(v) for v in b) if np.isfinite(b).all() else None
-    stored = store.read_layer(info.id, layer, bbox=bbox)  # type: ignore[arg-type]
-    stored_all_fids = set(stored["fid"])
-    if len(clean) and not bbox:
-        stored_all_fids = set(store.read_layer(info.id, layer)["fid"])
-    updated = int(clean["fid"].isin(stored_all_fids).sum())
-    found = find_look_alikes(clean, stored)
-    if not len(found):
-        return clean, updated, look, []
-    row_of = dict(zip(range(len(clean)), _clean_rows(clean, res), strict=True))
-    look["count"] = len(found)
-    look["examples"] = [{"row": row_of[p], "fid": clean["fid"].iloc[p], "stored_fid": s}
-                        for p, s in found.pairs[:10]]
-    if on_duplicate == "error":
-        errs = [RowError(row_of[p], "geometry", f"looks like stored feature {s!r} (same "
-                         "footprint); --on-duplicate skip keeps it, replace takes this row",
-                         clean["fid"].iloc[p]) for p, s in found.pairs]
-        raise ValidationError(
-            f"{len(errs)} row(s) look like features already stored under other ids; nothing "
-            "was stored (--on-duplicate skip or replace decides): "
-            + "; ".join(str(e) for e in errs[:10]), errors=errs, layer=layer)
-    if on_duplicate == "skip":
-        return frame_without(clean, [p for p, _ in found.pairs]), updated, look, []
-    return clean, updated, look, sorted({s for _, s in found.pairs})
-
-
-def _clean_rows(clean: gpd.GeoDataFrame, res: ReadResult) -> list[int]:
-    """The source row number of each clean row (fids are unique in a valid import)."""
-    by_fid = dict(zip(res.gdf["fid"], res.rows, strict=True))
-    return [by_fid.get(f, 0) for f in clean["fid"]]
