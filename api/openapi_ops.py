@@ -363,6 +363,12 @@ REST_OPERATIONS: dict[str, Op] = {
             ("type", "geometry"),
         ),
     ),
+    # the bureau's summary (api/routes/org.py)
+    "GET org.summary": Op(
+        "Every school under an org node, ranked by the documented score "
+        "(docs/security.md)",
+        ok(ANY_OBJ),
+    ),
     # patrol (api/routes/patrol.py)
     "POST patrol.post_checkins": Op(
         "Guard check-ins: tag reads, QR scans, or a GPS walk matched to checkpoints; "

@@ -169,6 +169,7 @@ ENDPOINT_ACTIONS: dict[str | tuple[str, str], str] = {
     "risk.audit_route": "hazard.read",
     "risk.transition_route": "hazard.act",
     "risk.stats_route": "stats.read",
+    "org.summary": "stats.read",
     "cameras.locate": "tool",
     "cameras.project": "tool",
     "cameras.aim": "tool",

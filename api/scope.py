@@ -145,13 +145,12 @@ def check_request(ident: Account, action: str) -> None:
     if ident.role == "parent" and action == "bus.one":
         if va.get("campus_id") != ident.campus or va.get("bus") != ident.bus:
             raise Forbidden("a parent account sees only their child's bus", field="bus")
-    if "node" in request.args and vis is not None:
+    node = va.get("node", request.args.get("node"))
+    if node is not None and vis is not None:
         ix = scope_index(_store())
-        if request.args["node"] not in ix.nodes_in(ident.node):
-            raise Forbidden(
-                f"org node {request.args['node']!r} is outside your scope ({ident.node})",
-                field="node",
-            )
+        if node not in ix.nodes_in(ident.node):
+            raise Forbidden(f"org node {node!r} is outside your scope ({ident.node})",
+                            field="node")
     if vis is None:
         return
     named: list[Any] = []
