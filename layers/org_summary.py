@@ -33,10 +33,16 @@ OPEN_INCIDENT = ("open", "acknowledged", "dispatched")
 
 def score(row: dict[str, Any]) -> float:
     """The documented school score of a summary row."""
-    s = (100.0 - 10 * row["hazards_overdue"] - 3 * row["hazards_open"]
-         - 5 * row["incidents_open"] - 5 * row["risk_units"]["red"]
-         - 2 * row["risk_units"]["orange"] + 10 * (row["rectification_rate"] or 0.0)
-         + 0.1 * (row["coverage_pct"] or 0.0))
+    s = (
+        100.0
+        - 10 * row["hazards_overdue"]
+        - 3 * row["hazards_open"]
+        - 5 * row["incidents_open"]
+        - 5 * row["risk_units"]["red"]
+        - 2 * row["risk_units"]["orange"]
+        + 10 * (row["rectification_rate"] or 0.0)
+        + 0.1 * (row["coverage_pct"] or 0.0)
+    )
     return round(min(100.0, max(0.0, s)), 1)
 
 
@@ -49,9 +55,13 @@ def _schools(stats: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def org_summary(store: Store, node: str, *,
-                coverage_pct: Callable[[str], float | None] | None = None,
-                now: dt.datetime | None = None) -> list[dict[str, Any]]:
+def org_summary(
+    store: Store,
+    node: str,
+    *,
+    coverage_pct: Callable[[str], float | None] | None = None,
+    now: dt.datetime | None = None,
+) -> list[dict[str, Any]]:
     """Every school under ``node`` (itself, if a school), ranked by :func:`score`.
 
     ``coverage_pct(campus)`` gives a campus's camera coverage (None: no cameras); a school's
@@ -66,21 +76,34 @@ def org_summary(store: Store, node: str, *,
     rows = []
     for st in _schools(stats):
         ids = sorted(campuses.get(st["node"], []))
-        inc = sum(len(store.query_records("incident", campus_ids=ids, where={"status": s}))
-                  for s in OPEN_INCIDENT) if ids else 0
+        inc = (
+            sum(
+                len(store.query_records("incident", campus_ids=ids, where={"status": s}))
+                for s in OPEN_INCIDENT
+            )
+            if ids
+            else 0
+        )
         units = dict.fromkeys(RISK_LEVELS, 0)
         for cid in ids:
             for layer in ("risk_points", "risk_areas"):
                 for lvl in store.read_layer(cid, layer)["level"]:
                     if lvl in units:
                         units[lvl] += 1
-        cov = [c for c in (coverage_pct(cid) for cid in ids) if c is not None] \
-            if coverage_pct else []
-        row = {"node": st["node"], "name": names.get(st["node"]), "campuses": ids,
-               "incidents_open": inc, "hazards_open": st["open"],
-               "hazards_overdue": st["overdue"],
-               "rectification_rate": st["rectification_rate"], "risk_units": units,
-               "coverage_pct": round(sum(cov) / len(cov), 1) if cov else None}
+        cov = (
+            [c for c in (coverage_pct(cid) for cid in ids) if c is not None] if coverage_pct else []
+        )
+        row = {
+            "node": st["node"],
+            "name": names.get(st["node"]),
+            "campuses": ids,
+            "incidents_open": inc,
+            "hazards_open": st["open"],
+            "hazards_overdue": st["overdue"],
+            "rectification_rate": st["rectification_rate"],
+            "risk_units": units,
+            "coverage_pct": round(sum(cov) / len(cov), 1) if cov else None,
+        }
         row["score"] = score(row)
         rows.append(row)
     rows.sort(key=lambda r: (-r["score"], r["node"]))

@@ -28,7 +28,8 @@ TARGETS = {"own": "yy1", "sibling": "ww1", "other county": "vv1"}
 #: who sees what in the test city (auth_world's docstring draws it)
 SCOPE = {**{f"{r}-y": {"yy1"} for r in ROLES}, "bureau-x": {"yy1", "ww1"}}
 IDENTITIES = [f"{r}-y" for r in ROLES] + ["bureau-x"]
-RECORD_ROUTES = ("incident_id", "hazard_id")
+RECORD_ROUTES = ("incident_id", "hazard_id", "delivery_id")
+NODE_OF = {"yy1": "sy", "ww1": "sw", "vv1": "sv"}
 
 
 def _role(ident: str) -> str:
@@ -73,6 +74,8 @@ def _url(rule, target: str, incidents, hazards) -> str:
         "name": "cameras",
         "action": "ack",
         "filename": "xiaoan.css",
+        "node": NODE_OF[target],
+        "delivery_id": "dl-none",
     }
     if rule.endpoint == "risk.assessments_route":
         values["fid"] = "RP1"
@@ -158,7 +161,7 @@ def test_every_route_every_role_every_scope(city):
                     c, rule, method, url, headers[ident], _body(action, target, next(n))
                 )
                 names_campus = bool(
-                    set(rule.arguments) & {"campus_id", "collection_id", *RECORD_ROUTES}
+                    set(rule.arguments) & {"campus_id", "collection_id", "node", *RECORD_ROUTES}
                 )
                 in_scope = target in scope or not names_campus
                 if role == "parent" and action == "bus.one":
@@ -261,3 +264,25 @@ def test_stream_carries_only_the_scope_per_connection(city):
             if line.startswith("data: ")
         }
         assert campuses == SCOPE[ident], (ident, campuses)
+
+
+def test_the_bureau_summary_ranks_the_schools_in_scope(city):
+    c, _, _, _, headers = city
+    r = c.get("/api/v1/org/cx/summary", headers=headers["bureau-x"])
+    assert r.status_code == 200, r.get_json()
+    rows = {row["node"]: row for row in r.get_json()["schools"]}
+    assert set(rows) == {"sy", "sw"}
+    y = rows["sy"]
+    assert y["campuses"] == ["yy1"] and y["incidents_open"] == 1 and y["hazards_open"] == 1
+    assert y["risk_units"] == {"red": 0, "orange": 1, "yellow": 1, "blue": 0}
+    assert 0 < y["coverage_pct"] <= 100
+    want = round(100 - 3 * 1 - 5 * 1 - 2 * 1 + 0.1 * y["coverage_pct"], 1)
+    assert y["score"] == pytest.approx(min(100.0, want), abs=0.11)
+    assert sorted(row["rank"] for row in rows.values()) == [1, 2]
+    best = min(rows.values(), key=lambda row: row["rank"])
+    assert best["score"] == max(row["score"] for row in rows.values())
+    assert c.get("/api/v1/org/cz/summary", headers=headers["bureau-x"]).status_code == 403
+    assert c.get("/api/v1/org/cx/summary", headers=headers["school_safety-y"]).status_code == 403
+    r = c.get("/api/v1/org/sy/summary", headers=headers["school_safety-y"])
+    assert [row["node"] for row in r.get_json()["schools"]] == ["sy"]
+    assert c.get("/api/v1/org/sy/summary", headers=headers["coordinator-y"]).status_code == 403
