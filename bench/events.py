@@ -25,9 +25,11 @@ Measured in one run:
    stored) and *stored twice* must be 0. Each configuration runs ``--http-runs`` times
    (default 3) and the median is reported, with the load average of the machine.
 
-Options: ``--devices N`` (per campus, default 5000), ``--events N``, ``--http-events N``,
-``--http-clients N``, ``--http-conns N``, ``--http-seconds S``, ``--http-runs N``,
-``--http-python``, ``--http-only``, ``--skip-postgis``, ``--skip-baseline``, ``--skip-http``.
+4. **memory** after 20,000 and 200,000 events (``bench/_event_memory.py``).
+
+Options: ``--devices N`` (per campus), ``--events N``, ``--http-events N``, ``--http-clients N``,
+``--http-conns N``, ``--http-seconds S``, ``--http-runs N``, ``--http-python``, ``--http-only``,
+``--skip-postgis``, ``--skip-baseline``, ``--skip-http``, ``--memory-events N`` (0: skip).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
+import logging
 import os
 import re
 import socket
@@ -48,6 +51,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from bench._event_memory import report as memory_report
 
 ROOT = Path(__file__).resolve().parent.parent
 N_CAMPUSES = 20
@@ -567,15 +572,13 @@ def bench_http(store_kind: str, *, generator: str, seconds: float = 10.0, conns:
 
 def _median_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
     med = {k: float(np.median([r[k] for r in runs])) for k in ("eps", "cpu_ms_per_event")}
-    med.update(n=len(runs), accepted=sum(r["accepted"] for r in runs),
-               lost=sum(r["lost"] for r in runs), duplicated=sum(r["duplicated"] for r in runs),
-               answered_twice=sum(r["answered_twice"] for r in runs),
-               failed=sum(r["failed"] for r in runs), server=runs[0]["server"],
+    med.update({k: sum(r[k] for r in runs)
+                for k in ("accepted", "lost", "duplicated", "answered_twice", "failed")})
+    med.update(n=len(runs), server=runs[0]["server"],
                runs=", ".join(f"{r['eps']:,.0f}" for r in runs),
                loads=", ".join(f"{r['load']:.1f}" for r in runs))
     if runs[0].get("p50_ms"):
-        med["p50_ms"] = float(np.median([r["p50_ms"] for r in runs]))
-        med["p99_ms"] = float(np.median([r["p99_ms"] for r in runs]))
+        med.update({k: float(np.median([r[k] for r in runs])) for k in ("p50_ms", "p99_ms")})
     return med
 
 
@@ -599,8 +602,7 @@ def run_http(args: argparse.Namespace, pg_url: str | None) -> None:
             configs.append(("wrk", 1, f"wrk, {args.http_conns} connections, one event per "
                                       f"request, {args.http_seconds:g} s"))
         if args.http_python or not have_wrk:
-            configs.append(("python", 1, f"Python, {args.http_clients} threads, one event per "
-                                         "request"))
+            configs.append(("python", 1, f"Python, {args.http_clients} threads, one per request"))
         configs.append(("python", 100, "Python, 8 threads, 100 events per request"))
         for gen, per, what in configs:
             runs = []
@@ -630,22 +632,18 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--devices", type=int, default=5000, help="devices per campus")
     ap.add_argument("--events", type=int, default=200_000)
     ap.add_argument("--baseline-events", type=int, default=3000)
-    ap.add_argument("--http-events", type=int, default=4000,
-                    help="events per Python-generator run (batches: 5x)")
+    ap.add_argument("--http-events", type=int, default=4000, help="per Python-generator run")
     ap.add_argument("--http-clients", type=int, default=64, help="Python generator threads")
     ap.add_argument("--http-conns", type=int, default=64, help="wrk connections")
     ap.add_argument("--http-seconds", type=float, default=10.0, help="wrk run length")
     ap.add_argument("--http-runs", type=int, default=3, help="runs per configuration")
-    ap.add_argument("--http-python", action="store_true",
-                    help="also run the Python single-event generator when wrk is there")
-    ap.add_argument("--http-only", action="store_true",
-                    help="only the HTTP ingest part (no city, enrichment or baseline)")
+    ap.add_argument("--http-python", action="store_true", help="Python generator beside wrk")
+    ap.add_argument("--http-only", action="store_true", help="only the HTTP ingest part")
     ap.add_argument("--skip-postgis", action="store_true", help="HTTP ingest: GeoPackage only")
-    ap.add_argument("--skip-baseline", action="store_true")
-    ap.add_argument("--skip-http", action="store_true")
+    for flag in ("--skip-baseline", "--skip-http"):
+        ap.add_argument(flag, action="store_true")
+    ap.add_argument("--memory-events", type=int, default=200_000, help="0: no memory part")
     args = ap.parse_args(argv)
-    import logging
-
     logging.disable(logging.WARNING)
     url = os.environ.get("XIAOAN_TEST_DATABASE_URL") or os.environ.get("XIAOAN_DATABASE_URL")
     if args.http_only:
@@ -689,6 +687,8 @@ def main(argv: list[str]) -> int:
           f"{os.cpu_count()} cores); 'p99 CPU' is this thread's CPU time per event.")
     if not args.skip_http:
         run_http(args, url)
+    if args.memory_events > 0:
+        memory_report(args.memory_events)
     return 0
 
 
