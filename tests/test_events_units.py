@@ -15,7 +15,8 @@ from geo.errors import NotFound, PayloadTooLarge, ValidationError
 from ingest.live.enrich import Enricher
 from ingest.live.events import MAX_BATCH, validate_batch, validate_event
 from ingest.live.incidents import IncidentEngine
-from ingest.live.journal import DurableWriter, Journal
+from ingest.live.journal import Journal
+from ingest.live.writer import DurableWriter
 from layers.devices import DeviceRegistry, read_devices_csv, read_devices_geojson
 from layers.store import Record
 

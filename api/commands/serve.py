@@ -299,7 +299,7 @@ def serve_app(app, host: str, port: int, label: str,  # app: Flask
         if waitress is not None:
             app.config["EVENTS_GC_FREEZE"] = True  # long-running: see ingest.live.pipeline
             # a production WSGI server: many threads, so that concurrent event posts share
-            # one durable commit (see ingest.live.journal); SSE streams each hold a thread
+            # one durable commit (see ingest.live.writer); SSE streams each hold a thread
             server = waitress.create_server(
                 app, host=host, port=port, threads=64, connection_limit=1000,
                 channel_timeout=300, ident="xiaoan")

@@ -28,7 +28,7 @@ Idempotency is remembered by event id only: the events being written, and the id
 last ``remember`` events (a bounded map id → incident id); older ids are found in the store
 by the writer (events are inserted only if absent).
 
-The engine is in memory and thread-safe; :mod:`ingest.live.journal` makes its output durable.
+The engine is in memory and thread-safe; :mod:`ingest.live.writer` makes its output durable.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 :class:`EventPipeline` is what the HTTP routes and the MQTT subscriber share. It owns the
 :class:`~ingest.live.enrich.Enricher`, the :class:`~ingest.live.incidents.IncidentEngine` and the
-:class:`~ingest.live.journal.DurableWriter`. A request is all-or-nothing: every event is
+:class:`~ingest.live.writer.DurableWriter`. A request is all-or-nothing: every event is
 validated and placed before anything changes, so a bad event in a batch stores nothing.
 
 Records written (kind, id):
@@ -18,10 +18,8 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import logging
-import math
 import os
 import threading
-import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,10 +28,12 @@ from geo.errors import NotFound, RowError, Unavailable, ValidationError
 from ingest.live.enrich import Enricher
 from ingest.live.events import MAX_BATCH, Event, kinds_from_config, validate_batch
 from ingest.live.hub import CampusHub
+from ingest.live.incident_feed import IncidentFeed
 from ingest.live.incidents import STATUSES, Accepted, IncidentEngine
-from ingest.live.journal import DurableWriter, Journal, WriteBatch
+from ingest.live.journal import Journal
 from ingest.live.notify import Notifier
 from ingest.live.records import event_record
+from ingest.live.writer import DurableWriter, WriteBatch
 from ingest.live.zones import ZoneAlerts
 from layers.campus import Campus
 from layers.store import Record, Rev, StaleRevision, Store, rev_of
@@ -44,8 +44,6 @@ _RELOAD_FIELDS = ("device_id", "lon/lat", "building", "camera_id", "campus")
 #: Attempts at a compare-and-set write before the caller is told to retry.
 _RETRIES = 8
 _RETRY_MSG = "the incident kept changing under this write; send it again"
-#: Incident records read per page of the store's feed.
-PAGE = 500
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +113,7 @@ class EventPipeline:
             gc.freeze()
         self.engine = IncidentEngine(enricher, radius_m=radius_m, window_s=window_s)
         self._order = threading.RLock()
-        self._feed_seq = 0
-        self._last_sync = -math.inf
+        self.feed = IncidentFeed(store, self.engine, self.enricher.knows, self._order)
         self.max_batch = max_batch
         self.changed = threading.Condition()
         self.version = 0
@@ -148,7 +145,7 @@ class EventPipeline:
                 recs = self.store.query_records("incident", where={"status": status})
                 self.engine.load(r.data for r in recs
                                  if self.enricher.knows(r.data.get("campus")))
-                self._feed_seq = max([self._feed_seq, *(r.seq or 0 for r in recs)])
+                self.feed.seq = max([self.feed.seq, *(r.seq or 0 for r in recs)])
         except Exception as e:  # noqa: BLE001 - a store that is down now is not fatal
             log.warning("could not restore open incidents: %s", e)
 
@@ -288,40 +285,8 @@ class EventPipeline:
                     self.engine.forget(iid)
 
     def sync_incidents(self, min_interval_s: float = 0.5) -> int:
-        """Take in the incidents other processes changed (the store's ``seq`` feed of
-        incident records since the last look, at most every ``min_interval_s``), so that
-        events join an incident another process opened. Returns how many were taken."""
-        now = time.monotonic()
-        if now - self._last_sync < min_interval_s:
-            return 0
-        self._last_sync = now
-        n = 0
-        try:
-            for _ in range(20):  # bounded work per call; the rest next time
-                recs = self.store.query_records("incident", after_seq=self._feed_seq,
-                                                limit=PAGE)
-                for r in recs:
-                    self._feed_seq = max(self._feed_seq, r.seq or 0)
-                    if self._take(r.data):
-                        n += 1
-                if len(recs) < PAGE:
-                    break
-        except Exception as e:  # noqa: BLE001 - store down: the writes will tell
-            log.debug("incident feed not read: %s", e)
-        return n
-
-    def _take(self, d: dict[str, Any]) -> bool:
-        if d.get("rev_by") == self.engine.writer_id or not self.enricher.knows(d.get("campus")):
-            return False
-        with self._order:
-            mine = self.engine.incidents.get(d["id"])
-            if mine is None and d.get("status") == "resolved":
-                return False
-            if mine is not None and (rev_of(d) == rev_of(mine)
-                                     or rev_of(d)[0] < rev_of(mine)[0]):
-                return False
-            self.engine.replace(d)
-            return True
+        """Take in incidents other processes changed (:class:`IncidentFeed`)."""
+        return self.feed.sync(min_interval_s)
 
     def write_events(self, records: list[Record]) -> list[bool]:
         """Make event records (built by :mod:`ingest.live.records`: bus events, overdue

@@ -1,6 +1,6 @@
 """The one builder of event records: every event stored — a sensor's over HTTP or MQTT, a
 bus's off-route or stop arrival, a hazard's overdue warning — is built here and written by
-the journaled :class:`~ingest.live.journal.DurableWriter` (never with ``store.put_records``).
+the journaled :class:`~ingest.live.writer.DurableWriter` (never with ``store.put_records``).
 
 An event record is kind ``event``, id its ``event_id`` (inserted only if absent: the
 idempotency key), on its campus, at its ``position`` and ``time`` (when it happened unless
