@@ -263,10 +263,9 @@ class IncidentEngine:
         """Install ``inc`` as stored (e.g. re-read after another process changed it),
         in place of this engine's copy."""
         with self._lock:
-            if inc["id"] in self.incidents:
-                self._unindex(inc["id"])
-                self.incidents.pop(inc["id"], None)
-            self._index(inc)
+            self.forget(inc["id"])
+            if inc["status"] != "resolved":  # a closed incident is read from the store
+                self._index(inc)
 
     def forget(self, incident_id: str) -> None:
         """Drop an incident from memory (it is re-read from the store when needed)."""

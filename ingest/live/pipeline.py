@@ -371,5 +371,7 @@ class EventPipeline:
             except StaleRevision:
                 self._reread([incident_id])
                 continue
+            if inc["status"] == "resolved":
+                self.engine.forget(incident_id)  # closed: read from the store from now on
             return inc
         raise Unavailable(_RETRY_MSG)
