@@ -19,17 +19,31 @@ ROUNDS = 5
 DEVICES = ("D-SMOKE-201", "D-GAS-GYM", "D-BTN-YARD")
 
 
+def _serve(args: list[str]):
+    """``xiaoan serve`` on a free port, serving: (process, base URL). Another process may
+    take the port between our look and the server's bind: then a new port is tried."""
+    for _ in range(3):
+        port = _free_port()
+        serve = _spawn(["serve", "--port", str(port), *args, "--overdue-every", "0"])
+        try:
+            wait_until_serving(f"http://127.0.0.1:{port}", serve)
+            return serve, f"http://127.0.0.1:{port}"
+        except AssertionError as e:
+            time.sleep(0.5)  # let the reader collect the last lines
+            log = "".join(serve.log[-40:])
+            if "cannot listen" not in log:
+                raise AssertionError(f"{e}; its log:\n{log}") from None
+    raise AssertionError("no free port to serve on")
+
+
 def test_serve_killed_while_events_are_posted_loses_no_acknowledged_event(shared_store, tmp_path):
     store_args, store = shared_store
     extra = ["--data", str(tmp_path / "serve")] if "--data" not in store_args else []
     acked: list[str] = []
     answered_other = collections.Counter()
     for rnd in range(ROUNDS):
-        port = _free_port()
-        base = f"http://127.0.0.1:{port}"
-        serve = _spawn(["serve", "--port", str(port), *store_args, *extra, "--overdue-every", "0"])
+        serve, base = _serve([*store_args, *extra])
         try:
-            wait_until_serving(base, serve)
             stop = threading.Event()
 
             def post(
@@ -75,12 +89,10 @@ def test_serve_killed_while_events_are_posted_loses_no_acknowledged_event(shared
     assert not answered_other, answered_other
     assert len(acked) > ROUNDS * 20, "events were answered 202 between the kills"
     # a last start replays anything journaled, then a normal stop
-    port = _free_port()
-    serve = _spawn(["serve", "--port", str(port), *store_args, *extra, "--overdue-every", "0"])
+    serve, base = _serve([*store_args, *extra])
     try:
-        wait_until_serving(f"http://127.0.0.1:{port}", serve)
         r = requests.post(
-            f"http://127.0.0.1:{port}/api/v1/events",
+            f"{base}/api/v1/events",
             timeout=30,
             json={
                 "event_id": "kill-final",
