@@ -196,6 +196,18 @@ class Store(abc.ABC):
     def get_feature(self, campus_id: str, layer: str, fid: str) -> gpd.GeoDataFrame:
         """One row as a one-row GeoDataFrame, or :class:`geo.errors.NotFound`."""
 
+    def campuses_with(self, layer: str, fid: str) -> list[str]:
+        """The campuses (id order) whose ``layer`` holds a feature ``fid``: how the live
+        runtime finds a device's campus without reading every campus."""
+        out = []
+        for c in self.list_campuses():
+            try:
+                self.get_feature(c.id, layer, fid)
+            except LookupError:
+                continue
+            out.append(c.id)
+        return out
+
     @abc.abstractmethod
     def delete_features(self, campus_id: str, layer: str, fids: Sequence[str]) -> int: ...
 

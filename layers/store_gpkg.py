@@ -510,6 +510,13 @@ class GeoPackageStore(Store):
                                field="fid")
         return frame_from_rows(layer, [r[:-1] for r in rows], _shapes([r[-1] for r in rows]))
 
+    def campuses_with(self, layer: str, fid: str) -> list[str]:
+        schema_for(layer)
+        with self._tx(write=False) as c:
+            rows = c.execute(f"SELECT DISTINCT campus_id FROM {_q(layer)} WHERE fid = ? "
+                             "ORDER BY campus_id", (str(fid),)).fetchall()
+        return [r[0] for r in rows]
+
     def delete_features(self, campus_id: str, layer: str, fids: Sequence[str]) -> int:
         schema_for(layer)
         n = 0

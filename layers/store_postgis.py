@@ -489,6 +489,12 @@ class PostGISStore(Store):
 
         return self._frame(layer, self._reading(read))
 
+    def campuses_with(self, layer: str, fid: str) -> list[str]:
+        t = layer_table(schema_for(layer).name)
+        q = sa.select(t.c.campus_id).where(t.c.fid == str(fid)).distinct().order_by(
+            t.c.campus_id)
+        return [str(r) for r in self._reading(lambda c: c.execute(q).scalars().all())]
+
     def delete_features(self, campus_id: str, layer: str, fids: Sequence[str]) -> int:
         t = layer_table(schema_for(layer).name)
         ids = [str(f) for f in fids]

@@ -118,3 +118,15 @@ def test_concurrent_writers_leave_no_gap_a_poller_skips(store: Store):
     # the last write of each layer is what the poller saw last
     assert seen == {(c.campus_id, c.layer): c.seq for c in store.changes(head)}
     assert set(seen) == {("hki", la) for la in layers}
+
+
+def test_campuses_with_finds_the_campuses_holding_a_feature(store: Store):
+    """How the live runtime finds a device's campus before every campus is indexed."""
+    for cid in ("hki", "esp", "tku"):
+        store.put_campus(campus_info(cid))
+    store.write_layer("hki", "devices", sample_layer("devices", 2))
+    store.write_layer("esp", "devices", sample_layer("devices", 1))
+    assert store.campuses_with("devices", "dev-000") == ["esp", "hki"]
+    assert store.campuses_with("devices", "dev-001") == ["hki"]
+    assert store.campuses_with("devices", "nope") == []
+    assert store.campuses_with("cameras", "dev-000") == []

@@ -626,6 +626,7 @@ class Enricher:
             if self._idx.get(campus_id) is not ix:
                 self._uninstall(campus_id)
                 self._install(ix)
+                self._all = all(cid in self._idx for cid in self._hub.ids())
         return ix
 
     def _ensure_all(self) -> None:
@@ -691,10 +692,17 @@ class Enricher:
 
     def device(self, device_id: str, campus_id: str | None) -> Device:
         """The device (its campus indexed), or a ValidationError naming ``device_id``."""
+        if campus_id is None and not self._all and self._hub is not None:
+            # not every campus is indexed yet (start-up, or just changed): ask the store
+            # which campus holds the device, and index only that one
+            found = self._hub.store.campuses_with("devices", device_id)
+            if len(found) == 1:
+                campus_id = found[0]
+            elif len(found) > 1:
+                raise ValidationError(f"device {device_id!r} exists in campuses "
+                                      f"{', '.join(found)}; name the campus", field="device_id")
         if campus_id is not None:
             self.index(campus_id)
-        else:
-            self._ensure_all()
         return self.devices.get(device_id, campus_id)
 
     # --- geolocation -------------------------------------------------------------------------
