@@ -220,3 +220,19 @@ def test_osm_cameras_without_direction_face_the_nearest_building_when_asked(stor
     sources = {p["heading_source"] for p in cams["props"]}
     assert sources <= {"toward the nearest building face", "away from the building it is on"}
     assert len(sources) == 2
+
+
+def test_campuses_from_an_extract_are_picked_not_merged(store):
+    pbf = shared_data("osm", "helsinki_centre.osm.pbf")
+    with pytest.raises(ValidationError) as ei:
+        import_layer(store, "campuses", pbf, "hy", skip_invalid=True)
+    assert ei.value.field == "select" and "Helsingin yliopisto" in ei.value.message
+    assert store.list_campuses() == []
+    s = import_layer(store, "campuses", pbf, "hy", select="name=Helsingin yliopisto")
+    assert s["rows_written"] == 1 and store.get_campus("hy").name == "Helsingin yliopisto"
+    fid = store.read_layer("hy", "campuses")["fid"].iloc[0]
+    s = import_layer(store, "campuses", pbf, "hy2", osm_id=fid)
+    assert s["rows_written"] == 1 and store.get_campus("hy2").name == "Helsingin yliopisto"
+    with pytest.raises(ValidationError) as ei:
+        import_layer(store, "campuses", pbf, "x", select="name=Nowhere")
+    assert "Helsingin yliopisto" in ei.value.message

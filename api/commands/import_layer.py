@@ -101,6 +101,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--aim", default="none", choices=("none", "nearest-building"),
                    help="cameras without a direction (OSM rarely has one): leave the "
                         "heading empty (none, default) or face the nearest building")
+    p.add_argument("--select", default=None, metavar="KEY=VALUE",
+                   help="only the features whose column or OSM tag KEY is VALUE, e.g. "
+                        "--select 'name=Helsingin yliopisto'")
+    p.add_argument("--osm-id", default=None, metavar="ID",
+                   help="only the feature with this id (OSM: n123, w123, r123)")
     p.add_argument("--valves", default=None, metavar="FILE.csv",
                    help="EPANET only: shut-off valves as a WNTR valve layer CSV "
                         "(link,node[,status]), stored as pipe_nodes of kind valve")
@@ -175,6 +180,7 @@ def run(args: argparse.Namespace) -> int:
             incomplete=args.incomplete, campus_name=args.name, geo_origin=args.geo_origin,
             image_size=args.image_size, id_field=args.id_field,
             on_duplicate=args.on_duplicate, field_map=field_map, valves=args.valves, aim=args.aim,
+            select=args.select, osm_id=args.osm_id,
             progress=None if args.quiet else ProgressPrinter(),
         )
     except KeyboardInterrupt:

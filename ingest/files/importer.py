@@ -46,6 +46,7 @@ from ingest.files.rows import (
     prepare_rows,
     validate_rows,
 )
+from ingest.files.select import one_campus, select_rows
 from ingest.files.sources import (
     Source,
     check_krtd_options,
@@ -113,6 +114,8 @@ def import_layer(
     field_map: dict[str, str] | None = None,
     valves: str | Path | None = None,
     aim: str = "none",
+    select: str | None = None,
+    osm_id: str | None = None,
     progress: Progress | None = None,
     read: Callable[..., Any] | None = None,
 ) -> dict[str, Any]:
@@ -152,6 +155,10 @@ def import_layer(
     aim
         Cameras only: ``none`` (default) or ``nearest-building``, the heading given to
         cameras without one (see :mod:`ingest.files.aim`; counted in the notes).
+    select, osm_id
+        Keep only the rows whose column (or OSM tag) ``KEY`` equals ``VALUE``
+        (``select="name=Helsingin yliopisto"``), or with that OSM id (``r123``). A new
+        campus is made of one campus feature: several are refused, listing them.
     valves
         EPANET only: the model's shut-off valves (WNTR valve layer CSV), see
         :mod:`ingest.files.epanet_layers`.
@@ -205,6 +212,10 @@ def import_layer(
                                 source_layer=source_layer, incomplete=incomplete,
                                 geo_origin=geo_origin, image_size=image_size,
                                 valves=valves, progress=progress)
+    if (select or osm_id) and not isinstance(got, dict):
+        got = select_rows(got, select, osm_id)
+    if layer == "campuses" and info is None and not isinstance(got, dict):
+        one_campus(got, campus_id)
     aim_note = None
     if aim != "none" and not isinstance(got, dict):
         got, aim_note = _aim(store, info, got)
