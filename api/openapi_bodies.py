@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ingest.live.events import KNOWN_KINDS
+
 __all__ = ["Op", "ok", "q", "SSE_DOC", "PATH_DOCS", "PATH_VARS_WITH_SLASH"]
 
 JSON = "application/json"
@@ -114,7 +116,13 @@ FC = ref("featureCollection")
 EVENT = obj(
     {
         "event_id": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._:@/+-]{0,127}$"},
-        "kind": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,39}$"},
+        "kind": {
+            "type": "string",
+            "pattern": "^[a-z][a-z0-9_]{0,39}$",
+            "description": "one of the configured kinds (XIAOAN_EVENT_KINDS; default: "
+            + ", ".join(KNOWN_KINDS)
+            + ")",
+        },
         "occurred_at": {**TIME, "description": "ISO 8601 with a zone; at most 300 s ahead"},
         "source": {"type": "string", "maxLength": 200},
         "severity": {"type": "string", "enum": ["info", "low", "medium", "high", "critical"]},

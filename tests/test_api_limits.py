@@ -44,7 +44,7 @@ def alarm(event_id: str = "e-1") -> dict:
     lon, lat = ll(100.0, 100.0)  # the middle of the square campus
     return {
         "event_id": event_id,
-        "kind": "fire_alarm",
+        "kind": "fire",
         "occurred_at": now_iso(),
         "campus": CID,
         "lon": lon,
