@@ -94,22 +94,28 @@ class DeviceRegistry:
 
     def __init__(self, campuses: Iterable[Campus] = ()) -> None:
         self._by_id: dict[str, list[Device]] = {}
+        # each campus's device ids, so that removing one campus touches only its own
+        # devices (scanning every device per campus made indexing N campuses O(N²))
+        self._ids_of: dict[str, list[str]] = {}
         for c in campuses:
             self.add_campus(c)
 
-    def add_campus(self, campus: Campus) -> None:
-        """(Re)index one campus's devices."""
+    def add_campus(self, campus: Campus, devices: Iterable[Device] | None = None) -> None:
+        """(Re)index one campus's devices (``devices``: already read by
+        :func:`devices_of`)."""
         self.remove_campus(campus.id)
-        for d in devices_of(campus):
+        ids = self._ids_of[campus.id] = []
+        for d in devices_of(campus) if devices is None else devices:
             self._by_id.setdefault(d.id, []).append(d)
+            ids.append(d.id)
 
     def remove_campus(self, campus_id: str) -> None:
-        for k in [k for k, v in self._by_id.items() if any(d.campus_id == campus_id for d in v)]:
-            rest = [d for d in self._by_id[k] if d.campus_id != campus_id]
+        for k in self._ids_of.pop(campus_id, ()):
+            rest = [d for d in self._by_id.get(k, ()) if d.campus_id != campus_id]
             if rest:
                 self._by_id[k] = rest
             else:
-                del self._by_id[k]
+                self._by_id.pop(k, None)
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._by_id.values())

@@ -535,10 +535,12 @@ class Enricher:
         self._hub = hub
         self._idx: dict[str, CampusIndex] = {}
         self._all = hub is None  # every campus of the hub installed
-        self._static: dict[tuple[str, str], dict[str, Any]] = {}
-        self._risk_cache: dict[tuple[Any, frozenset[str]], dict[str, Any]] = {}
-        self._samples: dict[tuple[str, int], np.ndarray] = {}
-        self._sample_cams: dict[tuple[str, int, int], list[dict[str, Any]]] = {}
+        # caches per campus (campus id -> key -> value): dropping one campus's entries
+        # must not scan every campus's (that made indexing N campuses O(N²))
+        self._static: dict[str, dict[str, dict[str, Any]]] = {}
+        self._risk_cache: dict[str, dict[tuple[Any, frozenset[str]], dict[str, Any]]] = {}
+        self._samples: dict[str, dict[int, np.ndarray]] = {}
+        self._sample_cams: dict[str, dict[tuple[int, int], list[dict[str, Any]]]] = {}
         self.devices = DeviceRegistry()
         self.camera_limit = camera_limit
         self._cameras = cameras if cameras is not None else _external_cameras()
@@ -568,7 +570,7 @@ class Enricher:
         with self._lock:
             self._drop_caches(idx.id)
             self._idx[idx.id] = idx
-            self.devices.add_campus(idx.campus)
+            self.devices.add_campus(idx.campus, idx.devices.values())
             for fid in idx.b_index:
                 self._b_owner.setdefault(fid, []).append(idx.id)
             for fid in idx.c_index:
@@ -591,10 +593,8 @@ class Enricher:
                         owners.pop(fid, None)
 
     def _drop_caches(self, campus_id: str) -> None:
-        self._static = {k: v for k, v in self._static.items() if k[0] != campus_id}
-        self._risk_cache = {}
-        self._samples = {k: v for k, v in self._samples.items() if k[0] != campus_id}
-        self._sample_cams = {k: v for k, v in self._sample_cams.items() if k[0] != campus_id}
+        for cache in (self._static, self._risk_cache, self._samples, self._sample_cams):
+            cache.pop(campus_id, None)
 
     def _on_change(self, campus_id: str, layers: frozenset[str] | None) -> None:
         """The hub's listener: forget what a change made stale (rebuilt on next use)."""
@@ -854,24 +854,26 @@ class Enricher:
         first; each sample point's answer is cached (many devices share a building)."""
         assert spot.building is not None and self._cameras is not None
         b = spot.building
-        samples = self._samples.get((ix.id, b))
+        mine = self._samples.setdefault(ix.id, {})
+        samples = mine.get(b)
         if samples is None:
-            samples = self._samples[(ix.id, b)] = ix.exterior_samples(b)
+            samples = mine[b] = ix.exterior_samples(b)
         d = np.hypot(samples[:, 0] - spot.x, samples[:, 1] - spot.y)
         order = np.argsort(d)
         keep = [int(i) for i in order[:EXTERIOR_SAMPLES] if d[i] <= EXTERIOR_RADIUS_M]
         gz = float(ix.b_base[b])
         out: list[dict[str, Any]] = []
+        cams = self._sample_cams.setdefault(ix.id, {})
         for i in keep or [int(order[0])]:
-            key = (ix.id, b, i)
-            got = self._sample_cams.get(key)
+            key = (b, i)
+            got = cams.get(key)
             if got is None:
                 olon, olat = ix.to_lonlat(float(samples[i, 0]), float(samples[i, 1]))
                 got = self._cameras(ix.campus, olon, olat, gz, limit=self.camera_limit)
                 for c in got:
                     c["view"] = "exterior"
                     c["target"] = {"lon": olon, "lat": olat, "z": gz}
-                self._sample_cams[key] = got
+                cams[key] = got
             out.extend(got)
         return out
 
@@ -907,12 +909,12 @@ class Enricher:
         key = ctx.get("_key")
         if key is not None and isinstance(open_units, frozenset):
             ck = (key, open_units)
-            hit = self._risk_cache.get(ck)
+            cache = self._risk_cache.setdefault(key[0], {})
+            hit = cache.get(ck)
             if hit is None:
-                if len(self._risk_cache) > 500_000:
-                    self._risk_cache.clear()
-                hit = self._risk_cache[ck] = self._risk_for(self.index(ctx["campus"]), ctx,
-                                                            open_units)
+                if len(cache) > 50_000:
+                    cache.clear()
+                hit = cache[ck] = self._risk_for(self.index(ctx["campus"]), ctx, open_units)
             return dict(hit)
         return self._risk_for(self.index(ctx["campus"]), ctx, open_units)
 
@@ -922,12 +924,12 @@ class Enricher:
             assert ev.device_id is not None
             dev = self.device(ev.device_id, ev.campus)
             key = (dev.campus_id, dev.id)
-            ctx = self._static.get(key)
             ix = self.index(dev.campus_id)
+            ctx = self._static.get(dev.campus_id, {}).get(dev.id)
             if ctx is None:
                 ctx = self._static_context(ix, self._device_spot(ix, dev), dev, "device")
                 ctx["_key"] = key
-                self._static[key] = ctx
+                self._static.setdefault(dev.campus_id, {})[dev.id] = ctx
         else:
             ix, spot, dev = self.locate(ev)
             ctx = self._static_context(ix, spot, dev, ev.form)
@@ -938,16 +940,17 @@ class Enricher:
         n = 0
         for cid in [campus_id] if campus_id is not None else self.campus_ids():
             ix = self.index(cid)
+            static = self._static.setdefault(cid, {})
             for dev in ix.devices.values():
                 key = (cid, dev.id)
-                if key not in self._static:
+                if dev.id not in static:
                     try:
                         ctx = self._static_context(ix, self._device_spot(ix, dev), dev,
                                                    "device")
                     except ValidationError:
                         continue
                     ctx["_key"] = key
-                    self._static[key] = ctx
+                    static[dev.id] = ctx
                     self.risk(ctx, frozenset())  # the risk with no alarm open, cached
                     n += 1
         return n
