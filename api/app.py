@@ -23,7 +23,20 @@ from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
 from api.params import check_path, guard_request, problem
-from api.routes import alerts, auth, bus, cameras, events, health, ogc, org, patrol, pipes, risk
+from api.routes import (
+    alerts,
+    auth,
+    bus,
+    cameras,
+    compliance,
+    events,
+    health,
+    ogc,
+    org,
+    patrol,
+    pipes,
+    risk,
+)
 from api.service import Service
 from geo.errors import XiaoanError
 from ingest.live.hub import CampusHub
@@ -36,7 +49,7 @@ log = logging.getLogger(__name__)
 
 # Blueprints, one per capability.
 BLUEPRINTS = (ogc.bp, health.bp, events.bp, risk.bp, cameras.bp, bus.bp, pipes.bp, patrol.bp,
-              alerts.bp, views.bp, auth.bp, org.bp)
+              alerts.bp, compliance.bp, views.bp, auth.bp, org.bp)
 
 
 def create_app(config: Mapping[str, Any] | None = None, store: Store | None = None) -> Flask:

@@ -33,6 +33,7 @@ COMMANDS = [
     "api.commands.org",
     "api.commands.users",
     "api.commands.patrol",
+    "api.commands.compliance",
     "api.commands.mqtt_acl",
 ]
 

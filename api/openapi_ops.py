@@ -418,4 +418,13 @@ REST_OPERATIONS: dict[str, Op] = {
         "The incident as an OASIS CAP 1.2 alert",
         ok(None, "CAP 1.2 XML", media="application/cap+xml"),
     ),
+    # compliance (api/routes/compliance.py)
+    "GET compliance.report": Op(
+        "The campus's safety compliance report: key places seen by cameras (DORI), "
+        "patrol rounds, guards, video retention, device faults; ok or missing with the rule",
+        ok(obj({"campus": CAMPUS, "date": STR, "summary": ANY_OBJ, "lines": {
+            "type": "array", "items": obj({"rule": STR, "status": {
+                "type": "string", "enum": ["ok", "missing"]}, "what": STR, "reason": STR})}})),
+        (q("date", {"type": "string", "format": "date"}, "local date (default: today)"),),
+    ),
 }

@@ -42,6 +42,7 @@ ACTIONS: dict[str, str] = {
     "bus.admin": "replace a campus's road network or a bus route",
     "patrol.checkin": "post guard patrol check-ins (tag reads, QR scans, GPS walks)",
     "patrol.read": "the daily patrol report",
+    "compliance.read": "the campus's safety compliance report",
 }
 
 _READ = {"page", "layer.read", "tool"}
@@ -61,6 +62,7 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
             "bus.read",
             "bus.one",
             "patrol.read",
+            "compliance.read",
         }
     ),
     "school_safety": frozenset(set(ACTIONS) - {"bus.post"}),
@@ -74,6 +76,7 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
             "stats.read",
             "camera.read",
             "pipe.read",
+            "compliance.read",
         }
     ),
     "coordinator": frozenset(
@@ -194,6 +197,7 @@ ENDPOINT_ACTIONS: dict[str | tuple[str, str], str] = {
     "alerts.deliveries": "incident.read",
     "alerts.ack_delivery": "incident.read",
     "alerts.cap": "incident.read",
+    "compliance.report": "compliance.read",
 }
 
 

@@ -234,7 +234,8 @@ SCHEMAS: dict[str, LayerSchema] = {
             "zones",
             _POLY + _LINE,
             (Field("kind", "str", required=True,
-                   choices=("danger", "perimeter", "fence", "restricted", "assembly", "other")),),
+                   choices=("danger", "perimeter", "fence", "restricted", "assembly", "gate",
+                            "other")),),
             title="Zones",
         ),
         LayerSchema(
