@@ -135,7 +135,7 @@ def http_eps(data: Path, auth: str, key: str, devices: list[str], n: int, client
     proc, base = _serve(data, auth)
     headers = {"X-API-Key": key} if auth == "required" else {}
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         while True:
             try:
                 requests.get(base + "/conformance", timeout=2)
