@@ -36,6 +36,7 @@ from api.routes import (
     patrol,
     pipes,
     risk,
+    stream,
 )
 from api.service import Service
 from geo.errors import XiaoanError
@@ -48,8 +49,8 @@ __all__ = ["create_app", "problem"]
 log = logging.getLogger(__name__)
 
 # Blueprints, one per capability.
-BLUEPRINTS = (ogc.bp, health.bp, events.bp, risk.bp, cameras.bp, bus.bp, pipes.bp, patrol.bp,
-              alerts.bp, compliance.bp, views.bp, auth.bp, org.bp)
+BLUEPRINTS = (ogc.bp, health.bp, events.bp, stream.bp, risk.bp, cameras.bp, bus.bp, pipes.bp,
+              patrol.bp, alerts.bp, compliance.bp, views.bp, auth.bp, org.bp)
 
 
 def create_app(config: Mapping[str, Any] | None = None, store: Store | None = None) -> Flask:

@@ -14,7 +14,7 @@ Measured in one run:
    jurisdiction, zones, cameras within range, risk areas) against the real PostGIS server
    (``XIAOAN_TEST_DATABASE_URL`` or ``XIAOAN_DATABASE_URL``), same city, GiST indexes.
    It does less than ours (no camera frustum/occlusion, no PTZ aim, no dynamic risk).
-3. **HTTP ingest** on loopback: ``xiaoan serve`` in a subprocess (waitress) on a fresh
+3. **HTTP ingest** on loopback: ``xiaoan serve`` in a subprocess (uvicorn) on a fresh
    store holding the demo campus — the embedded GeoPackage, and PostGIS (a scratch schema
    on the test server) when a URL is set. The single-event load comes from ``wrk`` (a C
    load generator, one thread, a Lua script giving every request its own ``event_id`` and
@@ -588,7 +588,7 @@ def run_http(args: argparse.Namespace, pg_url: str | None) -> None:
     have_wrk = shutil.which("wrk") is not None
     stores = ["gpkg"] + (["postgis"] if pg_url and not args.skip_postgis else [])
     print()
-    print("HTTP ingest on loopback: `xiaoan serve` in a subprocess (waitress), fresh store with "
+    print("HTTP ingest on loopback: `xiaoan serve` in a subprocess, fresh store with "
           "the demo campus per run; afterwards every event id answered 202 is looked up in "
           f"the store. Median of {args.http_runs} runs; the load generator shares the same "
           f"{os.cpu_count()} cores.")

@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pytest
 from events_fixtures import LOCAL, X0, Y0, ll, load_into, now_iso, square_campus
+from live_server import read_sse, serving, sse_messages
 
 from api.app import create_app
 from geo.crs import transformer, wgs84_to_gcj02
@@ -313,55 +314,36 @@ def test_list_incidents_filters(client):
     assert r.status_code == 400 and r.get_json()["errors"][0]["field"] == "colour"
 
 
-def _read_sse(resp, want: int) -> list[dict]:
-    """Parse SSE messages from a streaming test response until ``want`` have arrived."""
-    msgs, buf = [], ""
-    for chunk in resp.response:
-        buf += chunk.decode() if isinstance(chunk, bytes) else chunk
-        while "\n\n" in buf:
-            block, buf = buf.split("\n\n", 1)
-            m = {}
-            for line in block.splitlines():
-                if line.startswith(":"):
-                    continue
-                k, _, v = line.partition(": ")
-                m[k] = v
-            if "data" in m:
-                m["data"] = json.loads(m["data"])
-                msgs.append(m)
-        if len(msgs) >= want:
-            break
-    resp.close()
-    return msgs
-
-
-def test_sse_stream_carries_3d_markers_and_resumes_from_last_event_id(client):
+def test_sse_stream_carries_3d_markers_and_resumes_from_last_event_id(app, client, store):
     first = post(client, ev("s1", "smoke", device_id="D-SMOKE-201")).get_json()
-    resp = client.get("/api/v1/stream?campus=sq&last_event_id=0", buffered=False)
-    assert resp.mimetype == "text/event-stream"
-    msgs = _read_sse(resp, 2)
-    kinds = [m["event"] for m in msgs]
-    assert kinds == ["event", "incident"]
-    marker = msgs[1]["data"]
-    assert marker["properties"]["incident_id"] == first["incident_id"]
-    assert marker["geometry"]["coordinates"][2] == pytest.approx(3.5)
-    assert marker["properties"]["building"] == "B1" and marker["properties"]["floor"] == 2
-    # resume after the first message: only what followed it, plus anything new
-    post(client, ev("s2", device_id="D-BTN-EAST"))
-    resp = client.get("/api/v1/stream?campus=sq",
-                      headers={"Last-Event-ID": msgs[0]["id"]}, buffered=False)
-    got = _read_sse(resp, 3)
-    assert [m["event"] for m in got] == ["incident", "event", "incident"]
-    assert int(got[0]["id"]) > int(msgs[0]["id"])
-    assert got[1]["data"]["properties"]["event_id"] == "s2"
-    # another campus's stream does not carry these
-    r = client.get("/api/v1/stream?campus=other&last_event_id=0", buffered=False)
-    chunk = next(iter(r.response))
-    r.close()
-    assert b"data:" not in (chunk if isinstance(chunk, bytes) else chunk.encode())
+    with serving(app) as base:
+        msgs = read_sse(base + "/api/v1/stream?campus=sq&last_event_id=0", 2)
+        kinds = [m["event"] for m in msgs]
+        assert kinds == ["event", "incident"]
+        marker = msgs[1]["data"]
+        assert marker["properties"]["incident_id"] == first["incident_id"]
+        assert marker["geometry"]["coordinates"][2] == pytest.approx(3.5)
+        assert marker["properties"]["building"] == "B1" and marker["properties"]["floor"] == 2
+        # resume after the first message: only what followed it, plus anything new
+        post(client, ev("s2", device_id="D-BTN-EAST"))
+        got = read_sse(base + "/api/v1/stream?campus=sq", 3,
+                       headers={"Last-Event-ID": msgs[0]["id"]})
+        assert [m["event"] for m in got] == ["incident", "event", "incident"]
+        assert int(got[0]["id"]) > int(msgs[0]["id"])
+        assert got[1]["data"]["properties"]["event_id"] == "s2"
+        # another campus's stream does not carry these: it has nothing to send
+        import requests
+
+        load_into(store, "other")
+
+        with requests.get(base + "/api/v1/stream?campus=other&last_event_id=0", stream=True,
+                          timeout=(30, 2)) as r:
+            assert r.status_code == 200
+            with pytest.raises(requests.ConnectionError):  # the read times out: no message
+                next(m for m in sse_messages(r) if "data" in m)
 
 
-def test_events_written_by_other_capabilities_flow_through_the_stream(client, store):
+def test_events_written_by_other_capabilities_flow_through_the_stream(app, store):
     """Bus off-route alerts and overdue-hazard warnings are ``event`` records too."""
     from layers.store import Record
 
@@ -369,8 +351,8 @@ def test_events_written_by_other_capabilities_flow_through_the_stream(client, st
     store.put_records([Record("event", "bus-offroute-1",
                               {"kind": "bus_off_route", "vehicle": "bus 7"},
                               campus_id="sq", lon=lon, lat=lat)])
-    resp = client.get("/api/v1/stream?campus=sq&last_event_id=0", buffered=False)
-    msgs = _read_sse(resp, 1)
+    with serving(app) as base:
+        msgs = read_sse(base + "/api/v1/stream?campus=sq&last_event_id=0", 1)
     assert msgs[0]["event"] == "event"
     props = msgs[0]["data"]["properties"]
     assert props["event_id"] == "bus-offroute-1" and props["kind"] == "bus_off_route"

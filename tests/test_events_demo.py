@@ -129,7 +129,7 @@ def test_one_key_alarm_in_demo_campus_comes_back_placed_and_linked(demo):
 @pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
 def test_serve_stops_at_once_with_an_open_stream_and_keeps_what_it_answered(tmp_path, sig):
     """`xiaoan serve` with a live SSE client: SIGTERM (or Ctrl-C) ends the stream and the
-    process within a couple of seconds (waitress otherwise waits for the streaming
+    process within a couple of seconds (the server otherwise waits for the streaming
     thread), exit 0, and every event answered 202 is in the store."""
     import os
     import signal

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from events_fixtures import load_into, now_iso
+from live_server import read_sse, serving
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
 
@@ -255,18 +256,11 @@ def test_mqtt_event_appears_on_the_sse_stream(broker, subscriber, data_dir):
     store = open_store(str(data_dir / "xiaoan.gpkg"))
     app = create_app({"DATA_DIR": str(data_dir / "web")}, store=store)
     try:
-        resp = app.test_client().get("/api/v1/stream?campus=sq&last_event_id=0",
-                                     buffered=False)
-        buf, found = "", None
-        for chunk in resp.response:
-            buf += chunk.decode() if isinstance(chunk, bytes) else chunk
-            for block in buf.split("\n\n")[:-1]:
-                if "event: event" in block and "mq-sse-1" in block:
-                    found = block
-            if found:
-                break
-        resp.close()
-        data = json.loads(found.split("data: ", 1)[1])
+        with serving(app) as base:
+            msgs = read_sse(base + "/api/v1/stream?campus=sq&last_event_id=0", 10**6,
+                            stop=lambda m: m["event"] == "event"
+                            and m["data"]["properties"]["event_id"] == "mq-sse-1")
+        data = msgs[-1]["data"]
         assert data["properties"]["event_id"] == "mq-sse-1"
         assert data["properties"]["campus"] == "sq"
         assert data["properties"]["device_id"] == "D-BTN-EAST"  # taken from the topic

@@ -21,7 +21,6 @@ import json
 import os
 import shutil
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -62,7 +61,7 @@ def _busy_machine(cpu_burner):  # noqa: F811
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from werkzeug.serving import make_server
+    from live_server import serving
 
     from api.app import create_app
     from ingest.files.demo import build_demo
@@ -72,13 +71,8 @@ def server(tmp_path_factory):
     store = open_store(None, str(d))
     build_demo(store, campus_id="hki")
     app = create_app({"DATA_DIR": str(d)}, store=store)
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    srv.daemon_threads = True
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    base = f"http://127.0.0.1:{srv.server_port}"
-    yield {"base": base, "store": store, "dir": d}
-    srv.shutdown()
+    with serving(app) as base:  # the server `xiaoan serve` runs (the stream needs it)
+        yield {"base": base, "store": store, "dir": d}
     store.close()
 
 

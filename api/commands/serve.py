@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import signal
-from typing import Any
+import socket
 
 
 def add_store_args(p: argparse.ArgumentParser, *, creates: bool = False) -> None:
@@ -283,37 +282,28 @@ def run(args: argparse.Namespace) -> int:
 def serve_app(app, host: str, port: int, label: str,  # app: Flask
               overdue_every_min: float = 0.0, mqtt: dict[str, str] | None = None,
               patrol_every_min: float = 0.0) -> None:
-    """Bind ``host:port`` (a clear error if it is taken), print the URL, then serve.
+    """Bind ``host:port`` (a clear error if it is taken), print the URL, then serve
+    :mod:`api.asgi` under uvicorn (:mod:`api.server`) until SIGTERM or Ctrl-C.
 
     With ``overdue_every_min`` > 0, an :class:`~ingest.live.deadlines.OverdueWatch` checks the
     hazards of every campus at that interval while the server runs (``Service.overdue``)
     and is stopped with the server.
     """
+    from api.asgi import create_asgi
+    from api.server import bind, serve
     from geo.errors import ValidationError, XiaoanError
 
+    app.config["EVENTS_GC_FREEZE"] = True  # long-running: see ingest.live.pipeline
+    asgi = create_asgi(app)  # checks the XIAOAN_HTTP_* and XIAOAN_STREAM_* settings
     try:
-        import waitress
-    except ImportError:  # pragma: no cover - waitress is a dependency
-        waitress = None
-    try:
-        if waitress is not None:
-            app.config["EVENTS_GC_FREEZE"] = True  # long-running: see ingest.live.pipeline
-            # a production WSGI server: many threads, so that concurrent event posts share
-            # one durable commit (see ingest.live.writer); SSE streams each hold a thread
-            server = waitress.create_server(
-                app, host=host, port=port, threads=64, connection_limit=1000,
-                channel_timeout=300, ident="xiaoan")
-        else:
-            from werkzeug.serving import make_server
-
-            server = make_server(host, port, app, threaded=True)
+        sock = bind(host, port)
+    except socket.gaierror as e:
+        raise ValidationError(f"cannot listen on {host}:{port} ({e}); give e.g. 127.0.0.1 or "
+                              "0.0.0.0", field="host") from e
     except OSError as e:
         raise XiaoanError(
             f"cannot listen on {host}:{port} ({e.strerror or e}); stop the program that uses "
             "it or pass another --port", field="port") from e
-    except ValueError as e:  # waitress: an address it cannot use
-        raise ValidationError(f"cannot listen on {host}:{port} ({e}); give e.g. 127.0.0.1 or "
-                              "0.0.0.0", field="host") from e
     shown = f"[{host}]" if ":" in host else host
     print(f"{label} on http://{shown}:{port}/  (web map: http://{shown}:{port}/map/)",
           flush=True)
@@ -321,7 +311,7 @@ def serve_app(app, host: str, port: int, label: str,  # app: Flask
 
     svc = app.extensions["xiaoan"]
     # the campus indexes build in the background (GET /health/ready: 503 until done)
-    svc.start(lambda: pipeline(app), freeze_gc=waitress is not None)
+    svc.start(lambda: pipeline(app), freeze_gc=True)  # long-running: see ingest.live.pipeline
     if overdue_every_min > 0:
         from ingest.live.deadlines import OverdueWatch
 
@@ -343,22 +333,11 @@ def serve_app(app, host: str, port: int, label: str,  # app: Flask
         print(f"xiaoan serving: consuming {sub.topic} from {sub.broker.host}:"
               f"{sub.broker.port}", flush=True)
 
-    def stop(signum: int, frame: Any) -> None:
-        # end the SSE streams first: waitress waits for busy threads before it exits
-        svc.stopping.set()
-        raise KeyboardInterrupt
-
-    old_handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        if waitress is not None:
-            server.run()
-        else:
-            server.serve_forever()
+        serve(asgi, sock)  # returns on SIGTERM / Ctrl-C, once the open streams have ended
     except KeyboardInterrupt:
         pass
     finally:
-        for sig, h in old_handlers.items():
-            signal.signal(sig, h)
         svc.stopping.set()
         if sub is not None:
             sub.stop()  # unacknowledged messages stay with the broker

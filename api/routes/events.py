@@ -1,4 +1,4 @@
-"""Events, incidents and the live feed over HTTP.
+"""Events and incidents over HTTP.
 
 - ``POST /api/v1/events``: one event object, or ``{"events": [...]}`` (at most
   :data:`ingest.live.events.MAX_BATCH`) → 202 ``{"event_id", "incident_id", "incident"}``
@@ -7,24 +7,20 @@
   ``kind``, ``since``/``until``, ``campus``, ``limit``/``offset``.
 - ``POST /api/v1/incidents/{id}/transition`` ``{"to", "by", "note"}`` (or ``/ack``,
   ``/dispatch``, ``/resolve``); ``POST /api/v1/incidents/{id}/plan`` ``{"radius_m", "by"}``.
-- ``GET /api/v1/stream?campus=ID``: Server-Sent Events; ``id:`` is the store's ``seq``,
-  resume with ``Last-Event-ID``; each message is a GeoJSON Feature at its 3D position
-  (``event: incident`` for incident markers, ``event: event`` for events).
+
+The live feed (``GET /api/v1/stream``) is in :mod:`api.routes.stream`.
 
 The pipeline lives in ``current_service().events``; an unknown ``campus`` is a 404.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, request, stream_with_context
+from flask import Blueprint, Flask, Response, current_app, request
 
 from api.auth import actor
 from api.params import check_args, int_arg, json_body, json_response, offset_arg
@@ -36,13 +32,10 @@ from ingest.live.incidents import ACTIONS, STATUSES, marker
 from ingest.live.notify import notifier_from_config
 from ingest.live.pipeline import EventPipeline
 
-__all__ = ["bp", "pipeline", "event_feature"]
+__all__ = ["bp", "pipeline"]
 
 bp = Blueprint("events", __name__)
 _init_lock = threading.Lock()
-STREAM_KINDS = ("event", "incident")
-KEEPALIVE_S = 15.0
-PAGE = 500
 
 
 def pipeline(app: Flask | None = None) -> EventPipeline:
@@ -163,90 +156,3 @@ def action(incident_id: str, action: str) -> Response:
         raise ValidationError(f"unknown action {action!r}; use transition, plan or one of: "
                               f"{', '.join(ACTIONS)}", field="action")
     return _transition(incident_id, ACTIONS[action])
-
-
-def event_feature(rec: Any) -> dict[str, Any]:
-    """A stored ``event`` record as a GeoJSON Feature (3D point when placed)."""
-    d = rec.data
-    geom = None
-    if rec.lon is not None and rec.lat is not None:
-        coords = [rec.lon, rec.lat] + ([rec.z] if rec.z is not None else [])
-        geom = {"type": "Point", "coordinates": coords}
-    props = {k: v for k, v in d.items() if k not in ("payload",)}
-    props.setdefault("event_id", rec.id)
-    props["campus"] = rec.campus_id
-    return {"type": "Feature", "id": rec.id, "geometry": geom, "properties": props}
-
-
-def _stream_messages(p: EventPipeline, campus: str | None, after: int,
-                     stopping: threading.Event) -> Iterator[str]:
-    version = p.version
-    last_ping = time.monotonic()
-    yield "retry: 2000\n\n"
-    while not stopping.is_set():  # the server is shutting down: end (clients reconnect)
-        batch: list[Any] = []
-        cutoff = math.inf
-        for kind in STREAM_KINDS:
-            try:
-                got = p.store.query_records(kind, campus_ids=[campus] if campus else None,
-                                            after_seq=after, limit=PAGE)
-            except Exception:  # noqa: BLE001 - the store may be down: keep the stream open
-                batch = []
-                break
-            if len(got) == PAGE:  # more of this kind follow: later seqs are not complete
-                cutoff = min(cutoff, got[-1].seq or 0)
-            batch += got
-        batch = sorted((r for r in batch if (r.seq or 0) <= cutoff), key=lambda r: r.seq or 0)
-        for rec in batch:
-            after = max(after, rec.seq or after)
-            if rec.kind == "incident":
-                feat = marker(rec.data)
-            else:
-                feat = event_feature(rec)
-            yield (f"id: {rec.seq}\nevent: {rec.kind}\n"
-                   f"data: {json.dumps(feat, ensure_ascii=False, separators=(',', ':'))}\n\n")
-        if batch:
-            continue
-        if time.monotonic() - last_ping > KEEPALIVE_S:
-            last_ping = time.monotonic()
-            yield ": keep-alive\n\n"
-        version = p.wait_for_change(version, 0.5)
-
-
-class ScopedPipeline:
-    """The pipeline as the request's identity sees it: its store is scoped."""
-
-    def __init__(self, p: EventPipeline) -> None:
-        self._p = p
-        self.store = scoped_store(p.store)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._p, name)
-
-
-@bp.get("/api/v1/stream")
-def stream() -> Response:
-    check_args({"campus", "last_event_id"})
-    campus = request.args.get("campus")
-    if campus is not None:
-        from layers.schema import validate_campus_id
-
-        validate_campus_id(campus)
-        current_service().hub.require(campus)
-    p = pipeline()
-    raw = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
-    if raw is not None:
-        try:
-            after = int(raw)
-        except ValueError:
-            raise ValidationError(f"expected the numeric id of the last message, got {raw!r}",
-                                  field="Last-Event-ID") from None
-    else:
-        after = p.head_seq()
-    # per connection: only the campuses the identity may see (api/scope.py)
-    resp = Response(stream_with_context(_stream_messages(ScopedPipeline(p), campus, after,
-                                                         current_service().stopping)),
-                    mimetype="text/event-stream")
-    resp.headers["Cache-Control"] = "no-cache"
-    resp.headers["X-Accel-Buffering"] = "no"
-    return resp
