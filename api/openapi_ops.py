@@ -103,13 +103,16 @@ REST_OPERATIONS: dict[str, Op] = {
         body_required=False,
         errors=E409,
     ),
-    "GET events.stream": Op(
+    "GET stream.stream": Op(
         "The live feed of events and incidents",
         ok(None, "The stream (text/event-stream)", media="text/event-stream"),
         (
             q("campus", CAMPUS, "only this campus"),
             q("last_event_id", {"type": "integer", "minimum": 0}, "resume after this id"),
         ),
+        # over XIAOAN_STREAM_MAX_PER_CLIENT (429) or XIAOAN_STREAM_MAX_TOTAL (503), with
+        # Retry-After
+        errors=frozenset({429, 503}),
     ),
     # risk (api/routes/risk.py)
     "GET risk.grade_route": Op(

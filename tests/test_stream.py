@@ -305,7 +305,8 @@ def test_2000_streams_get_every_event_while_ordinary_requests_are_answered(reque
             async def open_one():
                 async with sem:
                     r, w = await asyncio.open_connection("127.0.0.1", port)
-                    w.write(b"GET /api/v1/stream?campus=sq HTTP/1.1\r\nHost: x\r\n\r\n")
+                    w.write(f"GET /api/v1/stream?campus=sq HTTP/1.1\r\n"
+                            f"Host: 127.0.0.1:{port}\r\n\r\n".encode())
                     head = await r.readuntil(b"\r\n\r\n")
                     assert head.startswith(b"HTTP/1.1 200"), head
                     return r, w
