@@ -26,6 +26,7 @@ address in ``LOGIN_WINDOW_S``, 300).
 from __future__ import annotations
 
 import collections
+import logging
 import os
 import secrets
 import threading
@@ -42,6 +43,8 @@ from geo.errors import Forbidden, NotFound, Unauthorized, ValidationError, Xiaoa
 from layers.accounts import ACCOUNT, API_KEY, ROLES, Account, parse_api_key, verify_api_key
 
 __all__ = ["AuthState", "install", "issue_token", "actor"]
+
+log = logging.getLogger(__name__)
 
 ISSUER = AUDIENCE = "xiaoan"
 SESSION_COOKIE = "xiaoan_session"
@@ -382,6 +385,18 @@ def _after(resp: Response) -> Response:
 
 def install(app: Flask) -> None:
     """Register the authentication state and hooks on ``app``."""
-    app.extensions["xiaoan.auth"] = AuthState(app)
+    st = app.extensions["xiaoan.auth"] = AuthState(app)
+    store = app.extensions["xiaoan"].store if "xiaoan" in app.extensions else None
+    if st.required and store is not None and not st.oidc["issuer"]:
+        try:
+            none = not store.query_records(ACCOUNT, limit=1)
+        except XiaoanError:
+            none = False
+        if none:
+            log.warning(
+                "authentication is required and there is no account yet: add one with "
+                "`xiaoan users add NAME --role ROLE --node NODE` (or set "
+                "XIAOAN_AUTH=off for a closed test setup)"
+            )
     app.before_request(_before)
     app.after_request(_after)
