@@ -201,7 +201,8 @@ def test_released_cameras_centres_and_plain_columns_are_the_krtd_ones(site, tmp_
     files, origin = released(tmp_path)
     assert len(files) == 27
     t0 = time.perf_counter()
-    summary = import_layer(site, "cameras", files, CAMPUS, geo_origin=origin)
+    summary = import_layer(site, "cameras", files, CAMPUS, geo_origin=origin,
+                           per_camera=False)
     took = time.perf_counter() - t0
     assert summary["rows_written"] == 27 and not summary["skipped"], summary
     assert took < 10
@@ -263,9 +264,9 @@ def test_released_cameras_centres_and_plain_columns_are_the_krtd_ones(site, tmp_
 
 def test_reimport_upserts_by_file_name(site, tmp_path):
     files, origin = released(tmp_path)
-    import_layer(site, "cameras", files[:5], CAMPUS, geo_origin=origin)
+    import_layer(site, "cameras", files[:5], CAMPUS, geo_origin=origin, per_camera=False)
     s = import_layer(site, "cameras", files[:3], CAMPUS, geo_origin=origin,
-                     image_size=(1920, 1080))
+                     image_size=(1920, 1080), per_camera=False)
     assert s["rows_written"] == 3 and any("--image-size" in n for n in s["notes"])
     rows = site.read_layer(CAMPUS, "cameras").set_index("fid")
     assert len(rows) == 5
@@ -463,3 +464,22 @@ def test_cli_imports_a_directory_and_reports_errors_naming_file_and_field(tmp_pa
     s = open_store(None, str(tmp_path / "data"))
     assert s.count(CAMPUS, "cameras") == 8 and s.count(CAMPUS, "buildings") == 0
     s.close()
+
+
+def test_krtd_folder_gives_one_camera_per_physical_camera_and_honours_exclude(site, tmp_path):
+    folder = shared_data("cameras", "meva", "krtd")
+    origin = tmp_path / "krtd_geo_origin.txt"
+    origin.write_text(KRTD_ORIGIN + "\n")
+    names = sorted(f.name for f in folder.glob("*.krtd"))
+    cams = {n[:-len(".krtd")].rsplit(".", 1)[-1] for n in names}
+    assert len(names) == 29 and set(INDOOR) <= cams
+    s = import_layer(site, "cameras", folder, CAMPUS, geo_origin=origin,
+                     exclude=",".join(INDOOR))
+    rows = site.read_layer(CAMPUS, "cameras")
+    assert sorted(rows["fid"]) == sorted(cams - set(INDOOR))  # G300, not a clip name
+    assert s["rows_written"] == len(cams) - 2 and len(s["left_out"]) == 29 - len(cams) + 2
+    excluded = [e for e in s["left_out"] if "excluded" in e["message"]]
+    assert sorted(e["fid"] for e in excluded) == sorted(INDOOR)
+    # the model kept for a camera is its latest clip's (the last in name order)
+    g340 = [n for n in names if n.endswith(".G340.krtd")]
+    assert rows.set_index("fid").loc["G340", "props"]["source"]["file"] == g340[-1]

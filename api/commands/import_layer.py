@@ -106,6 +106,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "--select 'name=Helsingin yliopisto'")
     p.add_argument("--osm-id", default=None, metavar="ID",
                    help="only the feature with this id (OSM: n123, w123, r123)")
+    p.add_argument("--exclude", default=None, metavar="IDS|FILE",
+                   help="KRTD only: cameras to leave out, e.g. G299,G330 (MEVA's indoor "
+                        "cameras), or a file of ids, one per line")
+    p.add_argument("--per-file", action="store_true",
+                   help="KRTD only: one camera row per file (default: one per physical "
+                        "camera, the id being the last dot-separated part of the name)")
     p.add_argument("--valves", default=None, metavar="FILE.csv",
                    help="EPANET only: shut-off valves as a WNTR valve layer CSV "
                         "(link,node[,status]), stored as pipe_nodes of kind valve")
@@ -180,7 +186,8 @@ def run(args: argparse.Namespace) -> int:
             incomplete=args.incomplete, campus_name=args.name, geo_origin=args.geo_origin,
             image_size=args.image_size, id_field=args.id_field,
             on_duplicate=args.on_duplicate, field_map=field_map, valves=args.valves, aim=args.aim,
-            select=args.select, osm_id=args.osm_id,
+            select=args.select, osm_id=args.osm_id, exclude=args.exclude,
+            per_camera=not args.per_file,
             progress=None if args.quiet else ProgressPrinter(),
         )
     except KeyboardInterrupt:

@@ -116,6 +116,8 @@ def import_layer(
     aim: str = "none",
     select: str | None = None,
     osm_id: str | None = None,
+    exclude: Any = None,
+    per_camera: bool = True,
     progress: Progress | None = None,
     read: Callable[..., Any] | None = None,
 ) -> dict[str, Any]:
@@ -159,6 +161,9 @@ def import_layer(
         Keep only the rows whose column (or OSM tag) ``KEY`` equals ``VALUE``
         (``select="name=Helsingin yliopisto"``), or with that OSM id (``r123``). A new
         campus is made of one campus feature: several are refused, listing them.
+    exclude, per_camera
+        KRTD only: cameras to leave out, and one row per physical camera (default) or per
+        file, see :func:`ingest.files.krtd.read_krtd`.
     valves
         EPANET only: the model's shut-off valves (WNTR valve layer CSV), see
         :mod:`ingest.files.epanet_layers`.
@@ -211,7 +216,8 @@ def import_layer(
     got = (read or read_source)(path, layer, crs=crs, coord_sys=coord_sys,
                                 source_layer=source_layer, incomplete=incomplete,
                                 geo_origin=geo_origin, image_size=image_size,
-                                valves=valves, progress=progress)
+                                valves=valves, exclude=exclude, per_camera=per_camera,
+                                progress=progress)
     if (select or osm_id) and not isinstance(got, dict):
         got = select_rows(got, select, osm_id)
     if layer == "campuses" and info is None and not isinstance(got, dict):

@@ -6,8 +6,10 @@ TeleSculptor writes them. The frame's place on Earth is not in the files: it com
 ``geo_origin.txt`` (``latitude longitude altitude``, WGS-84, the frame's origin), which
 :func:`read_geo_origin` reads. Nothing is guessed: without it the cameras are refused.
 
-Each file becomes one row (1-based row = its place in name order; fid = file name without
-``.krtd``):
+Each physical camera becomes one row (its id is the last dot-separated part of the file
+name: MEVA's ``<clip>.G300.krtd`` files are camera ``G300``; the latest file of a camera is
+used and the others are listed as left out), or with ``per_camera=False`` each file (fid =
+file name without ``.krtd``); cameras in an exclude list (``exclude``) are left out:
 
 - geometry: the camera centre, lon/lat and Z = its height above the frame's ground;
 - ``mount_height_m``, ``heading_deg`` (true north at the camera), ``tilt_deg``,
@@ -211,6 +213,8 @@ def read_krtd(
     *,
     geo_origin: str | Path | None,
     image_size: Sequence[int] | None = None,
+    exclude: Any = None,
+    per_camera: bool = True,
     progress: Progress | None = None,
 ) -> ReadResult:
     """Read KRTD files (or directories of them) as ``cameras`` rows in EPSG:4326.
@@ -224,6 +228,13 @@ def read_krtd(
         :func:`read_geo_origin`); required.
     image_size
         ``(W, H)`` pixels of every camera; default: from each principal point.
+    exclude
+        Cameras (``G299``) or files to leave out: a list, ``"G299,G330"``, or a file of
+        them, one per line (see :func:`read_exclude`); listed in ``left_out``.
+    per_camera
+        One row per physical camera (:func:`camera_id`; the latest file of each, the
+        others in ``left_out``), fid = the camera id; else one row per file, fid = the
+        file name.
     progress
         ``progress(stage, done, total)``.
 
@@ -237,6 +248,7 @@ def read_krtd(
     georef = read_geo_origin(geo_origin)
     size = _image_size(image_size)
     files = krtd_files(paths)
+    files, left_out = choose_files(files, exclude=exclude, per_camera=per_camera)
     n = len(files)
     records: list[dict[str, Any]] = []
     geoms: list[Any] = []
@@ -244,7 +256,7 @@ def read_krtd(
     errors: list[RowError] = []
     folded: list[str] = []
     for i, f in enumerate(files):
-        rowno, fid = i + 1, f.stem
+        rowno, fid = i + 1, camera_id(f) if per_camera else f.stem
         if progress:
             progress("reading KRTD files", i, n)
         try:
@@ -290,4 +302,49 @@ def read_krtd(
             f"{len(folded)} camera(s) whose lens model folds back at the image edge got the "
             f"pinhole hfov_deg (from K alone): {', '.join(folded)}")
     label = f"east-north-up at {georef.lat:.7f}, {georef.lon:.7f}, {georef.alt:g} m"
-    return ReadResult(gdf, rows, errors, n, label, "KRTD", notes, own_ids=True)
+    if left_out:
+        notes.append(f"{len(left_out)} file(s) left out (excluded, or another model of the "
+                     "same camera); see left_out")
+    return ReadResult(gdf, rows, errors, n, label, "KRTD", notes, left_out=left_out,
+                      own_ids=True)
+
+
+def camera_id(path: Path) -> str:
+    """The physical camera a KRTD file models: the last dot-separated part of its name
+    (MEVA clip models ``2018-03-05.09-50-07.09-55-00.school.G300.krtd`` → ``G300``), or
+    the whole name without ``.krtd``."""
+    return path.stem.rsplit(".", 1)[-1]
+
+
+def read_exclude(value: str | Path | Sequence[str] | None) -> set[str]:
+    """Camera ids or file names to leave out: a list, ``G299,G330``, or a file of them
+    (one per line, ``#`` comments)."""
+    if value is None:
+        return set()
+    if not isinstance(value, (str, Path)):
+        return {str(v).strip() for v in value if str(v).strip()}
+    p = Path(value)
+    text = p.read_text(encoding="utf-8") if p.is_file() else str(value).replace(",", "\n")
+    return {ln.split("#", 1)[0].strip() for ln in text.splitlines()} - {""}
+
+
+def choose_files(files: list[Path], *, exclude: Any = None, per_camera: bool = True
+                 ) -> tuple[list[Path], list[RowError]]:
+    """The files to read: without the excluded cameras or files, and with ``per_camera``
+    one file per physical camera (the last in name order: the latest clip's model); the
+    others as ``left_out`` rows saying why."""
+    skip = read_exclude(exclude)
+    keep: dict[str, Path] = {}
+    left: list[RowError] = []
+    for i, f in enumerate(files, 1):
+        cid = camera_id(f)
+        if cid in skip or f.stem in skip or f.name in skip:
+            left.append(RowError(i, "file", f"{f.name}: camera {cid} is excluded", cid))
+            continue
+        key = cid if per_camera else f.stem
+        if key in keep:
+            left.append(RowError(files.index(keep[key]) + 1, "file",
+                                 f"{keep[key].name}: another model of camera {cid}; "
+                                 f"{f.name} (later) is used", cid))
+        keep[key] = f
+    return list(keep.values()), left

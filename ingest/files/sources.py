@@ -73,6 +73,8 @@ def read_source(
     geo_origin: str | Path | None = None,
     image_size: Sequence[int] | None = None,
     valves: str | Path | None = None,
+    exclude: Any = None,
+    per_camera: bool = True,
     progress: Progress | None = None,
 ) -> ReadResult | dict[str, ReadResult]:
     """Read ``path`` for ``layer`` with the reader its format needs.
@@ -94,6 +96,8 @@ def read_source(
             incomplete=incomplete,
             geo_origin=geo_origin,
             image_size=image_size,
+            exclude=exclude,
+            per_camera=per_camera,
             progress=progress,
         )
     path = Path(path if isinstance(path, (str, Path)) else list(path)[0])
@@ -112,6 +116,9 @@ def read_source(
             raise ValidationError(
                 f"{flag} applies to KRTD camera models only, and {what}; drop {flag}", field=name
             )
+    if (exclude is not None or not per_camera) and fmt != "krtd":
+        raise ValidationError("--exclude and --per-file apply to KRTD camera models only",
+                              field="exclude")
     if valves is not None and fmt != "epanet":
         raise ValidationError("--valves applies to EPANET models (.inp) only; drop it",
                               field="valves")
@@ -177,12 +184,15 @@ def _read_krtd(
     incomplete: str,
     geo_origin: str | Path | None,
     image_size: Sequence[int] | None,
+    exclude: Any,
+    per_camera: bool,
     progress: Progress | None,
 ) -> ReadResult:
     from ingest.files.krtd import read_krtd
 
     check_krtd_options(path, layer, crs, coord_sys, source_layer, incomplete)
-    return read_krtd(path, geo_origin=geo_origin, image_size=image_size, progress=progress)
+    return read_krtd(path, geo_origin=geo_origin, image_size=image_size, exclude=exclude,
+                     per_camera=per_camera, progress=progress)
 
 
 def check_krtd_options(
