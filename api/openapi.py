@@ -20,6 +20,7 @@ from typing import Any
 from flask import Flask
 
 from api.ogc_core import LIMIT_DEFAULT, LIMIT_MAX, OPENAPI
+from api.openapi_assets import ASSET_OPERATIONS
 from api.openapi_bodies import PATH_DOCS, PATH_VARS_WITH_SLASH, SSE_DOC, Op
 from api.openapi_ops import REST_OPERATIONS
 from api.openapi_schemas import ogc_parameters, schemas
@@ -30,7 +31,7 @@ __all__ = ["OPERATIONS", "document", "operations", "openapi_path"]
 
 PROBLEM = "application/problem+json"
 #: Every described operation, by ``"METHOD blueprint.endpoint"``.
-OPERATIONS = {**SITE_OPERATIONS, **REST_OPERATIONS}
+OPERATIONS = {**SITE_OPERATIONS, **REST_OPERATIONS, **ASSET_OPERATIONS}
 _RULE_VAR = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 _METHODS = ("get", "put", "post", "delete", "patch")
 #: Flask variable name → OpenAPI parameter name, where a standard names it differently.

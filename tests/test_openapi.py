@@ -12,7 +12,8 @@ from api.openapi import OPERATIONS, operations
 
 HOW_TO_ADD = (
     'add an Op(...) keyed "METHOD blueprint.endpoint" to REST_OPERATIONS in '
-    "api/openapi_ops.py (routes under /api/v1) or SITE_OPERATIONS in api/openapi_site.py "
+    "api/openapi_ops.py (routes under /api/v1; cameras, pipes, buses, patrol: ASSET_OPERATIONS "
+    "in api/openapi_assets.py) or SITE_OPERATIONS in api/openapi_site.py "
     "(OGC, accounts, health, web pages): its summary, query parameters (q(...)), JSON body "
     "schema and success responses; path parameters, 4xx/5xx problem documents and security "
     "follow from the route"
