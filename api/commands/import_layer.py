@@ -119,7 +119,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     document_json(p, "layer campus source source_layer format crs id_source rows_read "
                      "rows_written updated look_alikes landed skipped skipped_rows left_out "
-                     "campus_created seconds notes",
+                     "also campus_created seconds notes",
                   note="skipped, left_out: the rows not stored (row, fid, field, message); "
                        "skipped_rows: how many rows were skipped.")
     add_store_args(p, creates=True)

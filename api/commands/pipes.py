@@ -160,7 +160,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="leave out rows with bad geometry/values and list them")
     m.add_argument("--json", action="store_true", help="print JSON")
     document_json(m, "campus campus_created pipes valves depth_defaulted diameter_defaulted "
-                     "depth_field diameter_field diameter_unit skipped skipped_valves",
+                     "depth_field diameter_field diameter_unit valves_layer skipped skipped_valves",
                   note="pipes, valves: how many were stored; skipped, skipped_valves: the "
                        "rows left out (row, fid, field, message), as in `xiaoan import`.")
     add_store_args(m, creates=True)
