@@ -35,6 +35,7 @@ COMMANDS = [
     "api.commands.patrol",
     "api.commands.compliance",
     "api.commands.mqtt_acl",
+    "api.commands.batch",
 ]
 
 EPILOG = (

@@ -127,6 +127,20 @@ def test_device_registry_finds_devices_across_campuses():
     assert len(reg) == 8
 
 
+def test_device_registry_removing_a_campus_keeps_the_others_devices():
+    reg = DeviceRegistry([square_campus("sq"), square_campus("sq2")])
+    reg.remove_campus("sq")
+    assert len(reg) == 4
+    assert reg.get("D-BTN-YARD").campus_id == "sq2"  # no longer ambiguous
+    with pytest.raises(ValidationError):
+        reg.get("D-BTN-YARD", "sq")
+    reg.add_campus(square_campus("sq"))  # re-adding restores both
+    with pytest.raises(ValidationError, match="name the campus"):
+        reg.get("D-BTN-YARD")
+    reg.add_campus(square_campus("sq"))  # re-indexing one campus does not duplicate it
+    assert len(reg) == 8
+
+
 def test_journal_survives_a_torn_last_line(tmp_path):
     j = Journal(tmp_path / "j")
     j.append([Record("event", "a", {"x": 1}, "sq", 24.9, 60.1, 1.0,
