@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from geo.errors import ValidationError, XiaoanError
+from i18n import cli_locale
 
 __all__ = ["main", "build_parser"]
 
@@ -57,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument("--lang", metavar="LANG",
+                        help="language of tables, progress and pictures: zh-CN (the default) "
+                             "or en; default from XIAOAN_LANG")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         importlib.import_module(name).register(sub)
@@ -79,6 +83,7 @@ def _describe_from_help(parser: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.locale = cli_locale(args.lang)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

@@ -42,7 +42,6 @@ __all__ = [
     "parse_depth",
     "excavate",
     "cross_section",
-    "render_cross_section",
     "crown_depth_along",
 ]
 
@@ -436,57 +435,3 @@ def cross_section(
             outline.append([[round(a, 3), round(b, 3)] for a, b in ring])
     out_pipes.sort(key=lambda q: q["station_m"])
     return {"length_m": round(section.length, 3), "pipes": out_pipes, "dig": outline}
-
-
-_COLOURS = {  # BGR, after the common utility colour codes (APWA)
-    "water": (255, 120, 0), "gas": (0, 215, 255), "power": (0, 0, 230),
-    "telecom": (0, 140, 255), "sewer": (0, 160, 0), "drain": (120, 160, 0),
-    "heat": (180, 0, 180),
-}
-
-
-def render_cross_section(section: Mapping[str, Any], *, width: int = 1000,
-                         height: int = 500) -> bytes:
-    """A PNG of a :func:`cross_section` result: ground, dig outline, labelled pipe circles."""
-    import cv2
-
-    length = float(section["length_m"])
-    zmin = min([-0.5] + [p["z_m"] - p["diameter_m"] for p in section["pipes"]]
-               + [pt[1] for ring in section["dig"] for pt in ring])
-    zmin = zmin * 1.15 - 0.2
-    margin = 60
-    sx = (width - 2 * margin) / max(length, 1e-6)
-    sz = (height - 2 * margin) / max(-zmin + 0.5, 1e-6)
-    scale = min(sx, sz)
-
-    def px(s: float, z: float) -> tuple[int, int]:
-        return int(round(margin + s * scale)), int(round(margin + (0.5 - z) * scale))
-
-    img = np.full((height, width, 3), 255, dtype=np.uint8)
-    cv2.line(img, px(0, 0), px(length, 0), (60, 90, 120), 2)
-    cv2.putText(img, "ground 0.0 m", (margin, px(0, 0)[1] - 8), cv2.FONT_HERSHEY_SIMPLEX,
-                0.45, (60, 90, 120), 1, cv2.LINE_AA)
-    for ring in section["dig"]:
-        poly = np.array([px(s, z) for s, z in ring], dtype=np.int32)
-        cv2.fillPoly(img, [poly], (215, 235, 250))
-        cv2.polylines(img, [poly], True, (40, 80, 160), 2, cv2.LINE_AA)
-        s_mid = (ring[0][0] + ring[-2][0]) / 2
-        cv2.putText(img, f"dig {-min(z for _, z in ring):.2f} m", px(s_mid, 0.35),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.45, (40, 80, 160), 1, cv2.LINE_AA)
-    for p in section["pipes"]:
-        c = px(p["station_m"], p["z_m"])
-        r = max(3, int(round(p["diameter_m"] / 2 * scale)))
-        col = _COLOURS.get(p["utility"], (90, 90, 90))
-        cv2.circle(img, c, r, col, -1, cv2.LINE_AA)
-        cv2.circle(img, c, r, (0, 0, 255) if p["hit"] else (30, 30, 30),
-                   3 if p["hit"] else 1, cv2.LINE_AA)
-        label = f"{p['id']} {p['utility']} d{p['diameter_m']:.2f} @{p['crown_depth_m']:.2f}m"
-        cv2.putText(img, label + (" HIT" if p["hit"] else ""), (c[0] + r + 4, c[1] + 4),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 200) if p["hit"] else (20, 20, 20),
-                    1, cv2.LINE_AA)
-    cv2.putText(img, f"section {length:.1f} m", (width - margin - 130, height - 15),
-                cv2.FONT_HERSHEY_SIMPLEX, 0.45, (20, 20, 20), 1, cv2.LINE_AA)
-    ok, buf = cv2.imencode(".png", img)
-    if not ok:
-        raise RuntimeError("PNG encoding failed")
-    return bytes(buf.tobytes())

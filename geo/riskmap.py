@@ -18,7 +18,7 @@ Only numpy, shapely and opencv (imported where it is used) are used here.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,9 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.errors import ValidationError
 from geo.risk_levels import COLOURS, LEVELS, NAMES_EN, rank_of
+
+#: Draws a text onto a BGR image: (img, text, (x, y), size_px, bgr, bold, anchor) -> Any.
+TextPainter = Callable[..., Any]
 
 __all__ = ["link", "max_per_unit", "raise_ranks", "level_ranks", "Frame", "frame_for", "render_png"]
 
@@ -217,6 +220,9 @@ def render_png(
     subtitle: str = "",
     width: int = 1200,
     bounds: tuple[float, float, float, float] | None = None,
+    text: TextPainter | None = None,
+    words: Mapping[str, str] | None = None,
+    labels: Sequence[str | None] = (),
 ) -> tuple[bytes, Frame]:
     """Draw a four-colour risk map and encode it as PNG.
 
@@ -230,7 +236,16 @@ def render_png(
     boundary
         The campus outline, drawn first as a pale green area.
     title, subtitle
-        Text at the top of the legend panel (ASCII; opencv's fonts have no CJK glyphs).
+        Text at the top of the legend panel.
+    text
+        Draws a text (Chinese included) onto the image: ``text(img, s, (x, y), size_px,
+        bgr, bold, anchor)`` with Pillow's anchors (see :func:`i18n.fonts.paint_text`).
+        Without it, opencv's own font draws an ASCII rendering (Chinese becomes ``?``).
+    words
+        The legend's words in the reader's language, by English key ("Risk level",
+        "risk point", "no assessed risk", "N", and each level's name).
+    labels
+        A name per polygon (a building's name), drawn at its centre where it fits.
     width
         Image width in pixels; the height follows the map's aspect.
     bounds
@@ -286,45 +301,87 @@ def render_png(
             cv2.circle(img, c, 6, _bgr(fill), -1, cv2.LINE_8)
             cv2.circle(img, c, 8, (0, 0, 0), 1, aa)
 
-    _draw_panel(img, fr, title, subtitle, cv2)
+    put = _putter(text, cv2)
+    if labels:
+        _draw_labels(img, fr, polygons, labels, put)
+    _draw_panel(img, fr, title, subtitle, cv2, put, dict(words or {}))
     ok, buf = cv2.imencode(".png", img)
     if not ok:  # pragma: no cover - opencv failing to encode a plain RGB image
         raise RuntimeError("PNG encoding failed")
     return buf.tobytes(), fr
 
 
-def _draw_panel(img: NDArray[np.uint8], fr: Frame, title: str, subtitle: str, cv2: Any) -> None:
+def _putter(text: TextPainter | None, cv2: Any) -> Callable[..., None]:
+    """``put(img, s, (x, baseline_y), size_px, bgr, bold)``: the given painter, else opencv's
+    font (ASCII only)."""
+    if text is not None:
+        def put(img: NDArray[np.uint8], s: str, xy: tuple[int, int], size: int,
+                bgr: tuple[int, int, int], bold: bool = False) -> None:
+            text(img, s, xy, size, bgr, bold, "ls")
+        return put
+
+    def put_cv2(img: NDArray[np.uint8], s: str, xy: tuple[int, int], size: int,
+                bgr: tuple[int, int, int], bold: bool = False) -> None:
+        cv2.putText(img, _ascii(s), xy, cv2.FONT_HERSHEY_SIMPLEX, size / 30.0, bgr,
+                    2 if bold else 1, cv2.LINE_AA)
+    return put_cv2
+
+
+def _draw_labels(img: NDArray[np.uint8], fr: Frame, polygons: Sequence[BaseGeometry],
+                 labels: Sequence[str | None], put: Callable[..., None]) -> None:
+    # a name at the centre of each unit big enough for it, never over an earlier name
+    taken: list[tuple[int, int, int, int]] = []
+    for geom, name in zip(polygons, labels, strict=False):
+        if not name or geom is None or geom.is_empty:
+            continue
+        c = geom.representative_point()
+        px, py = fr.to_px(np.array([c.x]), np.array([c.y]))
+        w, h = 8 * len(name) + 8, 16
+        x0, y0 = int(px[0]) - w // 2, int(py[0]) + 5
+        box = (x0, y0 - h, x0 + w, y0 + 4)
+        if box[0] < 0 or box[2] > fr.map_width or box[1] < 0 or box[3] > fr.height:
+            continue
+        if any(not (b[2] < box[0] or box[2] < b[0] or b[3] < box[1] or box[3] < b[1])
+               for b in taken):
+            continue
+        taken.append(box)
+        put(img, name, (x0, y0), 13, (20, 20, 20))
+
+
+def _draw_panel(img: NDArray[np.uint8], fr: Frame, title: str, subtitle: str, cv2: Any,
+                put: Callable[..., None], words: dict[str, str]) -> None:
     x0 = fr.map_width
-    font = cv2.FONT_HERSHEY_SIMPLEX
     aa = cv2.LINE_AA
     black = (0, 0, 0)
+    w = words.get
     cv2.rectangle(img, (x0, 0), (fr.width - 1, fr.height - 1), (250, 250, 250), -1)
     cv2.line(img, (x0, 0), (x0, fr.height - 1), (180, 180, 180), 1)
     y = 34
-    cv2.putText(img, _ascii(title)[:26], (x0 + 16, y), font, 0.62, black, 2, aa)
-    for line in _wrap(_ascii(subtitle), 30)[:4]:
+    put(img, title[:26], (x0 + 16, y), 19, black, True)
+    for line in _wrap(subtitle, 30)[:4]:
         y += 20
-        cv2.putText(img, line, (x0 + 16, y), font, 0.42, (70, 70, 70), 1, aa)
+        put(img, line, (x0 + 16, y), 13, (70, 70, 70))
 
     # north arrow: the map is drawn north up
     cx, top = fr.width - 50, y + 22
     tri = np.array([[cx, top], [cx - 14, top + 44], [cx, top + 34], [cx + 14, top + 44]], np.int32)
     cv2.fillPoly(img, [tri], black, aa)
-    cv2.putText(img, "N", (cx - 8, top + 66), font, 0.6, black, 2, aa)
+    put(img, w("N", "N"), (cx - 8, top + 66), 18, black, True)
 
     y = top + 20
-    cv2.putText(img, "Risk level", (x0 + 16, y), font, 0.55, black, 1, aa)
-    rows: list[tuple[str | None, str]] = [(COLOURS[k], f"{k}: {NAMES_EN[k]}") for k in LEVELS]
-    rows.append((None, "no assessed risk"))
+    put(img, w("Risk level", "Risk level"), (x0 + 16, y), 17, black)
+    rows: list[tuple[str | None, str]] = [
+        (COLOURS[k], f"{k}: {w(k, NAMES_EN[k])}") for k in LEVELS]
+    rows.append((None, w("no assessed risk", "no assessed risk")))
     for colour, label in rows:
         y += 30
         fill = _hex_rgb(colour) if colour else _GREY_FILL
         cv2.rectangle(img, (x0 + 16, y - 16), (x0 + 44, y + 4), _bgr(fill), -1)
         cv2.rectangle(img, (x0 + 16, y - 16), (x0 + 44, y + 4), _bgr(_OUTLINE), 1)
-        cv2.putText(img, label, (x0 + 54, y), font, 0.45, black, 1, aa)
+        put(img, label, (x0 + 54, y), 14, black)
     y += 30
     cv2.circle(img, (x0 + 30, y - 6), 8, (0, 0, 0), 1, aa)
-    cv2.putText(img, "risk point", (x0 + 54, y), font, 0.45, black, 1, aa)
+    put(img, w("risk point", "risk point"), (x0 + 54, y), 14, black)
 
     # scale bar: a round length up to 200 px long, in two halves
     length_m = _nice_length(200.0 / fr.scale)
@@ -335,8 +392,8 @@ def _draw_panel(img: NDArray[np.uint8], fr: Frame, title: str, subtitle: str, cv
     cv2.rectangle(img, (bx + bar // 2, by - 6), (bx + bar, by), (255, 255, 255), -1)
     cv2.rectangle(img, (bx, by - 6), (bx + bar, by), black, 1)
     label = f"{length_m:g} m" if length_m < 1000 else f"{length_m / 1000:g} km"
-    cv2.putText(img, "0", (bx - 4, by + 18), font, 0.4, black, 1, aa)
-    cv2.putText(img, label, (bx + bar - 10, by + 18), font, 0.4, black, 1, aa)
+    put(img, "0", (bx - 4, by + 18), 12, black)
+    put(img, label, (bx + bar - 10, by + 18), 12, black)
 
 
 def _wrap(text: str, width: int) -> list[str]:

@@ -47,10 +47,23 @@ class CampusInfo:
         c = self.boundary.centroid
         return local_crs_for(c.x, c.y, self.local_crs)
 
+    def time_zone(self) -> str:
+        """The campus's IANA time zone: ``props["time_zone"]``, else the zone at the centre
+        of its boundary (Asia/Shanghai for a campus in China), else ``UTC``."""
+        from geo.timezones import FALLBACK, check_zone, zone_at
+
+        if self.props.get("time_zone"):
+            return check_zone(self.props["time_zone"], "props.time_zone")
+        if self.boundary is None or self.boundary.is_empty:
+            return FALLBACK
+        c = self.boundary.centroid
+        return zone_at(c.x, c.y)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "name": self.name,
+            "time_zone": self.time_zone(),
             "org_node": self.org_node,
             "local_crs": self.local_crs,
             "bbox": list(self.boundary.bounds) if self.boundary is not None else None,

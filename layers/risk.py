@@ -48,7 +48,7 @@ from shapely.geometry import Point, shape
 
 from geo.errors import NotFound, ValidationError
 from geo.risk import grade
-from geo.risk_levels import COLOURS, LEVEL_RANK, NAMES_ZH, level_from_rank, parse_level
+from geo.risk_levels import COLOURS, LEVEL_RANK, NAMES_EN, NAMES_ZH, level_from_rank, parse_level
 from geo.riskmap import link, max_per_unit, raise_ranks
 from layers.campus import Campus
 from layers.schema import validate_layer
@@ -612,6 +612,8 @@ def render_risk_png(
     *,
     width: int = 1200,
     now: dt.datetime | None = None,
+    locale: str = "zh_CN",
+    names: bool = False,
 ) -> tuple[bytes, Any, gpd.GeoDataFrame]:
     """The map as PNG: campus outline, risk areas, buildings (coloured by level) and risk
     points, with legend, scale bar and north arrow.
@@ -619,8 +621,15 @@ def render_risk_png(
     The view is the campus boundary (padded) and every coloured unit; buildings around the
     campus are drawn grey for context where they fall in view. Returns (PNG bytes, the pixel
     :class:`geo.riskmap.Frame` in the campus's local CRS, the map GeoDataFrame).
+
+    Text is in ``locale`` (``zh_CN`` or ``en``) with a Chinese font (:mod:`i18n.fonts`; a
+    missing one is an error, never boxes); the time is the campus's local time. ``names``
+    writes each building's name on it where it fits.
     """
     from geo.riskmap import render_png
+    from geo.timezones import local_time
+    from i18n import gettext
+    from i18n.fonts import paint_text
 
     alarms = tuple(open_alarms)
     gdf = risk_map(campus, alarms, include_points=True)
@@ -638,16 +647,26 @@ def render_risk_png(
         minx, miny, maxx, maxy = shapely.total_bounds(np.asarray(focus, dtype=object))
         pad = max(30.0, 0.08 * max(maxx - minx, maxy - miny))
         bounds = (minx - pad, miny - pad, maxx + pad, maxy + pad)
-    t = (now or _now()).astimezone(dt.UTC)
-    name = campus.info.name if campus.info.name and campus.info.name.isascii() else campus.id
-    sub = f"{name}\nas of {t:%Y-%m-%d %H:%M} UTC"
+    zone = campus.info.time_zone()
+    t = local_time(now or _now(), zone)
+    name = campus.info.name or campus.id
+    sub = f"{name}\n" + gettext("as of %(t)s (%(zone)s)", locale,
+                                t=f"{t:%Y-%m-%d %H:%M}", zone=zone)
     if alarms:
-        sub += f"\n{len(alarms)} open alarm(s) raise levels"
+        sub += "\n" + gettext("%(n)s open alarm(s) raise levels", locale, n=len(alarms))
+    words = {"Risk level": gettext("Risk level", locale),
+             "risk point": gettext("risk point", locale),
+             "no assessed risk": gettext("no assessed risk", locale), "N": gettext("N", locale)}
+    words.update({k: (NAMES_ZH[k] if locale == "zh_CN" else NAMES_EN[k]) for k in NAMES_ZH})
+    labels: list[str | None] = []
+    if names:
+        labels = [str(r.name) if r.layer == "buildings" and isinstance(r.name, str) and r.name
+                  else None for r in local.itertuples()]
     png, frame = render_png(
         list(local.geometry), [v or None for v in local["level"]],
         points=list(local_pts.geometry), point_levels=[v or None for v in local_pts["level"]],
-        boundary=b_local, title="Four-colour risk map", subtitle=sub, width=width,
-        bounds=bounds,
+        boundary=b_local, title=gettext("Four-colour risk map", locale), subtitle=sub,
+        width=width, bounds=bounds, text=paint_text, words=words, labels=labels,
     )
     return png, frame, gdf
 

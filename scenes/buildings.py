@@ -19,17 +19,26 @@ FLOOR_LINE = [90, 100, 115, 200]
 
 def building_records(campus: Campus) -> list[dict[str, Any]]:
     """One record per building polygon: ``polygon`` (lon, lat, base z), ``elevation`` (m),
-    ``fid``, ``name``, ``floors``, ``height_m``."""
+    ``fid``, ``name`` (the imported name, else the fid), ``named``, ``seq`` (the building's
+    number in the campus, for a readable fallback name), ``floors``, ``height_m`` and
+    ``label_position`` (lon, lat; on the first polygon of each building only)."""
     out: list[dict[str, Any]] = []
-    for r in campus["buildings"].itertuples(index=False):
+    b = campus["buildings"]
+    # unnamed buildings are called by their use and a number, stable for the same data
+    seq = {fid: i for i, fid in enumerate(sorted(b["fid"].astype(str)), start=1)}
+    for r in b.itertuples(index=False):
         base = num(r.base_z, 0.0)
         fh = num(r.floor_height_m, 3.0)
         floors = int(num(r.floors, 0)) or None
         h = num(r.height_m, (floors or 1) * fh)
-        for poly in rings(r.geometry, base):
+        label = r.geometry.representative_point() if not r.geometry.is_empty else None
+        for k, poly in enumerate(rings(r.geometry, base)):
             out.append({"polygon": poly, "elevation": round(h, 2), "fid": str(r.fid),
-                        "name": r.name or str(r.fid), "floors": floors, "height_m": round(h, 2),
-                        "base_z": base, "floor_height_m": fh, "use": r.use})
+                        "name": r.name or str(r.fid), "named": bool(r.name),
+                        "seq": seq[str(r.fid)], "floors": floors, "height_m": round(h, 2),
+                        "base_z": base, "floor_height_m": fh, "use": r.use,
+                        "label_position": [round(label.x, 7), round(label.y, 7)]
+                        if label is not None and k == 0 else None})
     return out
 
 

@@ -31,7 +31,7 @@ UTILITY_COLOURS: dict[str, str] = {
     "telecom": "#ff8c00",   # orange: communication, alarm, signal lines
     "water": "#1f6fff",     # blue: potable water
     "sewer": "#1fa64a",     # green: sewers and drain lines
-    "drain": "#1fa64a",     # green
+    "drain": "#8fd14f",     # green, lighter: told apart from sewers in the legend
 }
 #: APWA white: proposed excavation.
 EXCAVATION_COLOUR = "#ffffff"

@@ -1,8 +1,8 @@
 # Sourced by `make test`: makes the services the tests need available and exports
 # XIAOAN_TEST_DATABASE_URL. Where it can (root with apt) it installs the Debian packages
 # postgresql-15-postgis-3, mosquitto, chromium, chromium-driver, fonts-noto-cjk and
-# poppler-utils, starts PostgreSQL if it
-# is not running, and creates the test database with the postgis extension.
+# poppler-utils, starts PostgreSQL if it is not running, and creates the test database with
+# the postgis extension.
 # Set XIAOAN_TEST_DATABASE_URL yourself to use another PostGIS server.
 
 _xiaoan_need=()
@@ -12,7 +12,7 @@ if command -v dpkg-query >/dev/null 2>&1; then
   _xiaoan_pkg mosquitto
   _xiaoan_pkg chromium
   _xiaoan_pkg chromium-driver
-  _xiaoan_pkg fonts-noto-cjk   # Chinese text in PDFs (pipes work order)
+  _xiaoan_pkg fonts-noto-cjk   # Chinese text: headless Chromium, the PNG pictures, PDFs
   _xiaoan_pkg poppler-utils    # pdftoppm/pdftotext: tests look at the PDFs
   if [ ${#_xiaoan_need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -14,7 +14,8 @@ from conftest import ROOT
 from shapely.geometry import LineString, Polygon
 
 from geo.errors import ValidationError
-from geo.excavation import CLEARANCES, cross_section, excavate, make_dig, render_cross_section
+from geo.excavation import CLEARANCES, cross_section, excavate, make_dig
+from scenes.cross_section import render_cross_section
 
 
 def _random_dig(rng):
@@ -161,9 +162,9 @@ def test_cross_section_places_pipes_at_their_depth_and_renders():
     assert min(s for s, _ in outline) == 2.0 and max(s for s, _ in outline) == 4.0
     png = render_cross_section(sec)
     img = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
-    assert img.shape == (500, 1000, 3)
-    # the water pipe's fill colour is drawn
-    assert np.any(np.all(img == (255, 120, 0), axis=2))
+    assert img.shape == (560, 1000, 3)
+    # the water pipe's fill colour (the web map's APWA blue, #1f6fff) is drawn
+    assert np.any(np.all(img == (255, 111, 31), axis=2))
     # a section beside the dig crosses the pipes but no dig outline (and renders)
     beside = cross_section(dig, pipes, LineString([(5, -3), (5, 3)]))
     assert beside["dig"] == [] and len(beside["pipes"]) == 2

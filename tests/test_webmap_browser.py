@@ -23,12 +23,14 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
 import requests
 
 from tests.cpu_burner import cpu_burner  # noqa: F401  (a fixture)
+from tests.glyphs import assert_distinct_glyphs, ink
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]  # Chromium + SwiftShader: 5-30 s each
 
@@ -43,6 +45,10 @@ DOCS_NAMES = {
     "coordinator-incident": "coordinator",
     "crew-dig": "crew",
     "dispatch-replay": "dispatch",
+    "planner-zh": "planner-zh",
+    "coordinator-zh": "coordinator-zh",
+    "crew-zh": "crew-zh",
+    "dispatch-zh": "dispatch-zh",
 }
 PAGES = {
     "planner": "/map/",
@@ -103,7 +109,7 @@ def driver():
         opts.add_argument(a)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     drv = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
-    drv.set_script_timeout(60)
+    drv.set_script_timeout(180)  # a loaded CI machine: the page can be busy for long
     yield drv
     drv.quit()
     shutil.rmtree(profile, ignore_errors=True)
@@ -130,10 +136,15 @@ def _errors(drv) -> list[str]:
 _STATUS_JS = "const s = document.getElementById('status'); return s && s.textContent"
 
 
-def _wait(drv, js: str, timeout: float = 60.0):
+def _wait(drv, js: str, timeout: float = 120.0):
+    from selenium.common.exceptions import TimeoutException
+
     end = time.monotonic() + timeout
     while True:
-        v = drv.execute_script(js)
+        try:
+            v = drv.execute_script(js)
+        except TimeoutException:  # the page was too busy to answer this poll: poll again
+            v = None
         if v:
             return v
         if time.monotonic() > end:
@@ -241,16 +252,18 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def test_posted_event_appears_on_the_coordinator_page_live(server, driver):
+def test_posted_event_appears_on_the_coordinator_page_live_in_campus_local_time(server, driver):
     base = server["base"]
     _open(driver, base + PAGES["coordinator"])
     _wait(driver, "return window.xiaoan.live === true")
+    # a known UTC instant; the demo campus is in Helsinki (UTC+2 in winter, +3 in summer)
+    at = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=3)).replace(microsecond=0)
     r = requests.post(
         base + "/api/v1/events",
         json={
             "event_id": f"browser-{time.time_ns()}",
             "kind": "smoke",
-            "occurred_at": _now(),
+            "occurred_at": at.isoformat().replace("+00:00", "Z"),
             "device_id": "syn-dev-01",
         },
         timeout=30,
@@ -268,12 +281,30 @@ def test_posted_event_appears_on_the_coordinator_page_live(server, driver):
     facts = driver.find_element("id", "inc-facts").text
     for want in ("building", "floor", "cameras", "station", "responsible"):
         assert want in facts
+    local = at.astimezone(ZoneInfo("Europe/Helsinki")).strftime("%Y-%m-%d %H:%M:%S")
+    assert local[11:] != at.strftime("%H:%M:%S")  # not the UTC wall clock
+    assert driver.find_element("id", "inc-first").text == local
+    # the buttons follow the life cycle: an open incident can be acknowledged, not dispatched
+    enabled = (
+        "return Object.fromEntries(Array.from(document.querySelectorAll("
+        "'#incident-panel button[data-action]')).map(b => [b.dataset.action, !b.disabled]))"
+    )
+    assert driver.execute_script(enabled) == {
+        "ack": True,
+        "dispatch": False,
+        "resolve": True,
+        "plan": True,
+    }
     # the cameras to pop up are drawn with sight lines to the spot
     cams = driver.execute_script("return window.xiaoan.selected.linkage.cameras_to_pop_up")
     assert cams and all(c in facts for c in cams)
     assert "linked:cameras" in driver.execute_script("return window.xiaoan.layers")
     driver.find_element("css selector", '#incident-panel button[data-action="ack"]').click()
     _wait(driver, "return window.xiaoan.selected.status === 'acknowledged'")
+    _wait(
+        driver, "return document.querySelector('#incident-panel button[data-action=ack]').disabled"
+    )
+    assert driver.execute_script(enabled)["dispatch"] is True
     assert (
         requests.get(f"{base}/api/v1/incidents/{inc}", timeout=10).json()["status"]
         == "acknowledged"
@@ -477,3 +508,87 @@ def test_dispatch_demo_bus_drives_on_real_time_twice_in_a_row(server, driver):
     last = dt.datetime.fromisoformat(bus["t"].replace("Z", "+00:00"))
     assert abs((last - dt.datetime.now(dt.UTC)).total_seconds()) < 120
     assert _errors(driver) == []
+
+
+def _accept_language(drv, tag: str) -> None:
+    """Send ``Accept-Language: tag`` with every request of the browser from now on."""
+    drv.execute_cdp_cmd("Network.enable", {})
+    drv.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {"Accept-Language": tag}})
+
+
+def _glyphs(element) -> np.ndarray:
+    """The ink of ``element`` (light text on the dark panel) as a boolean mask."""
+    import cv2
+
+    png = element.screenshot_as_png
+    return ink(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE), False)
+
+
+@pytest.mark.parametrize(
+    ("tag", "lang", "words"),
+    [
+        (
+            "zh-CN,zh;q=0.9",
+            "zh-CN",
+            {
+                "nav": ["规划", "指挥调度", "管线抢修", "校车调度"],
+                "panel": ["隐患台账", "摄像头覆盖", "图层与图例"],
+                "legend": ["盲区", "摄像头可见地面", "摄像头视锥"],
+            },
+        ),
+        (
+            "en-GB,en;q=0.9",
+            "en",
+            {
+                "nav": ["Planner", "Coordinator", "Pipe crew", "Bus dispatch"],
+                "panel": ["Hazard ledger", "Camera coverage", "Layers and legend"],
+                "legend": ["Blind spots", "Ground seen by cameras", "Camera view cones"],
+            },
+        ),
+    ],
+)
+def test_pages_speak_the_browsers_language_and_draw_chinese_text_as_glyphs(
+    server, driver, tag, lang, words
+):
+    base = server["base"]
+    title = "消防通道"  # a hazard reported in Chinese shows as glyphs in either language
+    r = requests.post(
+        base + "/api/v1/risk/hazards",
+        json={
+            "category": "fire",
+            "description": title,
+            "reporter": "浏览器测试",
+            "campus": "hki",
+            "location": {"lon": 24.9497, "lat": 60.1713},
+        },
+        timeout=30,
+    )
+    assert r.status_code == 201, r.text
+    _accept_language(driver, tag)
+    try:
+        for page, path in PAGES.items():
+            _open(driver, base + path)
+            assert driver.execute_script("return document.documentElement.lang") == lang
+            nav = driver.find_element("id", "pages").text
+            assert all(w in nav for w in words["nav"]), nav
+            if page == "planner":
+                panel = driver.find_element("id", "panel").text
+                assert all(w in panel for w in words["panel"] + words["legend"]), panel
+                _wait(
+                    driver,
+                    f"return Array.from(document.querySelectorAll('#hazards .desc'))"
+                    f".some(e => e.textContent === {title!r})",
+                )
+                el = next(
+                    e
+                    for e in driver.find_elements("css selector", "#hazards .desc")
+                    if e.text == title
+                )
+                driver.execute_script("arguments[0].scrollIntoView()", el)
+                assert_distinct_glyphs(_glyphs(el), title)
+            font = driver.execute_script("return getComputedStyle(document.body).fontFamily")
+            assert font.startswith('"Noto Sans CJK SC"'), font
+            _map_pixels(driver, f"{page}-zh" if lang == "zh-CN" else f"{page}-en")
+            assert _errors(driver) == []
+    finally:
+        _accept_language(driver, "en-US,en;q=0.9")

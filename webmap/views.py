@@ -16,16 +16,21 @@ import json
 from typing import Any
 
 from flask import Blueprint, Response, render_template, request, send_file
+from flask_babel import lazy_gettext as _l
 
 from api.service import current_service
+from webmap import locale
 
 __all__ = ["bp", "PAGES"]
 
 bp = Blueprint("webmap", __name__, url_prefix="/map", template_folder="templates",
                static_folder="static", static_url_path="/static")
 
-PAGES: dict[str, str] = {"planner": "Planner", "coordinator": "Coordinator",
-                         "crew": "Pipe crew", "dispatch": "Bus dispatch"}
+PAGES: dict[str, Any] = {"planner": _l("Planner"), "coordinator": _l("Coordinator"),
+                         "crew": _l("Pipe crew"), "dispatch": _l("Bus dispatch")}
+bp.record_once(lambda state: locale.init_app(state.app))
+bp.context_processor(locale.page_context)
+bp.after_request(locale.remember_choice)
 
 
 def _json(obj: Any, status: int = 200) -> Response:
@@ -41,8 +46,13 @@ def _campus_id() -> str:
     return ids[0] if ids else ""
 
 
-def _page(name: str) -> str:
-    return render_template(f"{name}.html", page=name, pages=PAGES, campus=_campus_id())
+def _page(name: str, **extra: Any) -> str:
+    cid = _campus_id()
+    hub = current_service().hub
+    info = hub.require(cid) if cid and hub.known(cid) else None
+    return render_template(f"{name}.html", page=name, pages=PAGES, campus=cid,
+                           campus_name=info.name if info else cid,
+                           time_zone=info.time_zone() if info else "UTC", **extra)
 
 
 @bp.get("/")
@@ -52,7 +62,11 @@ def planner() -> str:
 
 @bp.get("/coordinator")
 def coordinator() -> str:
-    return _page("coordinator")
+    from ingest.live.incidents import ACTIONS, TRANSITIONS
+
+    # the life cycle for the state-aware buttons, from its one definition
+    return _page("coordinator", flow={"transitions": TRANSITIONS,
+                                      "actions": {**ACTIONS, "plan": None}})
 
 
 @bp.get("/crew")

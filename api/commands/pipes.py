@@ -348,10 +348,10 @@ def run_excavate(args: argparse.Namespace) -> int:
     campus = campus_from_args(args)
     doc = excavate_campus(campus, poly, depth, section=section)
     if args.png:
-        from geo.excavation import render_cross_section
+        from scenes.cross_section import render_cross_section
 
         with open(args.png, "wb") as f:
-            f.write(render_cross_section(doc["section"]))
+            f.write(render_cross_section(doc["section"], locale=getattr(args, "locale", "zh_CN")))
     text = "\n".join(
         [f"{len(doc['hits'])} pipe(s) hit, {len(doc['warnings'])} within clearance"]
         + [f"  HIT {h['id']} {h['utility']} d={h['diameter_m']} m: {h['hit_length_m']:.2f} m"

@@ -291,7 +291,8 @@ def run_map(args: argparse.Namespace) -> int:
         gdf = risk_map(campus, args.alarm, all_floors=args.all_floors,
                        include_points=args.points)
         if args.png:
-            png, _frame, _ = render_risk_png(campus, args.alarm, width=args.width)
+            png, _frame, _ = render_risk_png(campus, args.alarm, width=args.width,
+                                             locale=getattr(args, "locale", "zh_CN"), names=True)
             Path(args.png).write_bytes(png)
         if args.geojson:
             Path(args.geojson).write_text(json.dumps(map_geojson(gdf), ensure_ascii=False),

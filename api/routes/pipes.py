@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 from shapely.geometry import shape
 
 from api.params import check_args, json_body
@@ -143,8 +143,9 @@ def excavate(campus_id: str) -> Response:
 
 @bp.post("/<campus_id>/section")
 def section(campus_id: str) -> Response:
-    from geo.excavation import render_cross_section
+    from i18n import negotiate
     from layers.pipes import section_for_campus
+    from scenes.cross_section import render_cross_section
 
     p = check_args(("format",))
     fmt = _format(p, ("json", "png"))
@@ -154,5 +155,6 @@ def section(campus_id: str) -> Response:
     depth = _depth(doc, doc.get("dig")) if dig is not None else None
     sec = section_for_campus(_campus(campus_id), line, dig_lonlat=dig, depth=depth)
     if fmt == "png":
-        return Response(render_cross_section(sec), mimetype="image/png")
+        locale = negotiate(request.headers.get("Accept-Language"))
+        return Response(render_cross_section(sec, locale=locale), mimetype="image/png")
     return jsonify(sec)

@@ -149,13 +149,18 @@ def map_route(campus_id: str) -> Response:
 
 @bp.get("/campuses/<campus_id>/map.png")
 def map_png_route(campus_id: str) -> Response:
+    from i18n import negotiate, normalise
     from layers.risk import render_risk_png
 
-    check_args({"alarm", "width", "live"})
+    check_args({"alarm", "width", "live", "lang"})
     campus = _campus(campus_id)
     width = int_arg("width", 1200, 500, 4000)
     assert width is not None
-    png, _frame, _gdf = render_risk_png(campus, _alarms(), width=width)
+    # the picture's words: ?lang=, else the reader's Accept-Language (Chinese by default)
+    locale = normalise(request.args.get("lang")) or negotiate(
+        request.headers.get("Accept-Language"))
+    png, _frame, _gdf = render_risk_png(campus, _alarms(), width=width, locale=locale,
+                                        names=True)
     return Response(png, mimetype="image/png")
 
 

@@ -3,6 +3,9 @@
 (function () {
   const L = deck;
   const C = encodeURIComponent(XA.campus);
+  const _ = XA._;
+  // the incident life cycle, from the server (ingest/live/incidents.py): status -> next statuses
+  const FLOW = window.XA_FLOW || { transitions: {}, actions: {} };
   const STATUS = { open: [235, 30, 30, 255], acknowledged: [255, 150, 0, 255],
     dispatched: [40, 120, 255, 255], resolved: [150, 150, 150, 200] };
   const byId = new Map();   // incident id -> marker Feature
@@ -20,15 +23,15 @@
 
   function list() {
     const ul = document.getElementById("incidents");
-    ul.innerHTML = window.xiaoan.incidents.length ? "" : "<li>no incidents</li>";
+    ul.innerHTML = window.xiaoan.incidents.length ? "" : `<li>${_("no incidents")}</li>`;
     for (const f of window.xiaoan.incidents) {
       const p = f.properties;
       const li = document.createElement("li");
       li.dataset.incident = p.incident_id;
       if (p.incident_id === selected) li.className = "sel";
-      li.innerHTML = `<span class="st-${XA.esc(p.status)}">●</span> <b>${XA.esc(p.kind)}</b> ` +
-        `${XA.esc(p.building || "")}${p.floor != null ? " F" + p.floor : ""} ` +
-        `<span class="hint">${XA.esc(p.status)} · ${XA.esc(String(p.updated_at).slice(11, 19))}</span>`;
+      li.innerHTML = `<span class="st-${XA.esc(p.status)}">●</span> <b>${XA.esc(XA.word(p.kind))}</b> ` +
+        `${p.building ? XA.esc(XA.nameOfBuilding(p.building)) : ""}${p.floor != null ? " " + XA.esc(_("floor {f}", { f: p.floor })) : ""} ` +
+        `<span class="hint">${XA.esc(XA.word(p.status))} · <time datetime="${XA.esc(p.updated_at)}">${XA.esc(XA.time(p.updated_at))}</time></span>`;
       li.onclick = () => select(p.incident_id);
       ul.appendChild(li);
     }
@@ -45,22 +48,40 @@
     const j = (inc.linkage && inc.linkage.notify_station) || c.jurisdiction || {};
     document.getElementById("incident-panel").hidden = false;
     document.getElementById("inc-title").innerHTML =
-      `<span class="st-${XA.esc(inc.status)}">${XA.esc(inc.kind)}</span> · ${XA.esc(inc.severity)} · ${XA.esc(inc.status)}`;
+      `<span class="st-${XA.esc(inc.status)}">${XA.esc(XA.word(inc.kind))}</span> · ${XA.esc(XA.word(inc.severity))} · ${XA.esc(XA.word(inc.status))}`;
+    const camName = (fid) => {
+      const cam = XA.scene.cameras.find((x) => x.fid === fid);
+      return cam && cam.name && cam.name !== fid ? `${cam.name} (${fid})` : fid;
+    };
+    const bname = b.id ? (b.name && b.name !== b.id ? b.name : XA.nameOfBuilding(b.id)) : _("outdoors");
     document.getElementById("inc-facts").innerHTML =
-      fact("building", XA.esc(b.name || b.id || "outdoors")) +
-      fact("floor", c.floor != null ? XA.esc(c.floor) : "") +
-      fact("room", c.room ? XA.esc(c.room.name || c.room.id) : "") +
-      fact("risk", inc.risk ? `<span style="color:${XA.esc(inc.risk.colour)}">■</span> ${XA.esc(inc.risk.level)}` : "") +
-      fact("cameras", (inc.linkage.cameras_to_pop_up || []).map(XA.esc).join(", ") || "none") +
-      fact("station", j.station ? `${XA.esc(j.station)}<br>${XA.esc(j.phone || "")}` : "") +
-      fact("responsible", (c.responsible || []).map((r) => `${XA.esc(r.name)} (${XA.esc(r.role)})`).join("<br>")) +
-      fact("events", XA.esc(inc.event_count)) +
-      fact("plan", inc.plan ? "started" : "not started");
+      fact(_("building"), XA.esc(bname) + (b.id ? `<br><span class="hint">${_("source id")} ${XA.esc(b.id)}</span>` : "")) +
+      fact(_("floor"), c.floor != null ? XA.esc(c.floor) : "") +
+      fact(_("room"), c.room ? XA.esc(c.room.name || c.room.id) : "") +
+      fact(_("risk"), inc.risk ? `<span style="color:${XA.esc(inc.risk.colour)}">■</span> ${XA.esc(XA.word(inc.risk.level))}` : "") +
+      fact(_("cameras"), (inc.linkage.cameras_to_pop_up || []).map((x) => XA.esc(camName(x))).join(", ") || _("none")) +
+      fact(_("station"), j.station ? `${XA.esc(j.station)}<br>${XA.esc(j.phone || "")}` : "") +
+      fact(_("responsible"), (c.responsible || []).map((r) => `${XA.esc(r.name)} (${XA.esc(r.role)})`).join("<br>")) +
+      fact(_("events"), XA.esc(inc.event_count)) +
+      fact(_("first event"), `<time id="inc-first" datetime="${XA.esc(inc.first_event_at)}">${XA.esc(XA.time(inc.first_event_at))}</time>`) +
+      fact(_("last event"), XA.esc(XA.time(inc.last_event_at))) +
+      fact(_("updated"), XA.esc(XA.time(inc.updated_at))) +
+      fact(_("plan"), inc.plan ? _("started") : _("not started"));
+    // only the actions the incident's status allows
+    const next = FLOW.transitions[inc.status] || [];
+    document.querySelectorAll("#incident-panel button[data-action]").forEach((btn) => {
+      const a = btn.dataset.action;
+      btn.disabled = a === "plan" ? !!inc.plan || inc.status === "resolved" : !next.includes(FLOW.actions[a]);
+    });
+    const or = _(" or ");
+    const steps = next.map(XA.word).join(or);
+    document.getElementById("inc-next").textContent = next.length
+      ? _("Next: {steps}", { steps: steps }) : _("Closed: no further steps.");
     const pl = document.getElementById("inc-plan");
     const plan = inc.plan;
-    pl.innerHTML = plan ? `<h3>Plan started</h3><p>by ${XA.esc(plan.started_by || "?")} at ${XA.esc(String(plan.started_at).slice(11, 19))}, radius ${XA.esc(plan.radius_m)} m</p>` +
-      `<p><b>Evacuate</b></p><ul>${(plan.evacuate || []).map((e) => `<li>${XA.esc(e.name || e.building)}: floors ${XA.esc((e.floors || []).join(", "))} <span class="hint">${XA.esc(e.reason || "")}</span></li>`).join("")}</ul>` +
-      `<p>${(plan.messages || []).length} message(s) to send</p>` : "";
+    pl.innerHTML = plan ? `<h3>${_("Plan started")}</h3><p>${_("by {who} at {t}, radius {r} m", { who: XA.esc(plan.started_by || "?"), t: XA.esc(XA.time(plan.started_at)), r: XA.esc(plan.radius_m) })}</p>` +
+      `<p><b>${_("Evacuate")}</b></p><ul>${(plan.evacuate || []).map((e) => `<li>${XA.esc(e.name && e.name !== e.building ? e.name : XA.nameOfBuilding(e.building))}: ${_("floors")} ${XA.esc((e.floors || []).join(", "))} <span class="hint">${XA.esc(e.reason || "")}</span></li>`).join("")}</ul>` +
+      `<p>${_("{n} message(s) to send", { n: (plan.messages || []).length })}</p>` : "";
     linked.evacuate = new Set(((plan && plan.evacuate) || []).map((e) => e.building));
     window.xiaoan.selected = inc;
     // the cameras to pop up, each with a sight line to the spot, and the police station
@@ -93,14 +114,14 @@
   function connect() {
     const es = new EventSource(`/api/v1/stream?campus=${C}`);
     const badge = document.getElementById("live");
-    es.onopen = () => { badge.textContent = "live"; badge.className = "badge ok"; window.xiaoan.live = true; };
-    es.onerror = () => { badge.textContent = "reconnecting"; badge.className = "badge"; window.xiaoan.live = false; };
+    es.onopen = () => { badge.textContent = _("live"); badge.className = "badge ok"; window.xiaoan.live = true; };
+    es.onerror = () => { badge.textContent = _("reconnecting"); badge.className = "badge"; window.xiaoan.live = false; };
     es.addEventListener("incident", (e) => upsert(JSON.parse(e.data)));
     window.xiaoan.stream = es;
   }
 
-  XA.start(["ground", "buildings", "floors", "rooms", "cameras"], async () => {
-    XA.add("incidents", "Incidents", () => {
+  XA.start(["ground", "buildings", "labels", "floors", "rooms", "cameras"], async () => {
+    XA.add("incidents", _("Incidents"), () => {
       const data = window.xiaoan.incidents.filter((f) => f.geometry);
       return [
         new L.LineLayer({ id: "incidents:stems", data: data,
@@ -114,8 +135,9 @@
           billboard: true, parameters: { depthTest: false },
           updateTriggers: { getFillColor: window.xiaoan.incidents.map((f) => f.properties.status).join() } }),
       ];
-    }, { tip: (f) => `<b>${XA.esc(f.properties.kind)}</b> ${XA.esc(f.properties.status)}<br>${XA.esc(f.properties.building || "")} F${XA.esc(f.properties.floor)}` });
-    XA.add("linked", "Cameras to pop up, police station", () => [
+    }, { tip: (f) => `<b>${XA.esc(XA.word(f.properties.kind))}</b> ${XA.esc(XA.word(f.properties.status))}<br>${XA.esc(f.properties.building ? XA.nameOfBuilding(f.properties.building) : "")} ${f.properties.floor != null ? XA.esc(_("floor {f}", { f: f.properties.floor })) : ""}`,
+      legend: [["#eb1e1e", _("open")], ["#ff9600", _("acknowledged")], ["#2878ff", _("dispatched")], ["#969696", _("resolved")]] });
+    XA.add("linked", _("Cameras to pop up, police station"), () => [
       new L.PolygonLayer({ id: "linked:evacuate", data: XA.scene.buildings.filter((b) => linked.evacuate.has(b.fid)),
         getPolygon: (d) => d.polygon, extruded: true, getElevation: (d) => d.elevation + 0.5,
         getFillColor: [255, 60, 60, 110], getLineColor: [255, 80, 80, 255], wireframe: true }),
@@ -127,7 +149,8 @@
       new L.ScatterplotLayer({ id: "linked:station", data: linked.station, getPosition: (d) => d.position,
         getFillColor: [30, 60, 200, 255], getLineColor: [255, 255, 255, 255], stroked: true, getRadius: 4,
         radiusMinPixels: 9, lineWidthMinPixels: 2, pickable: true }),
-    ], { tip: (d) => d.c ? `camera to pop up: ${XA.esc(d.c.fid)}` : `police: ${XA.esc(d.name)}` });
+    ], { tip: (d) => d.c ? _("camera to pop up: {c}", { c: XA.esc(d.c.name || d.c.fid) }) : _("police: {s}", { s: XA.esc(d.name) }),
+      legend: [["#00e6ff", _("camera to pop up, sight line")], ["#1e3cc8", _("police station")], ["#ff3c3c", _("building to evacuate")]] });
     XA.order.push(XA.order.splice(XA.order.indexOf("incidents"), 1)[0]);  // markers on top
     XA.clickHooks.push((info) => {
       if (info.object && info.layer && info.layer.id === "incidents:markers") {

@@ -4,11 +4,17 @@
 (function () {
   const L = deck;
   const C = encodeURIComponent(XA.campus);
+  const _ = XA._;
+  const bold = (t) => `<b>${XA.esc(t)}</b>`;
+  const pipeName = (id) => {
+    const p = XA.scene.pipes.find((x) => x.fid === id);
+    return p ? `${XA.utilityName(p.utility)} ${p.name && p.name !== p.fid ? p.name : ""}`.trim() : id;
+  };
   const crew = (window.xiaoan.crew = { points: [], drawing: false, result: null, isolation: null });
 
   function showPoints() {
     document.getElementById("dig-points").textContent = crew.points.length
-      ? `${crew.points.length} corner(s) drawn` : "";
+      ? _("{n} corner(s) drawn", { n: crew.points.length }) : "";
     XA.render();
   }
 
@@ -61,21 +67,22 @@
   };
 
   crew.dig = async function () {
-    if (crew.points.length < 3) { XA.status("draw at least three corners"); return null; }
+    if (crew.points.length < 3) { XA.status(_("draw at least three corners")); return null; }
     const depth = parseFloat(document.getElementById("depth").value);
     const ring = crew.points.concat([crew.points[0]]);
     const dig = { type: "Polygon", coordinates: [ring] };
-    XA.status("checking the dig…");
+    XA.status(_("checking the dig…"));
     const r = await XA.api(`/api/v1/pipes/${C}/excavate`, { json: { dig: dig, depth: depth } });
     crew.result = r;
     const ul = document.getElementById("hits");
     ul.innerHTML = "";
-    if (!r.hits.length && !r.warnings.length) ul.innerHTML = "<li>no pipe hit or within clearance</li>";
+    if (!r.hits.length && !r.warnings.length) ul.innerHTML = `<li>${_("no pipe hit or within clearance")}</li>`;
     r.hits.forEach((h) => {
-      ul.insertAdjacentHTML("beforeend", `<li class="hit" data-pipe="${XA.esc(h.id)}">HIT <b>${XA.esc(h.id)}</b> ${XA.esc(h.utility)} Ø${h.diameter_m} m, ${h.hit_length_m.toFixed(2)} m of pipe</li>`);
+      ul.insertAdjacentHTML("beforeend", `<li class="hit" data-pipe="${XA.esc(h.id)}">${_("HIT")} <b>${XA.esc(pipeName(h.id))}</b> ` +
+        `${_("Ø {d} m, {l} m of pipe in the dig", { d: h.diameter_m, l: h.hit_length_m.toFixed(2) })} <span class="hint">${XA.esc(h.id)}</span></li>`);
     });
     r.warnings.forEach((w) => {
-      ul.insertAdjacentHTML("beforeend", `<li class="warn" data-pipe="${XA.esc(w.id)}">near <b>${XA.esc(w.id)}</b> ${XA.esc(w.utility)}: ${XA.esc(w.reason || "")}</li>`);
+      ul.insertAdjacentHTML("beforeend", `<li class="warn" data-pipe="${XA.esc(w.id)}">${_("near")} <b>${XA.esc(pipeName(w.id))}</b>: ${XA.esc(w.reason || "")} <span class="hint">${XA.esc(w.id)}</span></li>`);
     });
     // the cross-section PNG from the pipes API
     crew.section = crew.sectionLine(ring, r.hits);
@@ -83,7 +90,7 @@
       method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ section: { type: "LineString", coordinates: crew.section }, dig: dig, depth: depth }),
     });
-    if (!png.ok) throw new Error(`cross-section: ${png.status}`);
+    if (!png.ok) throw new Error(_("cross-section failed: HTTP {s}", { s: png.status }));
     const blob = await png.blob();
     crew.sectionBytes = blob.size;
     const img = document.getElementById("section");
@@ -96,15 +103,21 @@
   };
 
   crew.isolate = async function (pipe) {
-    XA.status("isolating…");
+    XA.status(_("isolating…"));
     const r = await XA.api(`/api/v1/pipes/${C}/isolate?pipe=${encodeURIComponent(pipe)}`);
     crew.isolation = r;
-    const v = (r.close_valves || []).map((x) => `<li>${XA.esc(x.id || x.valve || JSON.stringify(x))}</li>`).join("");
+    const v = (r.close_valves || []).map((x) => {
+      const id = x.id || x.valve || JSON.stringify(x);
+      return `<li>${XA.esc(x.name && x.name !== id ? x.name : _("valve {id}", { id: id }))}</li>`;
+    }).join("");
+    const out = r.buildings_out_of_service || [];
+    const names = out.map((b) => XA.esc(XA.nameOfBuilding(b.id || b)));
     document.getElementById("isolation").innerHTML =
-      `<p>Break on <b>${XA.esc(pipe)}</b> (${XA.esc(r.utility)})</p>` +
-      `<p>Close ${(r.close_valves || []).length} valve(s):</p><ul>${v}</ul>` +
-      `<p>${(r.isolated_links || []).length} pipe(s) isolated, ${(r.cut_off_links || []).length} cut off</p>` +
-      `<p>Buildings out of service: ${(r.buildings_out_of_service || []).map(XA.esc).join(", ") || "none"}</p>`;
+      `<p>${_("Break on {p}", { p: bold(pipeName(pipe)) })} <span class="hint">${XA.esc(pipe)}</span></p>` +
+      `<p>${_("Close {n} valve(s):", { n: (r.close_valves || []).length })}</p><ul>${v}</ul>` +
+      `<p>${_("{i} pipe(s) isolated, {c} cut off", { i: (r.isolated_links || []).length, c: (r.cut_off_links || []).length })}</p>` +
+      `<p>${_("Buildings out of service ({n}):", { n: out.length })} ${names.slice(0, 8).join("、") || _("none")}` +
+      `${names.length > 8 ? " " + _("and {n} more", { n: names.length - 8 }) : ""}</p>`;
     XA.status("");
     XA.render();
     return r;
@@ -115,9 +128,9 @@
     return g ? g.features.filter((f) => role.includes(f.properties.role)) : [];
   }
 
-  XA.start(["ground", "buildings", "pipes", "valves"], async () => {
+  XA.start(["ground", "buildings", "labels", "pipes", "valves"], async () => {
     XA.registry.buildings.build = ((orig) => () => orig().clone({ getFillColor: [176, 190, 205, 28], getLineColor: [90, 100, 115, 120] }))(XA.registry.buildings.build);
-    XA.add("isolation", "Isolation", () => [
+    XA.add("isolation", _("Isolation"), () => [
       new L.GeoJsonLayer({ id: "isolation:pipes", data: isoFeatures(["isolated", "cut_off"]),
         getLineColor: (f) => f.properties.role === "isolated" ? [255, 0, 255, 255] : [255, 120, 255, 160],
         getLineWidth: 6, lineWidthUnits: "pixels", parameters: { depthTest: false } }),
@@ -125,8 +138,8 @@
         pointType: "circle", getFillColor: (f) => f.properties.role === "close" ? [255, 0, 255, 255] : [60, 60, 60, 255],
         getLineColor: [255, 255, 255, 255], getPointRadius: 8, pointRadiusUnits: "pixels", lineWidthMinPixels: 2,
         stroked: true, parameters: { depthTest: false } }),
-    ], { noToggle: true });
-    XA.add("dig", "Dig", () => {
+    ], { legend: [["#ff00ff", _("isolated pipe, valve to close")], ["#ff78ff", _("cut off")], ["#3c3c3c", _("valve already closed")]] });
+    XA.add("dig", _("Dig"), () => {
       const depth = parseFloat(document.getElementById("depth").value) || 1;
       const out = [
         new L.ScatterplotLayer({ id: "dig:corners", data: crew.points, getPosition: (p) => [p[0], p[1], 0.1],
@@ -157,20 +170,24 @@
       // pipes lie under the ground and the buildings: pick among the pipes alone
       const hit = info.layer && info.layer.id === "pipes" ? info
         : XA.deck.pickObject({ x: info.x, y: info.y, radius: 6, layerIds: ["pipes"] });
-      if (hit && hit.object) { crew.isolate(hit.object.fid).catch((e) => XA.status(String(e))); return true; }
+      if (hit && hit.object) {
+        XA.identify("pipes", hit.object);
+        crew.isolate(hit.object.fid).catch((e) => XA.status(String(e)));
+        return true;
+      }
       return false;
     });
     const drawBtn = document.getElementById("draw");
     drawBtn.onclick = () => {
       crew.drawing = !crew.drawing;
       drawBtn.classList.toggle("on", crew.drawing);
-      drawBtn.textContent = crew.drawing ? "Drawing… (click to stop)" : "Draw";
+      drawBtn.textContent = crew.drawing ? _("Drawing… (click to stop)") : _("Draw");
     };
     document.getElementById("clear").onclick = () => crew.clear();
     document.getElementById("run-dig").onclick = () => crew.dig().catch((e) => XA.status(String(e)));
     document.getElementById("depth").onchange = () => XA.render();
     document.getElementById("utility-legend").innerHTML = Object.entries(XA.scene.utility_colours)
-      .map(([u, c]) => `<span><i style="background:${c}"></i>${XA.esc(u)}</span>`).join("");
+      .map(([u, c]) => `<span><i style="background:${c}"></i>${XA.esc(XA.utilityName(u))}</span>`).join("");
     // start looking along the street from a steeper angle: pipes lie under the roads
     XA.deck.setProps({ initialViewState: Object.assign({}, XA.deck.props.initialViewState, { pitch: 60 }) });
   }).catch((e) => XA.status(String(e)));

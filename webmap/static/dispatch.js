@@ -4,6 +4,7 @@
 (function () {
   const L = deck;
   const C = encodeURIComponent(XA.campus);
+  const _ = XA._;
   const ds = (window.xiaoan.dispatch = { buses: [], alerts: [], trips: [], time: 0, end: 0 });
 
   function secs(t) { return Date.parse(t) / 1000; }
@@ -12,15 +13,15 @@
     const r = await XA.api(`/api/v1/buses/${C}`);
     ds.buses = r.buses;
     const ul = document.getElementById("buses");
-    ul.innerHTML = r.buses.length ? "" : "<li>no bus has reported yet</li>";
+    ul.innerHTML = r.buses.length ? "" : `<li>${_("no bus has reported yet")}</li>`;
     const sel = document.getElementById("replay-bus");
     const known = new Set(Array.from(sel.options).map((o) => o.value));
     for (const b of r.buses) {
       const off = b.off_route && b.off_route.active;
-      const rt = b.route ? `${XA.esc(b.route.route_id)} ${Math.round((b.route.fraction || 0) * 100)}%` : "no route";
+      const rt = b.route ? `${_("route")} ${XA.esc(b.route.route_id)} ${Math.round((b.route.fraction || 0) * 100)} %` : _("no route");
       ul.insertAdjacentHTML("beforeend", `<li data-bus="${XA.esc(b.bus)}"><b>${XA.esc(b.bus)}</b> ${rt}` +
-        `${off ? ' <span class="alert">OFF ROUTE ' + XA.esc(b.route.distance_off_m) + " m</span>" : ""}` +
-        ` <span class="hint">${XA.esc(String(b.t).slice(11, 19))}</span></li>`);
+        `${off ? ' <span class="alert">' + XA.esc(_("OFF ROUTE {m} m", { m: b.route.distance_off_m })) + "</span>" : ""}` +
+        ` <span class="hint"><time datetime="${XA.esc(b.t)}">${XA.esc(XA.time(b.t))}</time></span></li>`);
       if (!known.has(b.bus)) sel.add(new Option(b.bus, b.bus));
       for (const e of (b.off_route && b.off_route.episodes) || []) addAlert(b.bus, e.start, e);
     }
@@ -31,15 +32,15 @@
   function eta(r) {
     const byRoute = {};
     for (const b of r.buses) {
-      const rid = b.route ? b.route.route_id : "(no route)";
+      const rid = b.route ? b.route.route_id : _("(no route)");
       (byRoute[rid] = byRoute[rid] || []).push(b);
     }
     let h = "";
     for (const rid of r.routes.concat(Object.keys(byRoute).filter((k) => !r.routes.includes(k)))) {
-      h += `<h4>route ${XA.esc(rid)}</h4><table><tr><th>bus</th><th>stop</th><th>ETA</th></tr>`;
+      h += `<h4>${_("route")} ${XA.esc(rid)}</h4><table><tr><th>${_("bus")}</th><th>${_("stop")}</th><th>${_("ETA")}</th></tr>`;
       const rows = (byRoute[rid] || []).flatMap((b) => b.next_stops.map((s) =>
-        `<tr><td>${XA.esc(b.bus)}</td><td>${XA.esc(s.name || s.stop_id)}</td><td>${XA.esc(String(s.eta).slice(11, 19))} (${Math.round(s.in_s)} s)</td></tr>`));
-      h += rows.join("") || `<tr><td colspan="3" class="hint">no predictions</td></tr>`;
+        `<tr><td>${XA.esc(b.bus)}</td><td>${XA.esc(s.name || s.stop_id)}</td><td>${XA.esc(XA.time(s.eta))} ${XA.esc(_("(in {m} min)", { m: Math.max(0, Math.round(s.in_s / 60)) }))}</td></tr>`));
+      h += rows.join("") || `<tr><td colspan="3" class="hint">${_("no predictions")}</td></tr>`;
       h += "</table>";
     }
     document.getElementById("eta").innerHTML = h;
@@ -55,8 +56,8 @@
     if (e.distance_off_m != null) a.max_off_m = Math.max(a.max_off_m || 0, e.distance_off_m);
     if (e.end != null || e.state === "ended") a.ended = true;
     document.getElementById("alerts").innerHTML = ds.alerts.map((x) =>
-      `<li class="alert">${XA.esc(x.bus)} off route from ${new Date(x.start * 1000).toISOString().slice(11, 19)}` +
-      `${x.max_off_m != null ? ", up to " + XA.esc(x.max_off_m) + " m" : ""}${x.ended ? " (back on route)" : " (now)"}</li>`).join("");
+      `<li class="alert">${XA.esc(_("{bus} off route from {t}", { bus: x.bus, t: XA.time(x.start) }))}` +
+      `${x.max_off_m != null ? XA.esc(_(", up to {m} m", { m: x.max_off_m })) : ""}${x.ended ? XA.esc(_(" (back on route)")) : XA.esc(_(" (now)"))}</li>`).join("");
   }
 
   function listen() {
@@ -77,6 +78,7 @@
     const ts = line.properties.times.map(secs);
     const t0 = ts[0];
     ds.trips = [{ bus: bus, path: line.geometry.coordinates, timestamps: ts.map((t) => t - t0) }];
+    ds.t0 = t0;
     ds.end = ts[ts.length - 1] - t0;
     const start = performance.now();
     const dur = ms || 8000;
@@ -84,6 +86,7 @@
       const f = Math.min((performance.now() - start) / dur, 1);
       ds.time = f * ds.end;
       document.getElementById("replay-t").value = f;
+      label();
       XA.render();
       if (f < 1) requestAnimationFrame(step);
     };
@@ -120,13 +123,20 @@
     await poll();
   };
 
-  XA.start(["ground", "buildings", "routes"], async () => {
-    XA.add("trips", "Replay", () => new L.TripsLayer({
+  /* the replay slider's label: the campus-local time of the replayed position */
+  function label() {
+    const out = document.getElementById("replay-label");
+    out.textContent = ds.t0 != null ? XA.time(ds.t0 + ds.time) : "–";
+    ds.label = out.textContent;
+  }
+
+  XA.start(["ground", "buildings", "labels", "routes"], async () => {
+    XA.add("trips", _("Replay"), () => new L.TripsLayer({
       id: "trips", data: ds.trips, getPath: (d) => d.path, getTimestamps: (d) => d.timestamps,
       getColor: [255, 200, 0], widthMinPixels: 5, trailLength: Math.max(ds.end, 1),
       currentTime: ds.time, fadeTrail: false, capRounded: true, jointRounded: true,
-      parameters: { depthTest: false } }), { noToggle: true });
-    XA.add("buses", "Buses", () => new L.ScatterplotLayer({
+      parameters: { depthTest: false } }), { legend: [["#ffc800", _("replayed track")]] });
+    XA.add("buses", _("Buses"), () => new L.ScatterplotLayer({
       id: "buses", data: ds.buses, getPosition: (b) => {
         const m = b.matched && b.matched.lon != null ? b.matched : b.position;
         return [m.lon, m.lat, 1.5];
@@ -134,14 +144,15 @@
       getLineColor: [0, 0, 0, 255], stroked: true, getRadius: 4, radiusMinPixels: 8, lineWidthMinPixels: 2,
       pickable: true, parameters: { depthTest: false },
       updateTriggers: { getFillColor: ds.buses.map((b) => b.off_route && b.off_route.active).join() },
-    }), { tip: (b) => `<b>bus ${XA.esc(b.bus)}</b><br>${b.route ? "route " + XA.esc(b.route.route_id) + ", " + b.route.distance_off_m + " m off" : ""}` });
+    }), { tip: (b) => `<b>${_("bus")} ${XA.esc(b.bus)}</b><br>${b.route ? XA.esc(_("route {r}, {m} m off", { r: b.route.route_id, m: b.route.distance_off_m })) : ""}`,
+      legend: [["#ffc800", _("bus on route")], ["#ff2828", _("bus off route")]] });
     XA.registry.buildings.build = ((orig) => () => orig().clone({ getFillColor: [176, 190, 205, 90] }))(XA.registry.buildings.build);
     document.getElementById("demo-drive").onclick = () => ds.drive().catch((e) => XA.status(String(e)));
     document.getElementById("replay").onclick = () => {
       const b = document.getElementById("replay-bus").value;
       if (b) ds.replay(b).catch((e) => XA.status(String(e)));
     };
-    document.getElementById("replay-t").oninput = (e) => { ds.time = e.target.value * ds.end; XA.render(); };
+    document.getElementById("replay-t").oninput = (e) => { ds.time = e.target.value * ds.end; label(); XA.render(); };
     await poll();
     listen();
     setInterval(() => poll().catch(() => {}), 3000);
