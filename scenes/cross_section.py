@@ -121,7 +121,7 @@ def render_cross_section(
     step = _nice_step(-zmin, 8)
     z = 0.0
     while z >= zmin - 1e-9:
-        _, y = px(0, z)
+        y = px(0, z)[1]
         cv2.line(img, (left, y), (x_end, y), (235, 235, 235), 1)
         cv2.line(img, (left - 6, y), (left, y), _INK, 1)
         paint_text(img, f"{z:.1f}", (left - 10, y), 13, _INK, anchor="rm")
@@ -132,7 +132,7 @@ def render_cross_section(
     step = _nice_step(length, 10)
     s = 0.0
     while s <= length + 1e-9:
-        x, _ = px(s, 0)
+        x = px(s, 0)[0]
         cv2.line(img, (x, y_floor), (x, y_floor + 6), _INK, 1)
         paint_text(img, f"{s:g}", (x, y_floor + 9), 13, _INK, anchor="mt")
         s += step
@@ -157,7 +157,7 @@ def render_cross_section(
         cv2.fillPoly(img, [poly], _PIT_FILL)
         cv2.polylines(img, [poly], True, _PIT_EDGE, 2, aa)
         s_mid = (min(a for a, _ in ring) + max(a for a, _ in ring)) / 2
-        deep = -min(b for _, b in ring)
+        deep = -min(z for _s, z in ring)
         x, y = px(s_mid, -deep)
         paint_text(
             img,

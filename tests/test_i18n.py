@@ -115,7 +115,7 @@ def client(tmp_path_factory):
 def test_pages_are_chinese_for_a_chinese_browser_and_english_for_an_english_one(client, path):
     client.delete_cookie("xiaoan_lang")
     zh = client.get(path, headers={"Accept-Language": "zh-CN,zh;q=0.9"}).get_data(as_text=True)
-    zh_html = zh.split("<script>window.XA_I18N")[0]  # the markup, before the catalogue
+    zh_html = zh.split('<script type="application/json" id="xa-i18n">')[0]  # the markup
     assert '<html lang="zh-CN">' in zh
     for word in ("规划", "指挥调度", "管线抢修", "校车调度", "图例", "搜索建筑"):
         assert word in zh_html

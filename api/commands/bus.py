@@ -98,11 +98,18 @@ def run_match(args: argparse.Namespace) -> int:
 
 
 def run_replay(args: argparse.Namespace) -> int:
+    from api.commands._tables import progress
+    from i18n import gettext
     from ingest.files.gtfs import read_gtfs
     from ingest.live.buses import replay_avl
 
     feed = read_gtfs(args.gtfs)
-    report = replay_avl(feed, args.avl, route=args.route)
+    locale = getattr(args, "locale", "zh_CN")
+
+    def bar(items: Any, total: int, description: str) -> Any:
+        return progress(items, total=total, description=gettext("replaying trips", locale))
+
+    report = replay_avl(feed, args.avl, route=args.route, progress=bar)
     if args.json:
         print(json.dumps(report, ensure_ascii=False, default=str))
     else:

@@ -71,11 +71,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     cov.add_argument("--campus", required=True, metavar="ID", help="campus id, e.g. hki")
     cov.add_argument("--geojson", default=None, metavar="DIR",
                      help="write the coverage layers as GeoJSON files into DIR")
+    cov.add_argument("--png", default=None, metavar="FILE",
+                     help="also draw the coverage as a picture (PNG): seen ground, blind "
+                          "spots, buildings, cameras, legend")
     cov.add_argument("--json", action="store_true", help="print JSON")
     document_json(cov, "campus zone_area_m2 ground_area_m2 covered_area_m2 covered_pct "
                        "blind_spot_area_m2 blind_spots cameras cameras_covering dori_area_m2",
-                  optional="cameras_without_model geojson",
-                  when="when some cameras lack a model, and with --geojson (the files written)",
+                  optional="cameras_without_model geojson png",
+                  when="when some cameras lack a model, with --geojson (the files written) "
+                       "and with --png (the picture written)",
                   note="blind_spots, cameras, cameras_covering are counts (as in the REST API).")
     add_store_args(cov)
     cov.set_defaults(func=run_coverage)
@@ -197,6 +201,12 @@ def run_coverage(args: argparse.Namespace) -> int:
                 path.write_text(gdf.to_json(drop_id=True, to_wgs84=True), encoding="utf-8")
                 written.append(str(path))
             doc["geojson"] = written
+        if args.png:
+            from scenes.coverage_png import render_coverage_png
+
+            Path(args.png).write_bytes(render_coverage_png(
+                campus, res, locale=getattr(args, "locale", "zh_CN")))
+            doc["png"] = args.png
     finally:
         store.close()
     _emit(doc, args.json)

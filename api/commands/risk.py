@@ -177,13 +177,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     st.add_argument("--node", help="org node id, a row of an org_nodes layer (default: every "
                                    "root); an unknown one is refused, naming the nodes there are")
     st.set_defaults(func=run_hazard_stats)
-    for sp in (r, mv, hl, au, co, st):
+    hl.add_argument("--json", action="store_true", help="print JSON (default: a table)")
+    for sp in (r, mv, au, co, st):
         sp.add_argument("--json", action="store_true", help="(hazard output is always JSON)")
+    add_store_args(hl)
+    for sp in (r, mv, au, co, st):
         add_store_args(sp)
     for sp in (r, mv):
         document_json(sp, HAZARD_KEYS, always=True,
                       note="The hazard as stored (the same document as the REST API's).")
-    document_json(hl, HAZARD_KEYS + " overdue", rows=True, always=True)
+    document_json(hl, HAZARD_KEYS + " overdue", rows=True,
+                  note="Without --json: a summary line and a table, times campus-local.")
     document_json(au, "hazard_id n action from to actor at note", rows=True, always=True,
                   optional="assignee deadline event_id",
                   when="on an assignment (assignee, deadline) or an overdue warning (event_id)")
@@ -407,8 +411,59 @@ def run_hazard_move(store: Any, args: argparse.Namespace) -> Any:
                       assignee=args.assignee, deadline=args.deadline)
 
 
-@_with_store
-def run_hazard_list(store: Any, args: argparse.Namespace) -> Any:
+def run_hazard_list(args: argparse.Namespace) -> int:
+    """The ledger: a table for people (summary line first, campus-local times), JSON with
+    ``--json``."""
+    store = open_store_from_args(args)
+    try:
+        rows = _hazard_rows(store, args)
+        if args.json:
+            _print_json(rows)
+        else:
+            _print_hazard_table(store, rows, getattr(args, "locale", "zh_CN"))
+    finally:
+        store.close()
+    return 0
+
+
+def _print_hazard_table(store: Any, rows: list[dict[str, Any]], locale: str) -> None:
+    from api.commands._tables import local_time_text, print_table
+    from i18n import gettext as _
+
+    zones = {c.id: c.time_zone() for c in store.list_campuses()}
+    n_open = sum(r.get("status") != "closed" for r in rows)
+    n_late = sum(bool(r.get("overdue")) for r in rows)
+    summary = _("%(n)s hazard(s): %(o)s open, %(l)s overdue", locale, n=len(rows), o=n_open,
+                l=n_late)
+    cols = [_("id", locale), _("campus", locale), _("category", locale),
+            _("description", locale), _("status", locale), _("assignee", locale),
+            _("reported", locale), _("deadline", locale), _("where", locale)]
+
+    def where(loc: dict[str, Any]) -> str:
+        parts = [str(loc[k]) for k in ("building", "room") if loc.get(k)]
+        if loc.get("floor") is not None:
+            parts.append(_("floor %(f)s", locale, f=loc["floor"]))
+        if not parts and loc.get("lon") is not None:
+            parts.append(f"{loc['lon']:.5f}, {loc['lat']:.5f}")
+        return " ".join(parts)
+
+    words = {"reported": _("reported", locale), "assigned": _("assigned", locale),
+             "rectifying": _("rectifying", locale),
+             "awaiting_recheck": _("awaiting recheck", locale), "closed": _("closed", locale)}
+    table = []
+    for r in rows:
+        z = zones.get(r.get("campus"), "UTC")
+        status = words.get(r.get("status") or "", r.get("status") or "")
+        if r.get("overdue"):
+            status += " " + _("(overdue)", locale)
+        table.append([r.get("id"), r.get("campus"), r.get("category"), r.get("description"),
+                      status, r.get("assignee") or "",
+                      local_time_text(r.get("reported_at"), z),
+                      local_time_text(r.get("deadline"), z), where(r.get("location") or {})])
+    print_table(summary, cols, table)
+
+
+def _hazard_rows(store: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
     from geo.errors import ValidationError
     from layers.hazards import ledger
 

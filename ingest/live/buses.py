@@ -238,10 +238,12 @@ def eta_predictions(replays: list[TripReplay], segtimes: Any, leave_one_out: boo
 HORIZONS = ((0.0, 300.0), (300.0, 600.0), (600.0, 1200.0))
 
 
-def replay_avl(feed: Any, avl: str | Path | Any, route: str | None = None) -> dict[str, Any]:
+def replay_avl(feed: Any, avl: str | Path | Any, route: str | None = None,
+               progress: Any = None) -> dict[str, Any]:
     """Replay recorded positions (CSV path or DataFrame) against a GTFS feed: stop arrivals
     found from the positions alone, and ETA errors by horizon (learned segment times,
-    leave-one-trip-out, vs the schedule)."""
+    leave-one-trip-out, vs the schedule). ``progress(items, total=, description=)`` wraps
+    the loop over trips (a progress bar on the command line)."""
     from geo.route_progress import SegmentTimes, horizon_errors
 
     tz = feed.timezone
@@ -258,7 +260,9 @@ def replay_avl(feed: Any, avl: str | Path | Any, route: str | None = None) -> di
         df = df[df["trip_id"].isin(set(trips))]
     replays: list[TripReplay] = []
     skipped: list[str] = []
-    for trip_id, g in df.groupby("trip_id", sort=True):
+    groups = df.groupby("trip_id", sort=True)
+    each = progress(groups, total=groups.ngroups, description="trips") if progress else groups
+    for trip_id, g in each:
         if str(trip_id) not in feed.trips_by_id.index:
             skipped.append(str(trip_id))
             continue

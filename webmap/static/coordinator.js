@@ -5,7 +5,7 @@
   const C = encodeURIComponent(XA.campus);
   const _ = XA._;
   // the incident life cycle, from the server (ingest/live/incidents.py): status -> next statuses
-  const FLOW = window.XA_FLOW || { transitions: {}, actions: {} };
+  const FLOW = XA.data("xa-flow", { transitions: {}, actions: {} });
   const STATUS = { open: [235, 30, 30, 255], acknowledged: [255, 150, 0, 255],
     dispatched: [40, 120, 255, 255], resolved: [150, 150, 150, 200] };
   const byId = new Map();   // incident id -> marker Feature

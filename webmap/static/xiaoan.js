@@ -19,7 +19,11 @@
 
   /* the reader's language: the page carries the translated messages (one gettext catalogue,
      i18n/); XA._(msgid, {name: value}) fills {name} placeholders */
-  const I18N = window.XA_I18N || { locale: "en", messages: {} };
+  XA.data = function (id, fallback) {  // a JSON data block of the page (no inline script: CSP)
+    const el = document.getElementById(id);
+    return el ? JSON.parse(el.textContent) : fallback;
+  };
+  const I18N = XA.data("xa-i18n", { locale: "en", messages: {} });
   XA.locale = I18N.locale;
   const _ = (XA._ = function (msg, vars) {
     const t = I18N.messages[msg] || msg;
