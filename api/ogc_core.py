@@ -115,6 +115,7 @@ def _single(params: Params, name: str) -> str | None:
 
 def check_format(params: Params, allowed: Sequence[str] = ("json",)) -> None:
     f = _single(params, "f")
+    allowed = (*allowed, "html")  # the web adapter draws any document as HTML
     if f is not None and f not in allowed:
         raise ValidationError(
             f"unsupported format {f!r}; use one of: {', '.join(allowed)}", field="f"

@@ -167,3 +167,17 @@ def test_an_unknown_time_zone_in_the_props_is_refused_naming_the_field():
 
     with pytest.raises(ValidationError, match="props.time_zone"):
         _info({"time_zone": "Mars/Olympus"}).time_zone()
+
+
+def test_the_landing_page_answers_html_to_a_browser_and_json_otherwise(client):
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8", "Accept-Language": "zh-CN"}
+    r = client.get("/", headers=browser)
+    assert r.status_code == 200 and r.mimetype == "text/html"
+    html = r.get_data(as_text=True)
+    assert '<html lang="zh-CN">' in html and "网络地图" in html and 'href="/map/"' in html
+    r = client.get("/?f=html", headers={"Accept-Language": "en"})
+    assert r.mimetype == "text/html" and '<html lang="en">' in r.get_data(as_text=True)
+    assert client.get("/").mimetype == "application/json"  # a program's */*
+    assert client.get("/", headers={"Accept": "application/json"}).get_json()["links"]
+    assert client.get("/?f=json", headers=browser).mimetype == "application/json"
+    assert client.get("/?f=xml").status_code == 400

@@ -395,8 +395,11 @@ def test_repeated_parameter_and_unknown_format_are_400(campus):
     client, _, _ = campus
     doc = problem(client, "/collections/hki.buildings/items?limit=1&limit=2", 400)
     assert doc["errors"][0]["field"] == "limit"
-    doc = problem(client, "/collections/hki.buildings/items?f=html", 400)
+    doc = problem(client, "/collections/hki.buildings/items?f=xml", 400)
     assert doc["errors"][0]["field"] == "f"
+    # f=html is a page for a browser (issue 12), as pygeoapi does
+    r = client.get("/collections/hki.buildings/items?f=html&limit=2")
+    assert r.status_code == 200 and r.mimetype == "text/html"
     get_json(client, "/collections/hki.buildings/items?f=json", ctype="application/geo+json")
     get_json(client, "/collections?f=json")
 

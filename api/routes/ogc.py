@@ -9,7 +9,7 @@ by the core (:class:`~geo.errors.ValidationError`, :class:`~geo.errors.NotFound`
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, render_template, request
 
 from api import ogc_core as core
 from api.scope import scoped_store
@@ -17,7 +17,7 @@ from api.service import current_service
 
 __all__ = ["bp"]
 
-bp = Blueprint("ogc", __name__)
+bp = Blueprint("ogc", __name__, template_folder="templates")
 
 
 def _base() -> str:
@@ -28,7 +28,32 @@ def _params() -> dict[str, list[str]]:
     return request.args.to_dict(flat=False)
 
 
+def _wants_html() -> bool:
+    """HTML for a browser (``f=html``, or an ``Accept`` preferring text/html), JSON else, as
+    pygeoapi does."""
+    f = request.args.get("f")
+    if f:
+        return f == "html"
+    best = request.accept_mimetypes.best_match(
+        ["application/json", "application/geo+json", "text/html"])
+    return best == "text/html"
+
+
 def _send(r: core.OGCResponse) -> Response:
+    if r.status == 200 and _wants_html():
+        from flask_babel import get_locale
+
+        from i18n import html_lang, normalise
+
+        body = r.body
+        rows = body if isinstance(body, list) else []
+        keys = sorted({k for row in rows[:50] if isinstance(row, dict) for k in row})
+        query = [f"{k}={v}" for k, v in request.args.items(multi=True) if k not in ("f", "lang")]
+        html = render_template(
+            "ogc.html", doc=body if isinstance(body, dict) else {}, is_list=bool(rows),
+            doc_list=rows, list_keys=keys[:12], json_query="&".join([*query, "f=json"]),
+            html_lang=html_lang(normalise(str(get_locale())) or "zh_CN"))
+        return Response(html, status=200, mimetype="text/html")
     return Response(current_app.json.dumps(r.body), status=r.status, content_type=r.media_type)
 
 
