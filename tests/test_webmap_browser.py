@@ -133,7 +133,10 @@ def _errors(drv) -> list[str]:
     return [e["message"] for e in drv.get_log("browser") if e["level"] == "SEVERE"]
 
 
-_STATUS_JS = "const s = document.getElementById('status'); return s && s.textContent"
+_STATUS_JS = (
+    "const s = document.getElementById('status'); const x = window.xiaoan || {};"
+    "return JSON.stringify({status: s && s.textContent, clicks: x.clicks, last: x.lastClick})"
+)
 
 
 def _wait(drv, js: str, timeout: float = 120.0):
@@ -392,15 +395,21 @@ def test_crew_dig_returns_hits_and_a_pipe_click_its_isolation(server, driver):
         "Object.assign({}, XA.viewState, {pitch: 0, bearing: 0})})"
     )
     _settle(driver)
+    # the pipe's middle point (the view's centre, clear of the cross-section picture), at
+    # the depth of the pipe's nearest vertex
     x, y = driver.execute_script(f"""
         const p = XA.scene.pipes.find(p => p.fid === {fid!r}).path;
-        let best = null;  // the segment middle nearest the pipe's middle point
-        for (let i = 1; i < p.length; i++) {{
-          const m = [0, 1, 2].map(k => (p[i - 1][k] + p[i][k]) / 2);
-          const d = Math.hypot(m[0] - {lon}, m[1] - {lat});
-          if (!best || d < best[0]) best = [d, m];
-        }}
-        return XA.project(best[1][0], best[1][1], best[1][2]).slice(0, 2);""")
+        const v = p.reduce((a, q) => Math.hypot(q[0] - {lon}, q[1] - {lat})
+          < Math.hypot(a[0] - {lon}, a[1] - {lat}) ? q : a);
+        return XA.project({lon}, {lat}, v[2]).slice(0, 2);""")
+    driver.find_element("id", "section-close").click()  # the picture covers part of the map
+    hidden = driver.execute_script(
+        "const r = document.getElementById('section-box').getBoundingClientRect();"
+        "const m = document.getElementById('map').getBoundingClientRect();"
+        f"const x = m.left + {x}, y = m.top + {y};"
+        "return r.width > 0 && x >= r.left && x <= r.right && y >= r.top && y <= r.bottom"
+    )
+    assert not hidden, "the pipe lies under the cross-section picture"
     w, h = canvas.size["width"], canvas.size["height"]
     ActionChains(driver).move_to_element_with_offset(
         canvas, int(x - w / 2), int(y - h / 2)

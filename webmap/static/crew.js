@@ -23,6 +23,7 @@
     crew.points = []; crew.result = null; crew.section = null;
     document.getElementById("hits").innerHTML = "";
     document.getElementById("section").hidden = true;
+    document.getElementById("section-close").hidden = true;
     showPoints();
   };
   crew.setDepth = function (m) { document.getElementById("depth").value = m; };
@@ -97,6 +98,7 @@
     if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
     img.src = URL.createObjectURL(blob);
     img.hidden = false;
+    document.getElementById("section-close").hidden = false;
     XA.status("");
     XA.render();
     return r;
@@ -184,6 +186,10 @@
       drawBtn.textContent = crew.drawing ? _("Drawing… (click to stop)") : _("Draw");
     };
     document.getElementById("clear").onclick = () => crew.clear();
+    document.getElementById("section-close").onclick = () => {
+      document.getElementById("section").hidden = true;
+      document.getElementById("section-close").hidden = true;
+    };
     document.getElementById("run-dig").onclick = () => crew.dig().catch((e) => XA.status(String(e)));
     document.getElementById("depth").onchange = () => XA.render();
     document.getElementById("utility-legend").innerHTML = Object.entries(XA.scene.utility_colours)

@@ -274,6 +274,7 @@
   XA.click = function (x, y, ev) {
     const info = XA.pick(x, y);
     state.clicks += 1;
+    state.lastClick = { x: Math.round(x), y: Math.round(y), layer: info.layer ? info.layer.id : null };
     let done = false;
     for (const h of XA.clickHooks) if ((done = h(info, ev))) break;
     if (!done && info.object && info.layer) XA.identify(info.layer.id, info.object);
