@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 from numpy.typing import ArrayLike
+from scipy.spatial import cKDTree
 
 from geo.errors import ValidationError
 
@@ -293,8 +294,6 @@ def gps_checkins(t: Sequence[dt.datetime], xy: ArrayLike, checkpoints: Sequence[
     r = np.broadcast_to(np.asarray(radius_m, dtype=float), (len(C),))
     if len(P) == 0 or len(C) == 0:
         return []
-    from scipy.spatial import cKDTree
-
     tree = cKDTree(P)
     out: list[CheckIn] = []
     for k, idx in enumerate(tree.query_ball_point(C, r)):

@@ -103,6 +103,8 @@ def store_verbs(files) -> dict[str, list[str]]:
         "pipes topology": ["pipes", "topology", "--campus", "hki"],
         "scene export": ["scene", "export", "--campus", "hki", "--out",
                          str(files / "scene.html"), "--layers", "ground"],
+        "patrol report": ["patrol", "report", "--campus", "hki"],
+        "compliance report": ["compliance", "report", "--campus", "hki"],
     }
 
 
@@ -110,7 +112,7 @@ READ_VERBS = ["risk map", "risk list", "risk level", "risk assess", "risk hazard
               "risk hazards move", "risk hazards list", "risk hazards audit",
               "risk hazards check-overdue", "risk hazards stats", "camera coverage",
               "camera seeing", "pipes isolate", "pipes excavate", "pipes topology",
-              "scene export"]
+              "scene export", "patrol report", "compliance report"]
 
 
 # --- (a) a store that is not there ----------------------------------------------------------
@@ -222,7 +224,7 @@ def test_verbs_that_write_still_create_the_store(tmp_path, capsys):
 CAMPUS_VERBS = ["risk map", "risk list", "risk level", "risk assess", "risk hazards report",
                 "risk hazards list", "risk hazards check-overdue", "camera coverage",
                 "camera seeing", "pipes isolate", "pipes excavate", "pipes topology",
-                "scene export"]
+                "scene export", "patrol report", "compliance report"]
 
 
 def _with_campus(argv: list[str], campus: str) -> list[str]:
@@ -330,7 +332,9 @@ def test_the_json_of_every_verb_has_the_documented_keys(demo, files, capsys):
                  # tests/test_org.py and tests/test_auth_cli.py
                  "xiaoan org import", "xiaoan org list", "xiaoan campus attach",
                  "xiaoan users add", "xiaoan users list", "xiaoan users disable",
-                 "xiaoan keys add", "xiaoan mqtt acl"}
+                 "xiaoan keys add", "xiaoan mqtt acl",
+                 # tests/test_pipes_workorder.py, tests/test_patrol.py, tests/test_batch.py
+                 "xiaoan pipes workorder", "xiaoan patrol checkin", "xiaoan batch coverage"}
     assert seen == set(JSON_OUTPUT) - elsewhere
 
 

@@ -216,3 +216,29 @@ def test_the_watch_raises_a_slot_nobody_walked_once_and_only_while_it_is_recent(
     got: list = []
     watch = PatrolWatch(store, lambda: [campus], got.extend, every_s=3600)
     assert watch.run_once(now) == 1 and [e.event_id for e in got] == [evs[0].event_id]
+
+
+def test_cli_checkin_and_report_print_the_documented_json(tmp_path, capsys):
+    import json
+
+    from api.cli import main
+    from layers.store import open_store
+
+    store = open_store(str(tmp_path / "xiaoan.gpkg"))
+    try:
+        _campus(store, _footway())
+    finally:
+        store.close()
+    f = tmp_path / "reads.json"
+    f.write_text(json.dumps({"checkins": [{"tag": "NFC-001", "at": "2026-12-03T08:05:00Z"}]}))
+    assert main(["patrol", "checkin", str(f), "--campus", "pat", "--data", str(tmp_path),
+                 "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert set(doc) == {"campus", "checkins", "new"} and doc["new"] == 1
+    assert main(["patrol", "report", "--campus", "pat", "--date", "2026-12-03", "--data",
+                 str(tmp_path), "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert set(rep) == {"campus", "date", "time_zone", "as_of", "routes", "key_areas"}
+    f.write_text(json.dumps({"checkins": [{"tag": "NFC-001", "at": "yesterday"}]}))
+    assert main(["patrol", "checkin", str(f), "--campus", "pat", "--data", str(tmp_path)]) == 2
+    assert "checkins[0].at" in capsys.readouterr().err
