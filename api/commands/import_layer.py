@@ -45,9 +45,26 @@ class ProgressPrinter:
         print(msg, file=self.stream, flush=True)
 
 
+_SIGNALLED: list[int] = []
+
+
 def _terminate(signum: int, frame: Any) -> None:
-    """SIGTERM ends an import as Ctrl-C does: the open transaction is rolled back."""
+    """SIGINT and SIGTERM end an import the same way: the open transaction is rolled back.
+    The signal is remembered: raised inside an sqlite function, the interrupt reaches us
+    as an sqlite error, which is then still an interruption."""
+    _SIGNALLED.append(signum)
     raise KeyboardInterrupt
+
+
+def _interrupted(stored: list[int]) -> int:
+    """The message of an interrupted import: the write is one transaction, so an import
+    stopped before it committed stored nothing, and one stopped after is stored whole."""
+    if stored:
+        print(f"error: interrupted after the import was stored whole ({stored[-1]} row(s))",
+              file=sys.stderr)
+    else:
+        print("error: interrupted; nothing was stored", file=sys.stderr)
+    return 130
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -177,7 +194,18 @@ def run(args: argparse.Namespace) -> int:
             return 2
         field_map[key.strip()] = value
     store = open_store_from_args(args)
+    printer = None if args.quiet else ProgressPrinter()
+    stored: list[int] = []
+
+    def progress(stage: str, done: int, total: int | None) -> None:
+        if stage == "writing" and done and done == total:
+            stored.append(done)  # the write transaction has committed
+        if printer is not None:
+            printer(stage, done, total)
+
+    _SIGNALLED.clear()
     previous = signal.signal(signal.SIGTERM, _terminate)
+    previous_int = signal.signal(signal.SIGINT, _terminate)
     try:
         summary = import_layer(
             store, args.layer, args.file[0] if len(args.file) == 1 else args.file,
@@ -188,12 +216,10 @@ def run(args: argparse.Namespace) -> int:
             on_duplicate=args.on_duplicate, field_map=field_map, valves=args.valves, aim=args.aim,
             select=args.select, osm_id=args.osm_id, exclude=args.exclude,
             per_camera=not args.per_file,
-            progress=None if args.quiet else ProgressPrinter(),
+            progress=progress,
         )
     except KeyboardInterrupt:
-        # the write is one transaction: an interrupted import stored nothing
-        print("error: interrupted; nothing was stored", file=sys.stderr)
-        return 130
+        return _interrupted(stored)
     except ValidationError as e:
         if args.json:
             print(json.dumps(e.to_problem(), ensure_ascii=False))
@@ -213,8 +239,14 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"error: {e.message}", file=sys.stderr)
         return 2
+    except Exception:
+        if not _SIGNALLED:
+            raise
+        # a signal raised inside an sqlite function reaches us as an sqlite error
+        return _interrupted(stored)
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
         store.close()
     if args.json:
         print(json.dumps(summary, ensure_ascii=False, indent=2))
