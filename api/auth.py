@@ -73,7 +73,9 @@ class AuthState:
     def __init__(self, app: Flask) -> None:
         cfg = app.config
         self.required = str(cfg.get("AUTH", "required")).lower() not in ("off", "0", "false")
-        self.secret = cfg.get("SECRET_KEY") or _stored_secret(cfg.get("DATA_DIR"))
+        self._secret: str | None = cfg.get("SECRET_KEY") or None
+        self._data_dir = cfg.get("DATA_DIR")
+        self._secret_lock = threading.Lock()
         self.ttl = int(cfg.get("TOKEN_TTL_S") or 3600)
         hosts = _list(cfg.get("ALLOWED_HOSTS")) or list(DEFAULT_HOSTS)
         self.any_host = "*" in hosts
@@ -91,7 +93,18 @@ class AuthState:
         self._fails: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self._lock = threading.Lock()
 
+    @property
+    def secret(self) -> str:
+        """The signing secret: ``SECRET_KEY``, else ``DATA_DIR/secret.key`` (made on first use,
+        so an app with authentication off writes nothing)."""
+        if self._secret is None:
+            with self._secret_lock:
+                if self._secret is None:
+                    self._secret = _stored_secret(self._data_dir)
+        return self._secret
+
     # --- cached store lookups ----------------------------------------------------------------
+
     def record(self, kind: str, rid: str) -> Any:
         """The data of a record (None if absent), cached for :data:`CACHE_TTL_S`."""
         from api.service import current_service

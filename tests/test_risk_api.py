@@ -16,8 +16,8 @@ import cv2
 import numpy as np
 import pytest
 from events_fixtures import wait_until_serving
+from risk_builders import LAT0, LON0, for_store, lonlat
 from risk_builders import campus as build_campus
-from risk_builders import for_store, lonlat
 
 from api.app import create_app
 from api.cli import main
@@ -129,7 +129,9 @@ def test_cli_unknown_campus_names_the_campuses_there_are(capsys, data_dir):
 
 def test_cli_alarm_naming_nothing_is_refused(capsys, data_dir):
     png = data_dir / "map.png"
-    for verb, extra in (("map", ["--png", str(png)]), ("level", ["--lon", "0", "--lat", "0"])):
+    # a point on the campus: far-away points are refused before the alarms are read
+    on_campus = ["--lon", str(LON0), "--lat", str(LAT0)]
+    for verb, extra in (("map", ["--png", str(png)]), ("level", on_campus)):
         rc, _, err = run_cli(capsys, "risk", verb, "--data", str(data_dir), "--campus", "tst",
                              "--alarm", "buildings:B3", "--alarm", "buildngs:B3", *extra)
         assert rc == 2 and err.startswith("error: alarm: 'buildngs:B3' names no risk or unit")
