@@ -3,7 +3,7 @@
 Page 1: header and the map (pipes by utility, the isolated and cut-off pipes, the valves to
 close numbered in closing order, stuck valves crossed, the dig, buildings out of service
 shaded), drawn as vectors. Page 2: the valves in order, the cross-section across the broken
-pipe (PNG from :func:`geo.excavation.render_cross_section`) and the clearances. Page 3: who
+pipe (PNG from :func:`scenes.cross_section.render_cross_section`) and the clearances. Page 3: who
 loses service and whom to warn. Text is Chinese first, then English, in a Noto CJK font
 found on the system (``fonts-noto-cjk``); none found is an error that says what to install.
 """
@@ -22,8 +22,8 @@ from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
 from geo.errors import XiaoanError
-from geo.excavation import render_cross_section
 from layers.campus import Campus
+from scenes.cross_section import render_cross_section
 
 __all__ = ["render_work_order_pdf", "find_cjk_font", "MAP_BOX_MM"]
 
