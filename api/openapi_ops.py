@@ -307,4 +307,12 @@ REST_OPERATIONS: dict[str, Op] = {
         ),
         (q("date", {"type": "string", "format": "date"}, "local date (default: today)"),),
     ),
+    "GET compliance.rollup": Op(
+        "Compliance of every campus under an organisation node, rolled up per county, city "
+        "and school",
+        ok(obj({"node": STR, "campuses": {"type": "array", "items": ANY_OBJ},
+                "nodes": {"type": "array", "items": ANY_OBJ}})),
+        (q("node", STR, "organisation node id", True),
+         q("date", {"type": "string", "format": "date"}, "local date (default: today)")),
+    ),
 }

@@ -198,6 +198,7 @@ ENDPOINT_ACTIONS: dict[str | tuple[str, str], str] = {
     "alerts.ack_delivery": "incident.read",
     "alerts.cap": "incident.read",
     "compliance.report": "compliance.read",
+    "compliance.rollup": "compliance.read",
 }
 
 

@@ -32,7 +32,7 @@ from layers.campus import Campus
 from layers.patrol import day_report
 from layers.store import Store
 
-__all__ = ["KEY_PLACES", "RULES", "compliance_report", "guards_required"]
+__all__ = ["KEY_PLACES", "RULES", "compliance_report", "compliance_rollup", "guards_required"]
 
 #: key place → (label, where it comes from, DORI class a camera must reach, rule id)
 KEY_PLACES: dict[str, tuple[str, str, str, str]] = {
@@ -212,3 +212,29 @@ def compliance_report(store: Store, campus: Campus, day: dt.date,
     return {"campus": campus.id, "name": campus.info.name, "date": day.isoformat(),
             "summary": {"ok": ok, "missing": len(lines) - ok, "lines": len(lines)},
             "lines": lines}
+
+
+def compliance_rollup(reports: list[dict[str, Any]], campus_path: dict[str, str | None],
+                      node_path: str, names: dict[str, str]) -> dict[str, Any]:
+    """Campus reports rolled up under an organisation node: one row per campus (its ok and
+    missing counts and the rules it misses) and the totals of each node below ``node_path``
+    that holds campuses (county, city, school), for the bureau."""
+    rows, totals = [], {}
+    depth = node_path.count(".") + 1
+    for rep in reports:
+        path = campus_path.get(rep["campus"]) or ""
+        missing = sorted({ln["rule"] for ln in rep["lines"] if ln["status"] == "missing"})
+        rows.append({"campus": rep["campus"], "name": rep["name"], "path": path,
+                     **rep["summary"], "missing_rules": missing})
+        parts = path.split(".")
+        for k in range(depth, len(parts) + 1):
+            p = ".".join(parts[:k])
+            t = totals.setdefault(p, {"path": p, "name": names.get(parts[k - 1], parts[k - 1]),
+                                      "campuses": 0, "ok": 0, "missing": 0, "lines": 0})
+            t["campuses"] += 1
+            for key in ("ok", "missing", "lines"):
+                t[key] += rep["summary"][key]
+    for t in totals.values():
+        t["ok_pct"] = round(100.0 * t["ok"] / t["lines"], 1) if t["lines"] else None
+    return {"campuses": sorted(rows, key=lambda r: (r["path"], r["campus"])),
+            "nodes": sorted(totals.values(), key=lambda t: t["path"])}

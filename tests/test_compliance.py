@@ -84,3 +84,37 @@ def test_the_demo_campus_lists_its_key_places_with_reasons(tmp_path):
     labs = [ln for ln in rep["lines"] if ln["rule"] == "video.lab"]
     assert labs and all(ln["reason"] for ln in labs)
     assert all(ln["status"] in ("ok", "missing") and ln["source"] for ln in rep["lines"])
+
+
+def test_the_bureau_sees_its_schools_compliance_rolled_up(store, tmp_path):
+    from api.app import create_app
+    from layers.org import attach_campus, import_org
+
+    _setup(store)
+    load_into(store, "sq2")
+    import_org(store, [
+        {"id": "prov", "name": "省 Province", "level": "province", "parent": None},
+        {"id": "city", "name": "市 City", "level": "city", "parent": "prov"},
+        {"id": "cty1", "name": "一县 County 1", "level": "county", "parent": "city"},
+        {"id": "cty2", "name": "二县 County 2", "level": "county", "parent": "city"},
+        {"id": "sch1", "name": "一中 School 1", "level": "school", "parent": "cty1"},
+        {"id": "sch2", "name": "二中 School 2", "level": "school", "parent": "cty2"},
+    ])
+    attach_campus(store, "sq", "sch1")
+    attach_campus(store, "sq2", "sch2")
+    app = create_app({"DATA_DIR": str(tmp_path), "TESTING": True}, store=store)
+    c = app.test_client()
+    doc = c.get("/api/v1/compliance?node=city").get_json()
+    assert [r["campus"] for r in doc["campuses"]] == ["sq", "sq2"]
+    one = c.get("/api/v1/compliance/sq").get_json()
+    assert doc["campuses"][0]["missing"] == one["summary"]["missing"]
+    nodes = {n["path"].split(".")[-1]: n for n in doc["nodes"]}
+    assert set(nodes) == {"city", "cty1", "cty2", "sch1", "sch2"}
+    assert nodes["city"]["campuses"] == 2
+    assert nodes["city"]["lines"] == nodes["cty1"]["lines"] + nodes["cty2"]["lines"]
+    # sq has its guards and retention set, sq2 does not: county 1 does better
+    assert nodes["cty1"]["ok_pct"] > nodes["cty2"]["ok_pct"]
+    county = c.get("/api/v1/compliance?node=cty2").get_json()
+    assert [r["campus"] for r in county["campuses"]] == ["sq2"]
+    assert c.get("/api/v1/compliance?node=nope").status_code == 404
+    assert c.get("/api/v1/compliance").status_code == 400
