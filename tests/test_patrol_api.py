@@ -87,3 +87,17 @@ def test_bad_checkins_name_the_field_and_store_nothing(client, store):
     assert store.query_records("patrol_checkin") == []
     assert client.get("/api/v1/patrol/nope/report").status_code == 404
     assert client.get("/api/v1/patrol/sq/report?date=3.12.").status_code == 400
+
+
+def test_a_late_checkpoint_raises_patrol_late(client, store):
+    t0 = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(minutes=40)
+    reads = [("QR-1", 0), ("QR-2", 20), ("QR-3", 22)]  # 20 min to the shed: 15 allowed
+    r = post(client, {"checkins": [{"tag": t, "at": (t0 + dt.timedelta(minutes=m)).isoformat()}
+                                   for t, m in reads]})
+    assert r.status_code == 200, r.get_json()
+    kinds = [e["kind"] for e in r.get_json()["events"]]
+    assert kinds == ["patrol.late"]
+    client.application.extensions["xiaoan"].events.writer.flush()
+    (rec,) = [x for x in store.query_records("event") if x.data.get("kind") == "patrol.late"]
+    assert rec.data["payload"]["checkpoint"] == "cp-shed"
+    assert "20 min after cp-gate" in rec.data["payload"]["detail"]

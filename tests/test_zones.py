@@ -147,3 +147,50 @@ def test_zone_rules():
     assert tr.see("k", t + dt.timedelta(seconds=120), 0) is not None  # a new visit
     i, d, p = nearest_segment([(0, 0), (10, 0), (10, 10)], 12, 5)
     assert (i, d) == (1, 2.0) and list(p) == [10, 5]
+
+
+@pytest.mark.slow
+def test_a_person_seen_by_a_real_helsinki_camera_dwelling_in_a_pond(tmp_path):
+    """The demo campus: real OpenStreetMap cameras of Helsinki; the pond is drawn where one of
+    them looks, and the person is reported by that camera's pixel."""
+    import numpy as np
+
+    from ingest.files.demo import DEMO_CAMPUS_ID, build_demo
+    from layers.cameras import camera_models
+    from layers.store import open_store
+
+    store = open_store(str(tmp_path / "demo.gpkg"))
+    build_demo(store)
+    campus = store.load_campus(DEMO_CAMPUS_ID)
+    fid, m = next((f, m) for f, m in camera_models(campus) if m.ptz is None)
+    uv = [m.width / 2.0, m.height * 0.8]
+    (x, y, _z), = m.pixel_to_ground(np.array([uv]))
+    lon, lat = campus.xy_to_wgs84(float(x), float(y))
+    pond = gpd.GeoDataFrame(pd.DataFrame({
+        "fid": ["POND"], "name": ["池塘 pond"], "kind": ["danger"],
+        "props": [{"dwell_s": 15, "responsible": "Vartija Berg"}]}),
+        geometry=[gpd.GeoSeries.from_xy([x], [y], crs=campus.crs).buffer(6).to_crs(
+            "EPSG:4326").iloc[0]], crs="EPSG:4326")
+    zones = store.read_layer(DEMO_CAMPUS_ID, "zones")
+    store.write_layer(DEMO_CAMPUS_ID, "zones", gpd.GeoDataFrame(pd.concat(
+        [zones, validate_layer("zones", pond, DEMO_CAMPUS_ID)[0]], ignore_index=True),
+        crs="EPSG:4326"), mode="replace")
+    app = create_app({"DATA_DIR": str(tmp_path), "TESTING": True}, store=store)
+    client = app.test_client()
+    t0 = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(seconds=60)
+    for i, s in enumerate(range(0, 21, 5)):
+        r = client.post("/api/v1/events", data=json.dumps({
+            "event_id": f"hki-det-{i}", "kind": "person",
+            "occurred_at": (t0 + dt.timedelta(seconds=s)).isoformat(), "camera_id": fid,
+            "pixel": uv, "payload": {"track_id": "P1"}}), content_type="application/json")
+        assert r.status_code == 202, r.get_json()
+    try:
+        (alert,) = _stored(client, store, "zone.dwell")
+        assert alert.data["payload"]["zone"] == "POND"
+        assert alert.lon == pytest.approx(lon, abs=1e-4)
+        inc = [r.data for r in store.query_records("incident")
+               if r.data["kind"] == "zone.dwell"]
+        assert fid in [c["camera"] for c in inc[0]["context"]["cameras"]]
+    finally:
+        app.extensions["xiaoan"].close()
+        store.close()
