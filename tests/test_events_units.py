@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 import time
 
-import numpy as np
 import pytest
-from events_fixtures import LOCAL, X0, Y0, ll, now_iso, square_campus
+from events_fixtures import ll, now_iso, square_campus
 
-from geo.crs import transformer, wgs84_to_bd09
+from geo.crs import wgs84_to_bd09
 from geo.errors import NotFound, PayloadTooLarge, ValidationError
 from ingest.live.enrich import Enricher
 from ingest.live.events import MAX_BATCH, validate_batch, validate_event
@@ -243,42 +241,6 @@ def test_writer_survives_an_unusable_journal_and_fails_callers_at_once(tmp_path)
     finally:
         w.close()
         store.close()
-
-
-def test_builtin_ranker_agrees_with_the_camera_model():
-    """Without the cameras layer helper, the built-in pinhole ranker must give the same
-    pixels as geo.camera for the same pose."""
-    from geo.camera import CameraModel
-
-    campus = square_campus()
-    enr = Enricher([campus], cameras=None)
-    enr._cameras = None  # force the built-in ranker
-    ix = enr.index("sq")
-    cam = campus["cameras"].loc["C1"]
-    cx, cy = transformer("EPSG:4326", LOCAL).transform(cam.geometry.x, cam.geometry.y)
-    heading = cam.heading_deg + math.degrees(ix.convergence())
-    model = CameraModel.from_datasheet(cam.hfov_deg, int(cam.image_width),
-                                       int(cam.image_height), (cx, cy, cam.mount_height_m),
-                                       heading_deg=heading, tilt_deg=cam.tilt_deg)
-    rng = np.random.default_rng(7)
-    agree = 0
-    for x, y in rng.uniform(35, 140, size=(60, 2)):
-        z = 0.0
-        lx, ly = X0 + x, Y0 + y
-        got = {c["camera"]: c for c in ix.cameras_at(lx, ly, z, limit=10)}
-        P = np.array([[lx, ly, z]])
-        seen = bool(model.in_view(P, max_range=cam.range_m)[0])
-        if "C1" in got:
-            uv, _ = model.project(P)
-            assert seen
-            assert got["C1"]["pixel"] == pytest.approx(list(uv[0]), abs=0.5)
-            agree += 1
-        elif seen:
-            # listed as unseen only when a building of its real height is in the way
-            assert ix.b_tree.query(
-                __import__("shapely").LineString([(cx, cy), (lx, ly)]),
-                predicate="intersects").size > 0
-    assert agree > 10
 
 
 def test_correlation_window_is_in_time_as_well_as_space():

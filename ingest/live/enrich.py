@@ -8,27 +8,26 @@ by pixel density (with the PTZ aim for PTZ cameras), responsible people, and the
 jurisdiction and station.
 
 Everything that does not change between events is precomputed per campus in a
-:class:`CampusIndex` (STRtrees, coordinate arrays, a KD-tree of cameras), and the static part
+:class:`CampusIndex` (STRtrees and coordinate arrays), and the static part
 of a device's context is computed once per device and cached, so a device event costs a dict
 lookup plus the (dynamic) risk level.
 
 Camera ranking and risk level are pluggable (:class:`CameraRanker`, :class:`RiskLevel`): by
-default :func:`layers.cameras.cameras_seeing` and :func:`layers.risk.risk_level_at` when
-those modules provide them, otherwise the built-in pinhole ranker and area/point risk below.
+default :func:`layers.cameras.cameras_seeing` (the camera models with occlusion) and
+:func:`layers.risk.risk_level_at` (the four-colour map's units), the one definition of each.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 import shapely
-from scipy.spatial import cKDTree
-from shapely.geometry import LineString, Point
+from shapely.geometry import Point
 from shapely.strtree import STRtree
 
 from geo.crs import transformer
@@ -36,8 +35,10 @@ from geo.errors import NotFound, ValidationError
 from geo.indoor import floor_at_z, floor_level_z
 from ingest.live.events import Event
 from ingest.live.hub import CAMPUS, CampusHub, Derivation
+from layers.cameras import camera_models, camera_problems, cameras_seeing
 from layers.campus import Campus
 from layers.devices import Device, DeviceRegistry, devices_of
+from layers.risk import risk_level_at
 
 __all__ = [
     "Enricher",
@@ -45,15 +46,8 @@ __all__ = [
     "CAMPUS_INDEX",
     "CameraRanker",
     "RiskLevel",
-    "RISK_ORDER",
-    "RISK_COLOURS",
-    "dori_class",
 ]
 
-RISK_ORDER = ("blue", "yellow", "orange", "red")  # low → high
-RISK_COLOURS = {"red": "#FF0000", "orange": "#FF7F00", "yellow": "#FFFF00", "blue": "#0000FF"}
-DORI = ((250.0, "identification"), (125.0, "recognition"), (62.5, "observation"),
-        (25.0, "detection"))
 #: Distance (m) within which a line zone (fence, perimeter line) counts as entered.
 LINE_ZONE_BUFFER_M = 5.0
 #: Events this far (m) outside a campus boundary still belong to it (gates, pavements).
@@ -81,14 +75,6 @@ class RiskLevel(Protocol):
                  open_alarm_units: Iterable[str] = ()) -> dict[str, Any]: ...
 
 
-def dori_class(px_per_m: float) -> str | None:
-    """IEC 62676-4 DORI class for a pixel density (px/m), or None below detection."""
-    for limit, name in DORI:
-        if px_per_m >= limit:
-            return name
-    return None
-
-
 def _f(v: Any, default: float | None = None) -> float | None:
     if v is None:
         return default
@@ -97,13 +83,6 @@ def _f(v: Any, default: float | None = None) -> float | None:
     except (TypeError, ValueError):
         return default
     return x if math.isfinite(x) else default
-
-
-def _raise_level(level: str | None) -> str:
-    if level is None:
-        return "yellow"
-    i = RISK_ORDER.index(level)
-    return RISK_ORDER[min(i + 1, len(RISK_ORDER) - 1)]
 
 
 class CampusIndex:
@@ -193,47 +172,9 @@ class CampusIndex:
         self.j_tree = STRtree(geoms) if len(geoms) else None
 
     def _build_cameras(self) -> None:
-        gdf = self.campus["cameras"]
-        recs, geoms = self._local("cameras")
+        recs, _ = self._local("cameras")
         self.c_recs = recs
-        n = len(recs)
         self.c_index = {str(r["fid"]): i for i, r in enumerate(recs)}
-        if not n:
-            self.c_tree = None
-            return
-        xy = shapely.get_coordinates(geoms)
-        self.c_xy = xy
-        gz = [g.z if g.has_z else None for g in gdf.geometry.values]
-        mh = [_f(r.get("mount_height_m")) for r in recs]
-        self.c_z = np.array([
-            (mh[i] if mh[i] is not None else (_f(gz[i], 0.0) or 3.0)) for i in range(n)
-        ])
-        # headings are from true north; the local grid's north differs by the meridian
-        # convergence (about 2° in Helsinki on UTM 35)
-        self.c_heading = np.radians([_f(r.get("heading_deg"), 0.0) for r in recs]) + \
-            self.convergence()
-        self.c_tilt = np.radians([_f(r.get("tilt_deg"), -15.0) for r in recs])
-        self.c_hfov = np.radians([_f(r.get("hfov_deg"), 90.0) for r in recs])
-        self.c_w = np.array([_f(r.get("image_width"), 1920.0) for r in recs])
-        self.c_h = np.array([_f(r.get("image_height"), 1080.0) for r in recs])
-        self.c_range = np.array([_f(r.get("range_m"), 60.0) for r in recs])
-        types = [str(r.get("camera_type") or "fixed") for r in recs]
-        self.c_ptz = np.array([t == "ptz" for t in types])
-        self.c_pano = np.array([t == "panoramic" for t in types])
-        self.c_fx = (self.c_w / 2.0) / np.tan(self.c_hfov / 2.0)
-        self.c_tree = cKDTree(xy)
-        self.c_maxrange = float(self.c_range.max())
-
-    def convergence(self) -> float:
-        """Grid azimuth of true north at the campus centre, radians (added to true
-        headings to get grid headings)."""
-        if self.boundary_ll is None:
-            return 0.0
-        c = self.boundary_ll.centroid
-        t = transformer("EPSG:4326", self.crs)
-        x0, y0 = t.transform(c.x, c.y)
-        x1, y1 = t.transform(c.x, c.y + 0.001)
-        return math.atan2(x1 - x0, y1 - y0)
 
     def _build_risk(self) -> None:
         recs, geoms = self._local("risk_areas")
@@ -312,95 +253,6 @@ class CampusIndex:
             "station_lat": _f(r.get("station_lat")),
         }
 
-    def cameras_at(self, x: float, y: float, z: float, limit: int = 10,
-                   own_building: int | None = None,
-                   linked: Sequence[str] = ()) -> list[dict[str, Any]]:
-        """Built-in ranking: pinhole projection of the point into each camera in range,
-        occlusion by buildings of their real height (the building holding the point is
-        not an obstacle), linked cameras first, then by pixel density."""
-        if self.c_tree is None:
-            return []
-        cand = np.asarray(self.c_tree.query_ball_point((x, y), self.c_maxrange), dtype=int)
-        out: list[dict[str, Any]] = []
-        if len(cand):
-            dx = x - self.c_xy[cand, 0]
-            dy = y - self.c_xy[cand, 1]
-            dz = z - self.c_z[cand]
-            horiz = np.hypot(dx, dy)
-            dist = np.sqrt(horiz * horiz + dz * dz)
-            ok = (horiz <= self.c_range[cand]) & (dist > 0.1)
-            h, t = self.c_heading[cand], self.c_tilt[cand]
-            # camera axes: forward f, right r, up u (x east, y north, z up)
-            fx_, fy_, fz_ = np.sin(h) * np.cos(t), np.cos(h) * np.cos(t), np.sin(t)
-            rx, ry = np.cos(h), -np.sin(h)
-            ux, uy, uz = -np.sin(h) * np.sin(t), -np.cos(h) * np.sin(t), np.cos(t)
-            zc = dx * fx_ + dy * fy_ + dz * fz_
-            xc = dx * rx + dy * ry
-            yc = dx * ux + dy * uy + dz * uz
-            fx = self.c_fx[cand]
-            w, hh = self.c_w[cand], self.c_h[cand]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                u = (w - 1) / 2.0 + fx * xc / zc
-                v = (hh - 1) / 2.0 - fx * yc / zc
-            ptz = self.c_ptz[cand] | self.c_pano[cand]
-            inview = (zc > 0) & (u >= -0.5) & (u <= w - 0.5) & (v >= -0.5) & (v <= hh - 0.5)
-            ok &= inview | ptz
-            # PTZ/panoramic: the point is centred after aiming; density at the current zoom
-            u = np.where(ptz & ~inview, (w - 1) / 2.0, u)
-            v = np.where(ptz & ~inview, (hh - 1) / 2.0, v)
-            depth = np.where(ptz & ~inview, dist, zc)
-            with np.errstate(divide="ignore"):
-                ppm = fx / depth
-            idx = np.flatnonzero(ok)
-            if len(idx) and self.b_tree is not None:
-                lines = shapely.linestrings(
-                    np.stack([np.column_stack([self.c_xy[cand[idx], 0], np.full(len(idx), x)]),
-                              np.column_stack([self.c_xy[cand[idx], 1], np.full(len(idx), y)])],
-                             axis=2))
-                li, bi = self.b_tree.query(lines, predicate="intersects")
-                blocked = np.zeros(len(idx), dtype=bool)
-                for a, b in zip(li.tolist(), bi.tolist(), strict=True):
-                    if blocked[a] or b == own_building:
-                        continue
-                    k = idx[a]
-                    if self._occludes(lines[a], b, float(self.c_z[cand[k]]), z):
-                        blocked[a] = True
-                idx = idx[~blocked]
-            for k in idx.tolist():
-                i = int(cand[k])
-                r = self.c_recs[i]
-                bearing = math.degrees(math.atan2(dx[k], dy[k])) % 360.0
-                elev = math.degrees(math.atan2(dz[k], horiz[k]))
-                d: dict[str, Any] = {
-                    "camera": str(r["fid"]), "name": r.get("name"),
-                    "pixel": [round(float(u[k]), 1), round(float(v[k]), 1)],
-                    "px_per_m": round(float(ppm[k]), 2),
-                    "distance_m": round(float(dist[k]), 2),
-                    "dori": dori_class(float(ppm[k])),
-                    "ptz": None,
-                }
-                if self.c_ptz[i]:
-                    zoom_hfov = math.degrees(2 * math.atan(5.0 / max(float(dist[k]), 0.1)))
-                    pan = (bearing - math.degrees(self.c_heading[i]) + 180.0) % 360.0 - 180.0
-                    d["ptz"] = {"pan_deg": round(pan, 2), "tilt_deg": round(elev, 2),
-                                "hfov_deg": round(min(zoom_hfov,
-                                                      math.degrees(self.c_hfov[i])), 2)}
-                out.append(d)
-        have = {d["camera"] for d in out}
-        for cid in linked:
-            if cid not in have and cid in self.c_index:
-                i = self.c_index[cid]
-                r = self.c_recs[i]
-                out.append({"camera": cid, "name": r.get("name"), "pixel": None,
-                            "px_per_m": None, "distance_m": round(float(math.hypot(
-                                x - self.c_xy[i, 0], y - self.c_xy[i, 1])), 2),
-                            "dori": None, "ptz": None})
-        link = set(linked)
-        for d in out:
-            d["linked"] = d["camera"] in link
-        out.sort(key=lambda d: (not d["linked"], -(d["px_per_m"] or 0.0)))
-        return out[:limit]
-
     def exterior_samples(self, b: int, *, offset: float = 1.5,
                          spacing: float = EXTERIOR_SPACING_M) -> np.ndarray:
         """Ground points (n, 2) just outside building ``b``: ``offset`` m from its walls,
@@ -409,46 +261,6 @@ class CampusIndex:
         n = max(1, int(ring.length // spacing))
         return shapely.get_coordinates(shapely.line_interpolate_point(
             ring, np.arange(n) * spacing))
-
-    def _occludes(self, line: LineString, b: int, cz: float, pz: float) -> bool:
-        top = float(self.b_top[b])
-        if top <= min(cz, pz):
-            return False
-        seg = line.intersection(self.b_geoms[b])
-        if seg.is_empty:
-            return False
-        total = line.length
-        if total <= 0:
-            return False
-        ss = [line.project(Point(c)) / total for c in shapely.get_coordinates(seg)]
-        lo, hi = min(ss), max(ss)
-        sight = min(cz + (pz - cz) * lo, cz + (pz - cz) * hi)
-        return top > sight
-
-    def risk_at(self, x: float, y: float, building: str | None, floor: int | None,
-                unit: str | None, open_units: Iterable[str] = ()) -> dict[str, Any]:
-        """Built-in risk: the highest level of the risk areas holding the point and of the
-        risk points of its building/floor; an open alarm on the unit raises it a level."""
-        best: str | None = None
-        if self.ra_tree is not None:
-            for i in self.ra_tree.query(Point(x, y), predicate="intersects"):
-                r = self.ra_recs[int(i)]
-                lvl = r.get("level")
-                if lvl in RISK_ORDER and (best is None or
-                                          RISK_ORDER.index(lvl) > RISK_ORDER.index(best)):
-                    best = lvl
-        if building is not None:
-            for r in self.risk_points_of(building, floor):
-                lvl = r.get("level")
-                if lvl in RISK_ORDER and (best is None or
-                                          RISK_ORDER.index(lvl) > RISK_ORDER.index(best)):
-                    best = lvl
-        base = best
-        dynamic = unit is not None and unit in set(open_units)
-        level = _raise_level(best) if dynamic else (best or "blue")
-        return {"level": level, "colour": RISK_COLOURS[level], "unit": unit,
-                "score": RISK_ORDER.index(level) + 1, "base_level": base or "blue",
-                "raised_by_open_alarm": dynamic}
 
     def responsible_at(self, x: float, y: float, building: int | None,
                        floor: int | None) -> list[dict[str, Any]]:
@@ -543,9 +355,9 @@ class Enricher:
         self._sample_cams: dict[str, dict[tuple[int, int], list[dict[str, Any]]]] = {}
         self.devices = DeviceRegistry()
         self.camera_limit = camera_limit
-        self._cameras = cameras if cameras is not None else _external_cameras()
-        self._risk = risk if risk is not None else _external_risk()
-        self._pixel = pixel_to_ground if pixel_to_ground is not None else _external_pixel()
+        self._cameras: CameraRanker = cameras if cameras is not None else cameras_seeing
+        self._risk: RiskLevel = risk if risk is not None else risk_level_at
+        self._pixel = pixel_to_ground if pixel_to_ground is not None else _pixel_to_ground
         self._btree: STRtree | None = None
         self._bids: list[str] = []
         self._b_owner: dict[str, list[str]] = {}
@@ -800,34 +612,30 @@ class Enricher:
             r = ix.rooms.get(spot.room)
             room = {"id": spot.room, "name": r.get("name") if r else None}
         linked = dev.cameras if dev is not None else ()
-        if self._cameras is not None:
-            indoors = spot.building is not None and spot.z < float(ix.b_top[spot.building])
-            # indoors the building's own walls hide the spot from every outdoor camera
-            cams = [] if indoors else self._cameras(ix.campus, lon, lat, spot.z,
-                                                    limit=self.camera_limit)
-            for c in cams:
-                c["view"] = "spot"
-            if spot.building is not None:
-                # indoors the walls hide the spot: add the cameras that see the outside of
-                # the building right next to it (where responders arrive)
-                seen = {c["camera"] for c in cams}
-                for c in self._exterior_cameras(ix, spot):
-                    if c["camera"] not in seen:
-                        seen.add(c["camera"])
-                        cams.append(dict(c))
-            have = {c["camera"] for c in cams}
-            for c in cams:
-                c["linked"] = c["camera"] in linked
-            for cid in linked:
-                if cid not in have:
-                    cams.append({"camera": cid, "name": None, "pixel": None, "px_per_m": None,
-                                 "distance_m": None, "dori": None, "ptz": None, "linked": True,
-                                 "view": "linked"})
-            cams.sort(key=lambda d: (not d["linked"], -(d.get("px_per_m") or 0.0)))
-            cams = cams[: self.camera_limit]
-        else:
-            cams = ix.cameras_at(spot.x, spot.y, spot.z, self.camera_limit,
-                                 own_building=spot.building, linked=linked)
+        indoors = spot.building is not None and spot.z < float(ix.b_top[spot.building])
+        # indoors the building's own walls hide the spot from every outdoor camera
+        cams = [] if indoors else self._cameras(ix.campus, lon, lat, spot.z,
+                                                limit=self.camera_limit)
+        for c in cams:
+            c["view"] = "spot"
+        if spot.building is not None:
+            # indoors the walls hide the spot: add the cameras that see the outside of
+            # the building right next to it (where responders arrive)
+            seen = {c["camera"] for c in cams}
+            for c in self._exterior_cameras(ix, spot):
+                if c["camera"] not in seen:
+                    seen.add(c["camera"])
+                    cams.append(dict(c))
+        have = {c["camera"] for c in cams}
+        for c in cams:
+            c["linked"] = c["camera"] in linked
+        for cid in linked:
+            if cid not in have:
+                cams.append({"camera": cid, "name": None, "pixel": None, "px_per_m": None,
+                             "distance_m": None, "dori": None, "ptz": None, "linked": True,
+                             "view": "linked"})
+        cams.sort(key=lambda d: (not d["linked"], -(d.get("px_per_m") or 0.0)))
+        cams = cams[: self.camera_limit]
         unit = (dev.risk_unit if dev is not None and dev.risk_unit else None) or (
             f"{bid}/{spot.floor}" if bid is not None else None)
         ctx: dict[str, Any] = {
@@ -852,7 +660,7 @@ class Enricher:
     def _exterior_cameras(self, ix: CampusIndex, spot: _Spot) -> list[dict[str, Any]]:
         """Cameras seeing the ground just outside the spot's building, nearest samples
         first; each sample point's answer is cached (many devices share a building)."""
-        assert spot.building is not None and self._cameras is not None
+        assert spot.building is not None
         b = spot.building
         mine = self._samples.setdefault(ix.id, {})
         samples = mine.get(b)
@@ -881,16 +689,11 @@ class Enricher:
                   open_units: Iterable[str]) -> dict[str, Any]:
         unit = ctx["risk_unit"]
         b = ctx["building"]["id"] if ctx["building"] else None
-        if self._risk is not None:
-            p = ctx["position"]
-            r = dict(self._risk(ix.campus, p["lon"], p["lat"], building=b,
-                                floor=ctx["floor"], open_alarm_units=tuple(open_units)))
-            r.setdefault("unit", unit)
-            return r
-        xy = ctx.get("_xy")
-        x, y = xy if xy is not None else ix.to_local(ctx["position"]["lon"],
-                                                     ctx["position"]["lat"])
-        return ix.risk_at(x, y, b, ctx["floor"], unit, open_units)
+        p = ctx["position"]
+        r = dict(self._risk(ix.campus, p["lon"], p["lat"], building=b,
+                            floor=ctx["floor"], open_alarm_units=tuple(open_units)))
+        r.setdefault("unit", unit)
+        return r
 
     def enrich(self, ev: Event, open_units: Iterable[str] = ()) -> dict[str, Any]:
         """The incident context of one event (see the module docstring). ``open_units``
@@ -956,88 +759,15 @@ class Enricher:
         return n
 
 
-# --- providers from the other layers (when they exist) ------------------------------------
-
-
-def _external_cameras() -> CameraRanker | None:
-    try:
-        from layers.cameras import cameras_seeing  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    return cameras_seeing  # type: ignore[no-any-return]
-
-
-def _external_risk() -> RiskLevel | None:
-    try:
-        from layers.risk import risk_level_at  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    return risk_level_at  # type: ignore[no-any-return]
-
-
-def _external_pixel() -> Callable[[Campus, str, float, float], tuple[float, float, float]]:
-    try:
-        from layers.cameras import camera_models, camera_problems  # type: ignore
-    except ImportError:
-        return builtin_pixel_to_ground
-
-    def pixel_to_ground(campus: Campus, camera_id: str, u: float,
-                        v: float) -> tuple[float, float, float]:
-        models = dict(camera_models(campus))
-        model = models.get(camera_id)
-        if model is None:
-            why = camera_problems(campus).get(camera_id)
-            raise ValidationError(
-                f"camera {camera_id!r} has no usable model ({why})" if why else
-                f"unknown camera {camera_id!r}", field="camera_id")
-        p = model.pixel_to_ground([[u, v]], z=0.0)[0]
-        lon, lat = campus.xy_to_wgs84(float(p[0]), float(p[1]))
-        return float(lon), float(lat), float(p[2])
-
-    return pixel_to_ground
-
-
-def builtin_pixel_to_ground(campus: Campus, camera_id: str, u: float,
-                            v: float) -> tuple[float, float, float]:
-    """Pixel → ground point (lon, lat, z=0) through the pinhole model of the camera layer
-    fields (heading, tilt, hfov, image size, mount height). A pixel outside the image or
-    above the horizon is a ValidationError on ``pixel``."""
-    cams = campus["cameras"]
-    if camera_id not in cams.index:
-        raise ValidationError(f"unknown camera {camera_id!r}", field="camera_id")
-    r = cams.loc[camera_id]
-    w = _f(r.get("image_width"), 1920.0) or 1920.0
-    h = _f(r.get("image_height"), 1080.0) or 1080.0
-    if not (-0.5 <= u <= w - 0.5 and -0.5 <= v <= h - 0.5):
-        raise ValidationError(f"({u}, {v}) is outside the {w:.0f}×{h:.0f} image of camera "
-                              f"{camera_id!r}", field="pixel")
-    heading = math.radians(_f(r.get("heading_deg"), 0.0) or 0.0) + _convergence(campus)
-    tilt = math.radians(_f(r.get("tilt_deg"), -15.0) or -15.0)
-    hfov = math.radians(_f(r.get("hfov_deg"), 90.0) or 90.0)
-    g = r.geometry
-    cz = _f(r.get("mount_height_m")) or (g.z if g.has_z else 3.0)
-    fx = (w / 2.0) / math.tan(hfov / 2.0)
-    a, b = (u - (w - 1) / 2.0) / fx, -(v - (h - 1) / 2.0) / fx
-    f = np.array([math.sin(heading) * math.cos(tilt), math.cos(heading) * math.cos(tilt),
-                  math.sin(tilt)])
-    right = np.array([math.cos(heading), -math.sin(heading), 0.0])
-    up = np.array([-math.sin(heading) * math.sin(tilt), -math.cos(heading) * math.sin(tilt),
-                   math.cos(tilt)])
-    ray = f + a * right + b * up
-    if ray[2] >= -1e-9:
-        raise ValidationError(f"pixel ({u}, {v}) of camera {camera_id!r} looks at or above "
-                              "the horizon; it has no ground point", field="pixel")
-    s = -cz / ray[2]
-    cx, cy = campus.xy_to_local(g.x, g.y)
-    lon, lat = campus.xy_to_wgs84(cx + s * ray[0], cy + s * ray[1])
-    return float(lon), float(lat), 0.0
-
-
-def _convergence(campus: Campus) -> float:
-    b = campus.info.boundary
-    if b is None:
-        return 0.0
-    c = b.centroid
-    x0, y0 = campus.xy_to_local(c.x, c.y)
-    x1, y1 = campus.xy_to_local(c.x, c.y + 0.001)
-    return math.atan2(x1 - x0, y1 - y0)
+def _pixel_to_ground(campus: Campus, camera_id: str, u: float,
+                     v: float) -> tuple[float, float, float]:
+    """Pixel → ground point (lon, lat, z) through the camera layer's model of the camera."""
+    model = dict(camera_models(campus)).get(camera_id)
+    if model is None:
+        why = camera_problems(campus).get(camera_id)
+        raise ValidationError(
+            f"camera {camera_id!r} has no usable model ({why})" if why else
+            f"unknown camera {camera_id!r}", field="camera_id")
+    p = model.pixel_to_ground([[u, v]], z=0.0)[0]
+    lon, lat = campus.xy_to_wgs84(float(p[0]), float(p[1]))
+    return float(lon), float(lat), float(p[2])
