@@ -149,3 +149,28 @@ def test_the_incident_as_cap_validates_against_the_cap_1_2_schema(client):
     # a broken document does not pass: the check can fail
     assert not check_schema(r.data.replace(b"<status>Actual", b"<status>Nope")).passed
     assert client.get("/api/v1/incidents/nope/cap").status_code == 404
+
+
+def test_the_bureau_above_the_school_is_told_first(client, store):
+    from layers.accounts import add_account
+    from layers.org import attach_campus, import_org
+
+    import_org(store, [
+        {"id": "city", "name": "市教育局", "level": "city", "parent": None},
+        {"id": "cty1", "name": "一县", "level": "county", "parent": "city"},
+        {"id": "cty2", "name": "二县", "level": "county", "parent": "city"},
+        {"id": "sch1", "name": "一中", "level": "school", "parent": "cty1"},
+    ])
+    attach_campus(store, "sq", "sch1")
+    add_account(store, "city-officer", "bureau", "city", "pw-a-long-one-1")
+    add_account(store, "county1-officer", "bureau", "cty1", "pw-a-long-one-2")
+    add_account(store, "county2-officer", "bureau", "cty2", "pw-a-long-one-3")  # not above
+    add_account(store, "coord", "coordinator", "sch1", "pw-a-long-one-4")  # not bureau
+    iid = _fire(client)
+    doc = client.post(f"/api/v1/incidents/{iid}/plan", data="{}",
+                      content_type="application/json").get_json()
+    first = doc["deliveries"][2:]  # after the two speakers
+    bureau = [d for d in doc["deliveries"] if d["tier"] == "bureau"]
+    assert sorted(d["to"] for d in bureau) == ["city-officer", "county1-officer"]
+    assert all(d["channel"] == "push" and d["tier_order"] == 1 for d in bureau)
+    assert [d["tier"] for d in first[:2]] == ["bureau", "bureau"]

@@ -32,6 +32,7 @@ from typing import Any, Protocol
 from geo.errors import Conflict, NotFound, ValidationError
 from geo.times import iso
 from ingest.live.cap import incident_cap
+from layers.broadcast import TIERS
 from layers.store import Record, Store
 
 __all__ = [
@@ -125,9 +126,33 @@ class Notifier:
         self._thread = threading.Thread(target=self._work, name="xiaoan-notify", daemon=True)
         self._thread.start()
 
+    def bureau_of(self, campus_id: str) -> list[dict[str, Any]]:
+        """The bureau officers above a campus in the organisation tree: active accounts of
+        role ``bureau`` whose node is the campus's school node or one of its ancestors."""
+        from layers.accounts import list_accounts
+        from layers.org import ScopeIndex
+
+        ix = ScopeIndex.build(self.store)
+        return [{"name": a.username, "role": "bureau", "node": a.node, "push": a.username}
+                for a in list_accounts(self.store)
+                if a.role == "bureau" and not a.disabled and ix.campus_in(a.node, campus_id)]
+
     def dispatch(self, incident: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """Queue the deliveries of the incident's plan; returns them (status queued)."""
-        plan = (incident.get("plan") or {}).get("broadcast") or {}
+        """Queue the deliveries of the incident's plan (the bureau officers above the school
+        told first); returns them (status queued)."""
+        plan = dict((incident.get("plan") or {}).get("broadcast") or {})
+        try:
+            bureau = self.bureau_of(incident["campus"])
+        except Exception as e:  # noqa: BLE001 - the plan goes out without that tier
+            log.warning("bureau officers of %s unknown: %s", incident["campus"], e)
+            bureau = []
+        if bureau:
+            tiers = [t for t in plan.get("tiers") or [] if t["tier"] != "bureau"]
+            known = next((t["people"] for t in plan.get("tiers") or []
+                          if t["tier"] == "bureau"), [])
+            plan["tiers"] = [{"tier": "bureau", "order": 1, "label": TIERS[0][1],
+                              "people": known + [{**b, "channels": ["push"]}
+                                                 for b in bureau]}, *tiers]
         msg = plan.get("message") or {}
         now = iso(dt.datetime.now(dt.UTC))
         base = {"incident": incident["id"], "campus": incident["campus"], "message": msg,
