@@ -28,11 +28,11 @@ bench:
 	@command -v ogr2ogr >/dev/null || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gdal-bin >/dev/null 2>&1; } || true
 	source tests/services.sh && $(PYTHON) -m bench all
 
-# The one message catalogue (i18n/): re-extract every text marked for people from the pages,
+# The one message catalogue (layers/i18n/): re-extract every text marked for people from the pages,
 # their scripts, the CLI and the pictures, merge it into the .po files (translate the new
 # entries there), and compile the shipped .mo files.
 i18n:
 	pybabel extract -F babel.cfg -k _l -k lazy_gettext -k gettext --no-location --sort-output \
-	  --project=xiaoan -o i18n/messages.pot .
-	pybabel update -i i18n/messages.pot -d i18n/locales --no-location --no-fuzzy-matching
-	pybabel compile -d i18n/locales --statistics
+	  --project=xiaoan -o layers/i18n/messages.pot .
+	pybabel update -i layers/i18n/messages.pot -d layers/i18n/locales --no-location --no-fuzzy-matching
+	pybabel compile -d layers/i18n/locales --statistics

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from geo.errors import ValidationError, XiaoanError
-from i18n import cli_locale
+from layers.i18n import cli_locale
 
 __all__ = ["main", "build_parser"]
 

@@ -239,7 +239,7 @@ def render_png(
         Text at the top of the legend panel.
     text
         Draws a text (Chinese included) onto the image: ``text(img, s, (x, y), size_px,
-        bgr, bold, anchor)`` with Pillow's anchors (see :func:`i18n.fonts.paint_text`).
+        bgr, bold, anchor)`` with Pillow's anchors (see :func:`layers.i18n.fonts.paint_text`).
         Without it, opencv's own font draws an ASCII rendering (Chinese becomes ``?``).
     words
         The legend's words in the reader's language, by English key ("Risk level",

@@ -622,14 +622,14 @@ def render_risk_png(
     campus are drawn grey for context where they fall in view. Returns (PNG bytes, the pixel
     :class:`geo.riskmap.Frame` in the campus's local CRS, the map GeoDataFrame).
 
-    Text is in ``locale`` (``zh_CN`` or ``en``) with a Chinese font (:mod:`i18n.fonts`; a
+    Text is in ``locale`` (``zh_CN`` or ``en``) with a Chinese font (:mod:`layers.i18n.fonts`; a
     missing one is an error, never boxes); the time is the campus's local time. ``names``
     writes each building's name on it where it fits.
     """
     from geo.riskmap import render_png
     from geo.timezones import local_time
-    from i18n import gettext
-    from i18n.fonts import paint_text
+    from layers.i18n import gettext
+    from layers.i18n.fonts import paint_text
 
     alarms = tuple(open_alarms)
     gdf = risk_map(campus, alarms, include_points=True)

@@ -1,6 +1,6 @@
 """A campus's camera coverage as a picture (PNG): the open ground seen by at least one
 camera, the blind spots, the buildings and the cameras, with a legend, the figures, a scale
-bar and a north arrow; text in Chinese or English (:mod:`i18n.fonts`).
+bar and a north arrow; text in Chinese or English (:mod:`layers.i18n.fonts`).
 
 ``xiaoan camera coverage --campus ID --png out.png`` writes it.
 """
@@ -15,9 +15,9 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.coverage import CoverageResult
 from geo.riskmap import Frame, frame_for
-from i18n import gettext
-from i18n.fonts import paint_text
 from layers.campus import Campus
+from layers.i18n import gettext
+from layers.i18n.fonts import paint_text
 
 __all__ = ["render_coverage_png"]
 

@@ -2,7 +2,7 @@
 ticks, the ground line, the pit outline, pipes coloured by utility (the web map's APWA
 colours) with their clearance rings, a legend, and one label per pipe placed so that no two
 labels overlap (leader lines to the pipes). Text in Chinese or English with a CJK font
-(:mod:`i18n.fonts`).
+(:mod:`layers.i18n.fonts`).
 
 Input: a :func:`geo.excavation.cross_section` result. A pipe is marked as hit only where the
 section shows it inside the pit (its crown above the pit's floor at its station), so a hit
@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from geo.excavation import CLEARANCES
-from i18n import gettext
-from i18n.fonts import paint_text, text_size
+from layers.i18n import gettext
+from layers.i18n.fonts import paint_text, text_size
 from scenes.pipes import UTILITY_COLOURS
 
 __all__ = ["render_cross_section", "hit_in_pit"]

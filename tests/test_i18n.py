@@ -1,4 +1,4 @@
-"""Chinese first, English too: the one message catalogue (i18n/), the pages' language from
+"""Chinese first, English too: the one message catalogue (layers/i18n/), the pages' language from
 the user's choice or ``Accept-Language``, and each campus's time zone."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PO = ROOT / "i18n" / "locales" / "zh_Hans_CN" / "LC_MESSAGES" / "messages.po"
+PO = ROOT / "layers" / "i18n" / "locales" / "zh_Hans_CN" / "LC_MESSAGES" / "messages.po"
 _PLACEHOLDER = re.compile(r"\{\w+\}|%\(\w+\)s")
 
 
@@ -51,7 +51,7 @@ def test_every_marked_text_has_a_chinese_translation_with_the_same_placeholders(
 def test_the_shipped_compiled_catalogue_is_the_po_file_compiled():
     from babel.support import Translations
 
-    from i18n import CATALOGUE_DIR
+    from layers.i18n import CATALOGUE_DIR
 
     shipped = Translations.load(str(CATALOGUE_DIR), ["zh_Hans_CN"], "messages")
     cat = _po()
@@ -61,7 +61,7 @@ def test_the_shipped_compiled_catalogue_is_the_po_file_compiled():
 
 
 def test_a_chinese_text_reaches_the_caller_with_its_placeholders_filled():
-    from i18n import gettext
+    from layers.i18n import gettext
 
     assert gettext("Planner", "zh_CN") == "规划"
     assert gettext("Planner", "en") == "Planner"
@@ -82,13 +82,13 @@ def test_a_chinese_text_reaches_the_caller_with_its_placeholders_filled():
     ],
 )
 def test_accept_language_picks_the_best_offered_language(header, want):
-    from i18n import negotiate
+    from layers.i18n import negotiate
 
     assert negotiate(header) == want
 
 
 def test_cli_language_from_flag_then_environment(monkeypatch):
-    from i18n import cli_locale
+    from layers.i18n import cli_locale
 
     monkeypatch.delenv("XIAOAN_LANG", raising=False)
     assert cli_locale() == "zh_CN"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ["geo", "layers", "ingest", "scenes", "api", "webmap", "i18n", "migrations"]
+PACKAGES = ["geo", "layers", "ingest", "scenes", "api", "webmap", "migrations"]
 
 
 def test_pyproject_lists_every_top_level_package_explicitly():

@@ -16,7 +16,7 @@ def _gray(img: np.ndarray) -> np.ndarray:
 
 
 def test_a_chinese_label_renders_as_four_distinct_glyphs():
-    from i18n.fonts import paint_text
+    from layers.i18n.fonts import paint_text
 
     img = np.full((60, 200, 3), 255, np.uint8)
     x0, y0, x1, y1 = paint_text(img, "消防通道", (10, 10), 28, (0, 0, 0))
@@ -34,7 +34,7 @@ def test_boxes_fail_the_glyph_check():
 
 
 def test_a_missing_cjk_font_is_a_clear_error(monkeypatch, tmp_path):
-    from i18n import fonts
+    from layers.i18n import fonts
 
     fonts.cjk_font_path.cache_clear()
     monkeypatch.setenv("XIAOAN_CJK_FONT", str(tmp_path / "none.ttc"))
@@ -47,7 +47,7 @@ def test_a_missing_cjk_font_is_a_clear_error(monkeypatch, tmp_path):
 
 def test_risk_map_title_is_drawn_in_chinese_glyphs_not_question_marks():
     from geo.riskmap import render_png
-    from i18n.fonts import paint_text
+    from layers.i18n.fonts import paint_text
 
     polys = [box(0, 0, 100, 60), box(120, 0, 200, 60)]
     for painter, glyphs in ((paint_text, True), (None, False)):

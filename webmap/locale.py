@@ -1,4 +1,4 @@
-"""The web pages' language (Flask-Babel over :mod:`i18n`): ``?lang=`` (kept in a cookie),
+"""The web pages' language (Flask-Babel over :mod:`layers.i18n`): ``?lang=`` (kept in a cookie),
 else the ``xiaoan_lang`` cookie, else the browser's ``Accept-Language``, else Chinese.
 
 Also what each page template gets: ``html_lang`` for ``<html lang>``, ``i18n`` (the
@@ -12,7 +12,15 @@ from typing import Any
 from flask import Flask, Response, request
 from flask_babel import Babel
 
-from i18n import CATALOGUE_DIR, LOCALES, catalogue_name, html_lang, messages, negotiate, normalise
+from layers.i18n import (
+    CATALOGUE_DIR,
+    LOCALES,
+    catalogue_name,
+    html_lang,
+    messages,
+    negotiate,
+    normalise,
+)
 
 __all__ = ["COOKIE", "init_app", "page_context", "remember_choice", "select_locale"]
 

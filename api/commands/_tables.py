@@ -1,5 +1,5 @@
 """People's output on the command line: a summary line first, then a table (rich), in the
-reader's language (``--lang`` / ``XIAOAN_LANG``, :mod:`i18n`) with campus-local times;
+reader's language (``--lang`` / ``XIAOAN_LANG``, :mod:`layers.i18n`) with campus-local times;
 ``--json`` prints the machine document instead. Progress bars for long steps, on stderr and
 only when it is a terminal (quiet in pipes, logs and tests). Not a verb.
 """

@@ -99,9 +99,9 @@ def run_match(args: argparse.Namespace) -> int:
 
 def run_replay(args: argparse.Namespace) -> int:
     from api.commands._tables import progress
-    from i18n import gettext
     from ingest.files.gtfs import read_gtfs
     from ingest.live.buses import replay_avl
+    from layers.i18n import gettext
 
     feed = read_gtfs(args.gtfs)
     locale = getattr(args, "locale", "zh_CN")

@@ -428,7 +428,7 @@ def run_hazard_list(args: argparse.Namespace) -> int:
 
 def _print_hazard_table(store: Any, rows: list[dict[str, Any]], locale: str) -> None:
     from api.commands._tables import local_time_text, print_table
-    from i18n import gettext as _
+    from layers.i18n import gettext as _
 
     zones = {c.id: c.time_zone() for c in store.list_campuses()}
     n_open = sum(r.get("status") != "closed" for r in rows)

@@ -43,7 +43,7 @@ def _send(r: core.OGCResponse) -> Response:
     if r.status == 200 and _wants_html():
         from flask_babel import get_locale
 
-        from i18n import html_lang, normalise
+        from layers.i18n import html_lang, normalise
 
         body = r.body
         rows = body if isinstance(body, list) else []

@@ -143,7 +143,7 @@ def excavate(campus_id: str) -> Response:
 
 @bp.post("/<campus_id>/section")
 def section(campus_id: str) -> Response:
-    from i18n import negotiate
+    from layers.i18n import negotiate
     from layers.pipes import section_for_campus
     from scenes.cross_section import render_cross_section
 

@@ -149,7 +149,7 @@ def map_route(campus_id: str) -> Response:
 
 @bp.get("/campuses/<campus_id>/map.png")
 def map_png_route(campus_id: str) -> Response:
-    from i18n import negotiate, normalise
+    from layers.i18n import negotiate, normalise
     from layers.risk import render_risk_png
 
     check_args({"alarm", "width", "live", "lang"})

@@ -6,7 +6,7 @@ holds the Chinese (Babel's name for zh-CN), compiled to ``messages.mo`` beside i
 ``make i18n`` re-extracts and recompiles, and ``tests/test_i18n.py`` fails when the two
 differ). English is the msgids themselves. Imports nothing of ours and no Flask.
 
->>> from i18n import gettext
+>>> from layers.i18n import gettext
 >>> gettext("Planner", "zh_CN")
 '规划'
 """
