@@ -5,15 +5,13 @@ close numbered in closing order, stuck valves crossed, the dig, buildings out of
 shaded), drawn as vectors. Page 2: the valves in order, the cross-section across the broken
 pipe (PNG from :func:`scenes.cross_section.render_cross_section`) and the clearances. Page 3: who
 loses service and whom to warn. Text is Chinese first, then English, in a Noto CJK font
-found on the system (``fonts-noto-cjk``); none found is an error that says what to install.
+found on the system (:func:`layers.i18n.fonts.cjk_font_face`, ``fonts-noto-cjk``); none found is
+an error that says what to install.
 """
 
 from __future__ import annotations
 
-import glob
 import io
-import shutil
-import subprocess
 from typing import Any
 
 import shapely
@@ -21,11 +19,11 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
-from geo.errors import XiaoanError
 from layers.campus import Campus
+from layers.i18n.fonts import cjk_font_face
 from scenes.cross_section import render_cross_section
 
-__all__ = ["render_work_order_pdf", "find_cjk_font", "MAP_BOX_MM"]
+__all__ = ["render_work_order_pdf", "MAP_BOX_MM"]
 
 MAP_BOX_MM = (12.0, 38.0, 186.0, 186.0)  # x, y, width, height of the map on page 1
 _RGB = {
@@ -39,35 +37,10 @@ _RGB = {
 }
 
 
-def find_cjk_font() -> tuple[str, int]:
-    """(path, face index) of a Simplified-Chinese Noto CJK font on this system."""
-    if shutil.which("fc-match"):
-        r = subprocess.run(
-            ["fc-match", "-f", "%{file}\n%{index}", "Noto Sans CJK SC"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-        lines = r.stdout.splitlines()
-        if r.returncode == 0 and len(lines) == 2 and "CJK" in lines[0]:
-            return lines[0], int(lines[1] or 0)
-    for pattern in (
-        "/usr/share/fonts/**/NotoSansCJK*-Regular.ttc",
-        "/usr/share/fonts/**/NotoSansCJK*.ttc",
-    ):
-        found = sorted(glob.glob(pattern, recursive=True))
-        if found:
-            return found[0], 2  # faces: JP, KR, SC, TC, HK
-    raise XiaoanError(
-        "no Chinese font found for the work order; install the Noto CJK fonts "
-        "(Debian/Ubuntu: apt-get install fonts-noto-cjk)"
-    )
-
-
 class _Doc(FPDF):
     def __init__(self, title: str) -> None:
         super().__init__(format="A4")
-        path, index = find_cjk_font()
+        path, index = cjk_font_face()
         self.add_font("cjk", fname=path, collection_font_number=index)
         self.set_font("cjk", size=10)
         self.set_auto_page_break(True, margin=12)

@@ -20,7 +20,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FontMissingError", "cjk_font_path", "font", "paint_text", "text_size"]
+__all__ = [
+    "FontMissingError",
+    "cjk_font_path",
+    "cjk_font_face",
+    "font",
+    "paint_text",
+    "text_size",
+]
 
 # where Debian/Ubuntu (fonts-noto-cjk), Fedora, Arch and macOS/Windows keep a CJK sans font
 _CANDIDATES = (
@@ -68,14 +75,19 @@ def cjk_font_path(bold: bool = False) -> str:
     )
 
 
+def cjk_font_face(bold: bool = False) -> tuple[str, int]:
+    """(file, face index) of the Simplified Chinese face (a collection holds several)."""
+    path = cjk_font_path(bold)
+    return path, _SC_INDEX.get(os.path.basename(path).split("-")[0], 0)
+
+
 @functools.lru_cache(maxsize=64)
 def font(size: int, bold: bool = False) -> Any:
     """A Pillow font of ``size`` pixels with Chinese glyphs."""
     from PIL import ImageFont
 
-    path = cjk_font_path(bold)
-    stem = os.path.basename(path).split("-")[0]
-    return ImageFont.truetype(path, size=size, index=_SC_INDEX.get(stem, 0))
+    path, index = cjk_font_face(bold)
+    return ImageFont.truetype(path, size=size, index=index)
 
 
 def text_size(text: str, size: int, bold: bool = False) -> tuple[int, int]:
