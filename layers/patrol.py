@@ -11,7 +11,8 @@ and the daily report.
   ``<campus>:<checkpoint>:<time>``, so a repeated upload changes nothing).
 
 The rules that turn check-ins into rounds, misses and lateness are :mod:`geo.patrol`'s.
-Times are the campus's local time (``props.time_zone``, else UTC).
+Times are the campus's local time (its time zone: ``props.time_zone``, else the zone at its
+location).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ __all__ = [
     "DEFAULT_RADIUS_M",
     "PatrolRoute",
     "campus_tz",
+    "local_day",
     "routes_of",
     "checkpoints_of",
     "checkins_from_body",
@@ -60,8 +62,15 @@ class PatrolRoute:
 
 
 def campus_tz(campus: Campus) -> str:
-    """The campus's IANA time zone (``props.time_zone``), else ``"UTC"``."""
-    return str((campus.info.props or {}).get("time_zone") or "UTC")
+    """The campus's IANA time zone (:meth:`layers.campus.CampusInfo.time_zone`)."""
+    return campus.info.time_zone()
+
+
+def local_day(campus: Campus, now: dt.datetime) -> dt.date:
+    """The campus's local date at ``now``."""
+    from zoneinfo import ZoneInfo
+
+    return now.astimezone(ZoneInfo(campus_tz(campus))).date()
 
 
 def _opt(v: Any) -> Any:

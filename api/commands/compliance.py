@@ -31,16 +31,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from zoneinfo import ZoneInfo
-
     from layers.compliance import compliance_report
-    from layers.patrol import campus_tz
+    from layers.patrol import local_day
 
     store = open_store_from_args(args)
     try:
         campus = load_campus_from_args(store, args.campus)
         now = dt.datetime.now(dt.UTC)
-        day = args.date or now.astimezone(ZoneInfo(campus_tz(campus))).date()
+        day = args.date or local_day(campus, now)
         rep = compliance_report(store, campus, day, now)
     finally:
         store.close()

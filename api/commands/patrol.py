@@ -81,15 +81,13 @@ def run_checkin(args: argparse.Namespace) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from zoneinfo import ZoneInfo
-
-    from layers.patrol import campus_tz, day_report
+    from layers.patrol import day_report, local_day
 
     store = open_store_from_args(args)
     try:
         campus = load_campus_from_args(store, args.campus)
         now = dt.datetime.now(dt.UTC)
-        day = args.date or now.astimezone(ZoneInfo(campus_tz(campus))).date()
+        day = args.date or local_day(campus, now)
         rep = day_report(store, campus, day, now)
     finally:
         store.close()

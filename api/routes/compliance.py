@@ -8,21 +8,21 @@
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, request
 
 from api.params import check_args, json_response
 from api.service import current_service
 from geo.errors import NotFound, ValidationError
+from layers.campus import Campus
 
 __all__ = ["bp"]
 
 bp = Blueprint("compliance", __name__, url_prefix="/api/v1/compliance")
 
 
-def _day(campus: object, now: dt.datetime) -> dt.date:
-    from layers.patrol import campus_tz
+def _day(campus: Campus, now: dt.datetime) -> dt.date:
+    from layers.patrol import local_day
 
     if "date" in request.args:
         try:
@@ -30,7 +30,7 @@ def _day(campus: object, now: dt.datetime) -> dt.date:
         except ValueError:
             raise ValidationError(f"expected a date YYYY-MM-DD, got {request.args['date']!r}",
                                   field="date") from None
-    return now.astimezone(ZoneInfo(campus_tz(campus))).date()  # type: ignore[arg-type]
+    return local_day(campus, now)
 
 
 @bp.get("")

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, request
 
@@ -49,7 +48,7 @@ def post_checkins(campus_id: str) -> Response:
 
 @bp.get("/<campus_id>/report")
 def report(campus_id: str) -> Response:
-    from layers.patrol import campus_tz, day_report
+    from layers.patrol import day_report, local_day
 
     check_args({"date"})
     svc = current_service()
@@ -62,5 +61,5 @@ def report(campus_id: str) -> Response:
             raise ValidationError(f"expected a date YYYY-MM-DD, got {request.args['date']!r}",
                                   field="date") from None
     else:
-        day = now.astimezone(ZoneInfo(campus_tz(campus))).date()
+        day = local_day(campus, now)
     return json_response(day_report(svc.store, campus, day, now))

@@ -16,12 +16,11 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from geo.patrol import Finding
 from ingest.live.events import Event
 from layers.campus import Campus
-from layers.patrol import PatrolRoute, campus_tz, checkpoints_of, day_plans, routes_of
+from layers.patrol import PatrolRoute, checkpoints_of, day_plans, local_day, routes_of
 from layers.store import Store
 
 __all__ = ["PATROL_KINDS", "patrol_events", "evaluate", "PatrolWatch"]
@@ -57,7 +56,7 @@ def patrol_events(store: Store, campus: Campus, now: dt.datetime) -> list[Event]
     if not routes_of(campus):
         return []
     names = {k: v["name"] for k, v in checkpoints_of(campus).items()}
-    today = now.astimezone(ZoneInfo(campus_tz(campus))).date()
+    today = local_day(campus, now)
     out = []
     for day in (today - dt.timedelta(days=1), today):
         for route, plan in day_plans(store, campus, day, now):
