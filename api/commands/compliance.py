@@ -9,12 +9,11 @@ Example::
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 
 from api.commands._output import document_json
-from api.commands.patrol import _date
-from api.commands.serve import add_store_args, load_campus_from_args, open_store_from_args
+from api.commands.patrol import _date, daily_report
+from api.commands.serve import add_store_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,16 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_report(args: argparse.Namespace) -> int:
     from layers.compliance import compliance_report
-    from layers.patrol import local_day
 
-    store = open_store_from_args(args)
-    try:
-        campus = load_campus_from_args(store, args.campus)
-        now = dt.datetime.now(dt.UTC)
-        day = args.date or local_day(campus, now)
-        rep = compliance_report(store, campus, day, now)
-    finally:
-        store.close()
+    rep = daily_report(args, compliance_report)
     if args.json:
         print(json.dumps(rep, ensure_ascii=False))
         return 0

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+from typing import Any
 
 from api.commands._output import document_json
 from api.commands.serve import add_store_args, load_campus_from_args, open_store_from_args
@@ -80,17 +81,24 @@ def run_checkin(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_report(args: argparse.Namespace) -> int:
-    from layers.patrol import day_report, local_day
+def daily_report(args: argparse.Namespace, report: Any) -> dict[str, Any]:
+    """``report(store, campus, day, now)`` for ``--campus`` on ``--date`` (default: today in
+    the campus's time zone): what the daily-report verbs (patrol, compliance) share."""
+    from layers.patrol import local_day
 
     store = open_store_from_args(args)
     try:
         campus = load_campus_from_args(store, args.campus)
         now = dt.datetime.now(dt.UTC)
-        day = args.date or local_day(campus, now)
-        rep = day_report(store, campus, day, now)
+        return report(store, campus, args.date or local_day(campus, now), now)
     finally:
         store.close()
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from layers.patrol import day_report
+
+    rep = daily_report(args, day_report)
     if args.json:
         print(json.dumps(rep, ensure_ascii=False))
         return 0
